@@ -1,0 +1,215 @@
+//! `carillon run FILE.wasm`: the job author's inner loop. Loads the component
+//! through the same runtime the scheduler uses, runs it once with the given
+//! context and limits against in-memory stores, prints the log and the outcome.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+use serde_json::json;
+
+use crate::cli::{EXIT_BAD_INPUT, default_cache_dir, output};
+use crate::runtime::{
+    CancelToken, PageSpec, RunContext, RunLimits, RunOutcome, RunRequest, Runtime, RuntimeConfig,
+};
+use crate::units::{ByteSize, parse_duration};
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// The job component (`.wasm`) to run.
+    file: PathBuf,
+    /// Shard to run as INDEX/TOTAL (0-based index), e.g. `1/4`.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard, default_value = "0/1")]
+    shard: (u32, u32),
+    /// The shard's parameter.
+    #[arg(long, value_name = "P")]
+    shard_param: Option<String>,
+    /// Page to process as INDEX:SIZE, e.g. `3:100`.
+    #[arg(long, value_name = "INDEX:SIZE", value_parser = parse_page)]
+    page: Option<PageSpec>,
+    /// A param as KEY=VALUE; repeat for more.
+    #[arg(long = "param", value_name = "KEY=VALUE", value_parser = parse_param)]
+    params: Vec<(String, String)>,
+    /// Wall-clock limit, e.g. `500ms`, `5s`, `2m`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "60s")]
+    timeout: Duration,
+    /// Time a job asked to stop has to return before it is stopped.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1s")]
+    grace: Duration,
+    /// Memory cap, e.g. `64MiB`.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB")]
+    memory: ByteSize,
+    /// Cap on log output (lines, fields, stdout and stderr together).
+    #[arg(long, value_name = "SIZE", default_value = "1MiB")]
+    log_cap: ByteSize,
+    /// Attempt number to report to the job (1 = first try).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    attempt: u32,
+    /// Pretend an earlier attempt saved this checkpoint (UTF-8 text).
+    #[arg(long, value_name = "TEXT")]
+    checkpoint: Option<String>,
+    /// Task name to report to the job (default: the file's stem).
+    #[arg(long)]
+    task: Option<String>,
+    /// Print one JSON object (log lines, outcome) instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Directory for compiled components [env: CARILLON_CACHE_DIR; default: ~/.cache/carillon].
+    #[arg(long, env = "CARILLON_CACHE_DIR", value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Compile without reading or writing the cache.
+    #[arg(long)]
+    no_cache: bool,
+}
+
+pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let bytes = std::fs::read(&args.file)
+        .with_context(|| format!("cannot read job file {}", args.file.display()))?;
+    if args.shard.0 >= args.shard.1 {
+        bail!("--shard {}/{}: the index must be below the total", args.shard.0, args.shard.1);
+    }
+    let config = RuntimeConfig {
+        max_concurrent_runs: 1,
+        max_memory: args.memory.max(ByteSize::mib(1)),
+        cache_dir: if args.no_cache { None } else { args.cache_dir.clone().or_else(default_cache_dir) },
+        ..RuntimeConfig::default()
+    };
+    let runtime = Runtime::new(config)?;
+    let job = runtime
+        .load(&bytes)
+        .with_context(|| format!("cannot load {}", args.file.display()))?;
+
+    let task = args.task.clone().unwrap_or_else(|| {
+        args.file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "job".to_owned())
+    });
+    let mut context = RunContext::new(task, 1);
+    context.attempt = args.attempt;
+    (context.shard_index, context.shard_total) = args.shard;
+    context.shard_parameter = args.shard_param.clone();
+    context.page = args.page;
+    context.params = args.params.clone();
+    context.params.sort();
+    context.checkpoint = args.checkpoint.clone().map(String::into_bytes);
+    let limits = RunLimits {
+        timeout: args.timeout,
+        cancel_grace: args.grace,
+        memory: args.memory,
+        log: args.log_cap,
+        ..RunLimits::default()
+    };
+    let (io, log, checkpoints) = crate::runtime::io::memory::run_io();
+    let request = RunRequest {
+        context,
+        limits,
+        io,
+        cancel: CancelToken::new(),
+    };
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .context("cannot start the async runtime")?;
+    let report = tokio.block_on(runtime.run(&job, request));
+    let lines = log.lines_of(1);
+    let last_checkpoint = checkpoints.last(1);
+
+    if args.json {
+        let value = json!({
+            "file": args.file.display().to_string(),
+            "digest": job.digest().to_string(),
+            "outcome": report.outcome,
+            "reason": report.outcome.reason(),
+            "duration_ms": report.duration.as_secs_f64() * 1000.0,
+            "checkpoints_saved": report.checkpoints_saved,
+            "last_checkpoint": last_checkpoint.as_ref().map(|c| String::from_utf8_lossy(c).into_owned()),
+            "logs": lines,
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        for line in &lines {
+            println!("{}", output::log_line(line));
+        }
+        println!("{}", outcome_line(&report.outcome, report.duration));
+        if let Some(checkpoint) = &last_checkpoint {
+            println!("last checkpoint: {}", String::from_utf8_lossy(checkpoint));
+        }
+    }
+    Ok(match &report.outcome {
+        RunOutcome::Succeeded { .. } => ExitCode::SUCCESS,
+        RunOutcome::Failed { message, retryable } => {
+            let retry = if *retryable { "retryable" } else { "not retryable" };
+            eprintln!("carillon: job failed ({retry}): {message}");
+            ExitCode::from(1)
+        }
+        RunOutcome::Fault { fault } => {
+            eprintln!("carillon: run {}: job {fault}", fault.state_name());
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    })
+}
+
+fn outcome_line(outcome: &RunOutcome, took: Duration) -> String {
+    let took = format!("{:.1} ms", took.as_secs_f64() * 1000.0);
+    match outcome {
+        RunOutcome::Succeeded { summary, items } => {
+            let summary = summary.as_deref().map(|s| format!(": {s}")).unwrap_or_default();
+            let noun = if *items == 1 { "item" } else { "items" };
+            format!("succeeded in {took}{summary} ({items} {noun})")
+        }
+        RunOutcome::Failed { message, retryable } => {
+            let retry = if *retryable { "retryable" } else { "not retryable" };
+            format!("failed in {took} ({retry}): {message}")
+        }
+        RunOutcome::Fault { fault } => format!("{} after {took}: {fault}", fault.state_name()),
+    }
+}
+
+fn parse_shard(text: &str) -> Result<(u32, u32), String> {
+    let error = || format!("`{text}` is not a shard; write INDEX/TOTAL with a 0-based index, e.g. `1/4`");
+    let (index, total) = text.split_once('/').ok_or_else(error)?;
+    let (index, total): (u32, u32) = (index.trim().parse().map_err(|_| error())?, total.trim().parse().map_err(|_| error())?);
+    if total == 0 || index >= total {
+        return Err(error());
+    }
+    Ok((index, total))
+}
+
+fn parse_page(text: &str) -> Result<PageSpec, String> {
+    let error = || format!("`{text}` is not a page; write INDEX:SIZE, e.g. `3:100`");
+    let (index, size) = text.split_once(':').ok_or_else(error)?;
+    let size: u32 = size.trim().parse().map_err(|_| error())?;
+    if size == 0 {
+        return Err(error());
+    }
+    Ok(PageSpec {
+        index: index.trim().parse().map_err(|_| error())?,
+        size,
+    })
+}
+
+fn parse_param(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => Ok((key.trim().to_owned(), value.to_owned())),
+        _ => Err(format!("`{text}` is not a param; write KEY=VALUE")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_page_and_param_flags_parse_or_say_how_to_write_them() {
+        assert_eq!(parse_shard("1/4"), Ok((1, 4)));
+        assert!(parse_shard("4/4").unwrap_err().contains("INDEX/TOTAL"));
+        assert!(parse_shard("x").is_err());
+        assert_eq!(parse_page("3:100"), Ok(PageSpec { index: 3, size: 100 }));
+        assert!(parse_page("3:0").unwrap_err().contains("INDEX:SIZE"));
+        assert_eq!(parse_param("a=b=c"), Ok(("a".into(), "b=c".into())));
+        assert!(parse_param("=x").unwrap_err().contains("KEY=VALUE"));
+    }
+}

@@ -1,0 +1,16 @@
+//! Carillon: a job host that schedules and runs job plugins compiled to
+//! WebAssembly components.
+//!
+//! The crate is organised by the way a run flows (see `DESIGN.md`):
+//!
+//! - [`runtime`]: the sandbox. Loads a job component (validated against the
+//!   `carillon:job` contract, compiled once per content digest, cached on disk)
+//!   and runs it once with memory, time and log caps.
+//! - [`cli`]: the `carillon` command line.
+//! - [`digest`], [`units`]: small shared vocabulary (content digests, durations
+//!   and byte sizes as people write them).
+
+pub mod cli;
+pub mod digest;
+pub mod runtime;
+pub mod units;

@@ -1,0 +1,87 @@
+//! The contract's imports, implemented for a run: `log`, `checkpoint`, `cancel`
+//! and `state`. Each forwards to the run's seams ([`crate::runtime::io`]) after
+//! checking the job's input against the host's caps.
+
+use crate::runtime::bindings::carillon::job::{cancel, checkpoint, log, state, types};
+use crate::runtime::io::Level;
+use crate::runtime::store_data::RunState;
+
+impl types::Host for RunState {}
+
+impl log::Host for RunState {
+    fn log(
+        &mut self,
+        level: log::Level,
+        message: String,
+        fields: Vec<(String, String)>,
+    ) -> wasmtime::Result<()> {
+        let level = match level {
+            log::Level::Trace => Level::Trace,
+            log::Level::Debug => Level::Debug,
+            log::Level::Info => Level::Info,
+            log::Level::Warn => Level::Warn,
+            log::Level::Error => Level::Error,
+        };
+        self.log
+            .guest_line(level, message, fields)
+            .map_err(wasmtime::Error::new)
+    }
+}
+
+impl checkpoint::Host for RunState {
+    async fn save(&mut self, data: Vec<u8>) -> Result<(), String> {
+        let cap = self.caps.checkpoint;
+        if data.len() as u64 > cap.bytes() {
+            return Err(format!(
+                "checkpoint of {} is over the cap of {cap}; save a cursor, not the data",
+                crate::units::ByteSize(data.len() as u64)
+            ));
+        }
+        self.checkpoints.save(&self.key, data).await?;
+        self.checkpoints_saved += 1;
+        Ok(())
+    }
+}
+
+impl cancel::Host for RunState {
+    fn cancelled(&mut self) -> bool {
+        self.cancel.is_cancelled()
+    }
+}
+
+impl RunState {
+    fn check_key(&self, key: &str) -> Result<(), String> {
+        let cap = self.caps.state_key;
+        if key.is_empty() {
+            return Err("state key is empty".to_owned());
+        }
+        if key.len() as u64 > cap.bytes() {
+            return Err(format!("state key of {} bytes is over the cap of {cap}", key.len()));
+        }
+        Ok(())
+    }
+}
+
+impl state::Host for RunState {
+    async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, String> {
+        self.check_key(&key)?;
+        self.state.get(&self.key.task, &key).await
+    }
+
+    async fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), String> {
+        self.check_key(&key)?;
+        let cap = self.caps.state_value;
+        if value.len() as u64 > cap.bytes() {
+            return Err(format!(
+                "state value of {} for key `{key}` is over the cap of {cap}",
+                crate::units::ByteSize(value.len() as u64)
+            ));
+        }
+        self.state.set(&self.key.task, &key, value).await
+    }
+
+    async fn delete(&mut self, key: String) -> Result<(), String> {
+        self.check_key(&key)?;
+        self.state.delete(&self.key.task, &key).await
+    }
+}

@@ -1,0 +1,242 @@
+//! The narrow seams between a running job and the rest of the host: where its
+//! log lines go ([`LogSink`]), where its checkpoints are kept
+//! ([`CheckpointStore`]) and where its task's state lives ([`StateStore`]).
+//!
+//! The runtime only calls these traits; the store module implements them on the
+//! database, and [`memory`] implements them in memory for `carillon run` and
+//! tests. Nothing here knows about SQL.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+/// A boxed, sendable future: what the async seams return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Identifies the run a seam call is made for: task, run id and attempt (the
+/// attempt lets a store reject writes from an attempt that no longer owns the run).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunKey {
+    /// The task's name.
+    pub task: Arc<str>,
+    /// The run's id (one per task, slot and shard).
+    pub run_id: u64,
+    /// The attempt making the call.
+    pub attempt: u32,
+}
+
+/// Severity of a log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// Finest detail.
+    Trace,
+    /// Debugging detail.
+    Debug,
+    /// Normal progress.
+    Info,
+    /// Something odd that did not stop the run.
+    Warn,
+    /// Something failed.
+    Error,
+}
+
+impl Level {
+    /// Lower-case name: `trace` … `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Trace => "trace",
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+        }
+    }
+}
+
+/// Where a log line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogSource {
+    /// The `log` import.
+    Guest,
+    /// The guest's stdout, one line per line.
+    Stdout,
+    /// The guest's stderr, one line per line.
+    Stderr,
+    /// The host, about the run (e.g. why it stopped).
+    Host,
+}
+
+/// One recorded log line of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogLine {
+    /// Position in the run's log, from 0.
+    pub seq: u32,
+    /// When the line was written, ms since the Unix epoch.
+    pub at_ms: i64,
+    /// Severity.
+    pub level: Level,
+    /// Where it came from.
+    pub source: LogSource,
+    /// The text.
+    pub message: String,
+    /// Structured fields, in the order the job gave them.
+    pub fields: Vec<(String, String)>,
+}
+
+/// Receives a run's log lines as they are written. Must not block: buffer and
+/// write in batches elsewhere.
+pub trait LogSink: Send + Sync {
+    /// Take one line of `run`'s log.
+    fn write(&self, run: &RunKey, line: LogLine);
+}
+
+/// Keeps checkpoints durably, one per run (the last one saved).
+pub trait CheckpointStore: Send + Sync {
+    /// Replace `run`'s checkpoint with `data`. An `Err` is shown to the job
+    /// (it does not stop the run).
+    fn save<'a>(&'a self, run: &'a RunKey, data: Vec<u8>) -> BoxFuture<'a, Result<(), String>>;
+}
+
+/// Per-task key/value state that persists between runs.
+pub trait StateStore: Send + Sync {
+    /// The value under `key` for `task`.
+    fn get<'a>(&'a self, task: &'a str, key: &'a str)
+    -> BoxFuture<'a, Result<Option<Vec<u8>>, String>>;
+    /// Store `value` under `key` for `task`.
+    fn set<'a>(
+        &'a self,
+        task: &'a str,
+        key: &'a str,
+        value: Vec<u8>,
+    ) -> BoxFuture<'a, Result<(), String>>;
+    /// Remove `key` for `task`.
+    fn delete<'a>(&'a self, task: &'a str, key: &'a str) -> BoxFuture<'a, Result<(), String>>;
+}
+
+/// The three seams a run talks to, bundled.
+#[derive(Clone)]
+pub struct RunIo {
+    /// Where log lines go.
+    pub log: Arc<dyn LogSink>,
+    /// Where checkpoints go.
+    pub checkpoints: Arc<dyn CheckpointStore>,
+    /// Where task state lives.
+    pub state: Arc<dyn StateStore>,
+}
+
+impl std::fmt::Debug for RunIo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunIo").finish_non_exhaustive()
+    }
+}
+
+/// In-memory implementations of the seams, for `carillon run` and tests.
+pub mod memory {
+    use std::collections::{BTreeMap, HashMap};
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// Collects log lines in memory.
+    #[derive(Debug, Default)]
+    pub struct MemoryLog {
+        lines: Mutex<Vec<(u64, LogLine)>>,
+    }
+
+    impl MemoryLog {
+        /// The lines written for `run_id`, in order.
+        pub fn lines_of(&self, run_id: u64) -> Vec<LogLine> {
+            let lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+            lines
+                .iter()
+                .filter(|(id, _)| *id == run_id)
+                .map(|(_, line)| line.clone())
+                .collect()
+        }
+    }
+
+    impl LogSink for MemoryLog {
+        fn write(&self, run: &RunKey, line: LogLine) {
+            let mut lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+            lines.push((run.run_id, line));
+        }
+    }
+
+    /// Keeps the last checkpoint of each run in memory.
+    #[derive(Debug, Default)]
+    pub struct MemoryCheckpoints {
+        by_run: Mutex<HashMap<u64, Vec<u8>>>,
+    }
+
+    impl MemoryCheckpoints {
+        /// The last checkpoint saved for `run_id`.
+        pub fn last(&self, run_id: u64) -> Option<Vec<u8>> {
+            let by_run = self.by_run.lock().unwrap_or_else(|e| e.into_inner());
+            by_run.get(&run_id).cloned()
+        }
+    }
+
+    impl CheckpointStore for MemoryCheckpoints {
+        fn save<'a>(
+            &'a self,
+            run: &'a RunKey,
+            data: Vec<u8>,
+        ) -> BoxFuture<'a, Result<(), String>> {
+            let mut by_run = self.by_run.lock().unwrap_or_else(|e| e.into_inner());
+            by_run.insert(run.run_id, data);
+            Box::pin(std::future::ready(Ok(())))
+        }
+    }
+
+    /// Task state in memory.
+    #[derive(Debug, Default)]
+    pub struct MemoryState {
+        values: Mutex<BTreeMap<(String, String), Vec<u8>>>,
+    }
+
+    impl StateStore for MemoryState {
+        fn get<'a>(
+            &'a self,
+            task: &'a str,
+            key: &'a str,
+        ) -> BoxFuture<'a, Result<Option<Vec<u8>>, String>> {
+            let values = self.values.lock().unwrap_or_else(|e| e.into_inner());
+            let value = values.get(&(task.to_owned(), key.to_owned())).cloned();
+            Box::pin(std::future::ready(Ok(value)))
+        }
+
+        fn set<'a>(
+            &'a self,
+            task: &'a str,
+            key: &'a str,
+            value: Vec<u8>,
+        ) -> BoxFuture<'a, Result<(), String>> {
+            let mut values = self.values.lock().unwrap_or_else(|e| e.into_inner());
+            values.insert((task.to_owned(), key.to_owned()), value);
+            Box::pin(std::future::ready(Ok(())))
+        }
+
+        fn delete<'a>(&'a self, task: &'a str, key: &'a str) -> BoxFuture<'a, Result<(), String>> {
+            let mut values = self.values.lock().unwrap_or_else(|e| e.into_inner());
+            values.remove(&(task.to_owned(), key.to_owned()));
+            Box::pin(std::future::ready(Ok(())))
+        }
+    }
+
+    /// A [`RunIo`] backed entirely by fresh in-memory stores; also returns the
+    /// log and checkpoint stores so the caller can read them back.
+    pub fn run_io() -> (RunIo, Arc<MemoryLog>, Arc<MemoryCheckpoints>) {
+        let log = Arc::new(MemoryLog::default());
+        let checkpoints = Arc::new(MemoryCheckpoints::default());
+        let io = RunIo {
+            log: log.clone(),
+            checkpoints: checkpoints.clone(),
+            state: Arc::new(MemoryState::default()),
+        };
+        (io, log, checkpoints)
+    }
+}

@@ -1,0 +1,143 @@
+//! The sandboxed runtime: runs one job component once, safely and fast.
+//!
+//! It owns wasmtime: the process's one [`Engine`] (pooling allocator, epoch
+//! interruption), the [`Linker`] with WASI p2 (nothing granted) and the
+//! contract's imports, compiled components (cached on disk by content digest),
+//! and the per-run [`Store`](wasmtime::Store) with its memory cap, timeout and
+//! cancellation. It knows nothing of SQL, schedules or tasks beyond the
+//! [`RunContext`] it is handed; logs, checkpoints and task state go through the
+//! narrow traits in [`io`].
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use carillon::runtime::{CancelToken, RunContext, RunLimits, RunRequest, Runtime, RuntimeConfig};
+//!
+//! let runtime = Runtime::new(RuntimeConfig::default())?;
+//! let job = runtime.load(&std::fs::read("hello.wasm")?)?;
+//! let (io, log, _checkpoints) = carillon::runtime::io::memory::run_io();
+//! let report = runtime
+//!     .run(&job, RunRequest {
+//!         context: RunContext::new("hello", 1),
+//!         limits: RunLimits::default(),
+//!         io,
+//!         cancel: CancelToken::new(),
+//!     })
+//!     .await;
+//! println!("{:?}: {:?}", report.outcome, log.lines_of(1));
+//! # Ok(()) }
+//! ```
+
+mod bindings;
+mod cancel;
+mod capture;
+mod compile_cache;
+mod engine;
+mod error;
+mod host_imports;
+pub mod io;
+mod loader;
+mod run;
+mod run_log;
+mod store_data;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use wasmtime::Engine;
+use wasmtime::component::{HasSelf, Linker};
+
+pub use cancel::CancelToken;
+pub use compile_cache::CacheOutcome;
+pub use error::{LoadError, RunFault};
+pub use loader::JobComponent;
+pub use run::{PageSpec, RunContext, RunLimits, RunOutcome, RunReport, RunRequest};
+
+use crate::units::ByteSize;
+use compile_cache::CompileCache;
+use engine::EpochTicker;
+use store_data::RunState;
+
+/// The contract version this host implements (`package carillon:job@…` in
+/// `wit/job.wit`).
+pub const CONTRACT_VERSION: &str = "0.1.0";
+
+/// How the runtime is sized.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeConfig {
+    /// Runs that may be in flight at once (sizes the instance pool).
+    pub max_concurrent_runs: u32,
+    /// The largest memory cap any run may be given.
+    pub max_memory: ByteSize,
+    /// Wasm stack limit per run (deep recursion traps as a stack overflow).
+    pub max_wasm_stack: usize,
+    /// Where compiled components are cached; `None` compiles every load.
+    pub cache_dir: Option<PathBuf>,
+    /// Epoch tick: the granularity of timeouts and of yielding by busy jobs.
+    pub epoch_tick: Duration,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            max_concurrent_runs: 64,
+            max_memory: ByteSize(1 << 30),
+            max_wasm_stack: 512 * 1024,
+            cache_dir: None,
+            epoch_tick: Duration::from_millis(10),
+        }
+    }
+}
+
+/// The engine could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[error("could not start the WebAssembly runtime: {0}")]
+pub struct RuntimeError(String);
+
+/// Loads job components and runs them. One per process; share it by reference.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<RunState>,
+    cache: Option<CompileCache>,
+    _ticker: EpochTicker,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// Builds the engine, the linker and the epoch ticker.
+    pub fn new(config: RuntimeConfig) -> Result<Self, RuntimeError> {
+        let wasm_error = |e: wasmtime::Error| RuntimeError(loader::error_text(&e));
+        let engine = engine::build_engine(&config).map_err(wasm_error)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(wasm_error)?;
+        bindings::Job::add_to_linker::<RunState, HasSelf<RunState>>(&mut linker, |state| state)
+            .map_err(wasm_error)?;
+        let cache = config
+            .cache_dir
+            .map(|dir| CompileCache::new(dir, &engine));
+        let ticker = EpochTicker::start(engine.clone(), config.epoch_tick)
+            .map_err(|e| RuntimeError(format!("epoch ticker thread: {e}")))?;
+        Ok(Self {
+            engine,
+            linker,
+            cache,
+            _ticker: ticker,
+        })
+    }
+
+    /// Validates, compiles (or loads from the cache) and pre-instantiates a job
+    /// component. CPU-heavy on a cache miss: call it off the hot path.
+    pub fn load(&self, bytes: &[u8]) -> Result<JobComponent, LoadError> {
+        loader::load(&self.engine, &self.linker, self.cache.as_ref(), bytes)
+    }
+
+    /// Runs `job` once. Never panics and never fails: whatever the job does, the
+    /// report says how the run ended.
+    pub async fn run(&self, job: &JobComponent, request: RunRequest) -> RunReport {
+        run::execute(&self.engine, job, request).await
+    }
+}

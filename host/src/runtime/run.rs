@@ -1,0 +1,367 @@
+//! One run, start to end: a fresh store with the run's limits, instantiate from
+//! the pre-instantiated component, call `run`, and turn whatever happened into a
+//! [`RunReport`]. A watchdog enforces the wall-clock timeout and cancellation:
+//! the job is first asked to stop (`cancelled()` turns true) and, if it has not
+//! returned within the grace period, stopped.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use wasmtime::{Engine, Store, Trap};
+
+use crate::runtime::bindings::carillon::job::types as wit;
+use crate::runtime::cancel::CancelToken;
+use crate::runtime::io::{Level, RunIo, RunKey};
+use crate::runtime::loader::{JobComponent, error_text};
+use crate::runtime::run_log::{RunLog, now_ms};
+use crate::runtime::store_data::{ImportCaps, RunState};
+use crate::runtime::RunFault;
+use crate::units::{ByteSize, format_duration};
+
+/// The reason the watchdog gives a job when its deadline passes.
+const TIMEOUT_REASON: &str = "the run reached its timeout";
+
+/// The context a job receives (see `context` in `wit/job.wit`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunContext {
+    /// Task name.
+    pub task: String,
+    /// Task group.
+    pub group: String,
+    /// Run id, stable across retries.
+    pub run_id: u64,
+    /// The slot this run was scheduled for, ms since the Unix epoch.
+    pub scheduled_at_ms: i64,
+    /// When this attempt started, ms since the Unix epoch.
+    pub fired_at_ms: i64,
+    /// 1-based attempt number.
+    pub attempt: u32,
+    /// 0-based shard index.
+    pub shard_index: u32,
+    /// Number of shards (at least 1).
+    pub shard_total: u32,
+    /// This shard's parameter, if the task has one for it.
+    pub shard_parameter: Option<String>,
+    /// The page this run owns, when the task is paged.
+    pub page: Option<PageSpec>,
+    /// Merged params, key order.
+    pub params: Vec<(String, String)>,
+    /// Last checkpoint of an earlier attempt of this run.
+    pub checkpoint: Option<Vec<u8>>,
+}
+
+/// A page of a paged task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageSpec {
+    /// 0-based page number.
+    pub index: u64,
+    /// Items per page.
+    pub size: u32,
+}
+
+impl RunContext {
+    /// A first attempt of shard 0 of 1 of `task`, scheduled and fired now.
+    pub fn new(task: impl Into<String>, run_id: u64) -> Self {
+        let now = now_ms();
+        Self {
+            task: task.into(),
+            group: "default".to_owned(),
+            run_id,
+            scheduled_at_ms: now,
+            fired_at_ms: now,
+            attempt: 1,
+            shard_index: 0,
+            shard_total: 1,
+            shard_parameter: None,
+            page: None,
+            params: Vec::new(),
+            checkpoint: None,
+        }
+    }
+
+    fn into_wit(self) -> wit::Context {
+        wit::Context {
+            task: self.task,
+            group: self.group,
+            run_id: self.run_id,
+            scheduled_at: self.scheduled_at_ms,
+            fired_at: self.fired_at_ms,
+            attempt: self.attempt,
+            shard: wit::Shard {
+                index: self.shard_index,
+                total: self.shard_total,
+                parameter: self.shard_parameter,
+            },
+            page: self.page.map(|page| wit::Page {
+                index: page.index,
+                size: page.size,
+            }),
+            params: self.params,
+            checkpoint: self.checkpoint,
+        }
+    }
+}
+
+/// Per-run limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunLimits {
+    /// Wall-clock time before the job is asked to stop.
+    pub timeout: Duration,
+    /// Time a job asked to stop (timeout or cancel) has to return before it is
+    /// stopped.
+    pub cancel_grace: Duration,
+    /// Linear memory the job may grow to.
+    pub memory: ByteSize,
+    /// Log output (lines, fields, stdout, stderr) the job may write.
+    pub log: ByteSize,
+    /// Largest checkpoint.
+    pub checkpoint: ByteSize,
+    /// Largest state key.
+    pub state_key: ByteSize,
+    /// Largest state value.
+    pub state_value: ByteSize,
+}
+
+impl Default for RunLimits {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(300),
+            cancel_grace: Duration::from_secs(2),
+            memory: ByteSize::mib(64),
+            log: ByteSize::mib(1),
+            checkpoint: ByteSize::mib(1),
+            state_key: ByteSize(256),
+            state_value: ByteSize::kib(64),
+        }
+    }
+}
+
+/// Everything a run needs besides the component.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    /// What the job is told.
+    pub context: RunContext,
+    /// What it may use.
+    pub limits: RunLimits,
+    /// Where its log, checkpoints and state go.
+    pub io: RunIo,
+    /// How to stop it early.
+    pub cancel: CancelToken,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum RunOutcome {
+    /// The job returned an outcome.
+    Succeeded {
+        /// The job's one-line summary.
+        summary: Option<String>,
+        /// Items processed.
+        items: u64,
+    },
+    /// The job returned a job error.
+    Failed {
+        /// The job's message.
+        message: String,
+        /// Whether the job says retrying can help.
+        retryable: bool,
+    },
+    /// The host stopped the job, or the job faulted.
+    Fault {
+        /// What happened.
+        #[serde(serialize_with = "serialize_display")]
+        fault: RunFault,
+    },
+}
+
+fn serialize_display<S: serde::Serializer>(fault: &RunFault, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(fault)
+}
+
+impl RunOutcome {
+    /// The final run state: `succeeded`, `failed`, `timed-out` or `cancelled`.
+    pub fn state_name(&self) -> &'static str {
+        match self {
+            RunOutcome::Succeeded { .. } => "succeeded",
+            RunOutcome::Failed { .. } => "failed",
+            RunOutcome::Fault { fault } => fault.state_name(),
+        }
+    }
+
+    /// The one-line reason for anything but success.
+    pub fn reason(&self) -> Option<String> {
+        match self {
+            RunOutcome::Succeeded { .. } => None,
+            RunOutcome::Failed { message, .. } => Some(message.clone()),
+            RunOutcome::Fault { fault } => Some(fault.to_string()),
+        }
+    }
+
+    /// Whether this is a success.
+    pub fn is_success(&self) -> bool {
+        matches!(self, RunOutcome::Succeeded { .. })
+    }
+}
+
+/// What happened in a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunReport {
+    /// How it ended.
+    pub outcome: RunOutcome,
+    /// When it started, ms since the Unix epoch.
+    pub started_at_ms: i64,
+    /// How long it took, from store creation to the end.
+    pub duration: Duration,
+    /// Log bytes it wrote (counted against its log cap).
+    pub log_bytes: u64,
+    /// Checkpoints it saved.
+    pub checkpoints_saved: u32,
+}
+
+enum Stopped {
+    Instantiate(wasmtime::Error),
+    Call(wasmtime::Error),
+}
+
+pub(crate) async fn execute(engine: &Engine, job: &JobComponent, request: RunRequest) -> RunReport {
+    let started = Instant::now();
+    let started_at_ms = now_ms();
+    let RunRequest {
+        context,
+        limits,
+        io,
+        cancel,
+    } = request;
+    let key = RunKey {
+        task: Arc::from(context.task.as_str()),
+        run_id: context.run_id,
+        attempt: context.attempt,
+    };
+    let log = Arc::new(RunLog::new(key.clone(), io.log, limits.log));
+    let caps = ImportCaps {
+        checkpoint: limits.checkpoint,
+        state_key: limits.state_key,
+        state_value: limits.state_value,
+    };
+    let data = RunState::new(key, log.clone(), io.checkpoints, io.state, cancel.clone(), caps, limits.memory);
+    let mut store = Store::new(engine, data);
+    store.limiter(|state| &mut state.memory);
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_async_yield_and_update(1);
+
+    let wit_context = context.into_wit();
+    let deadline = tokio::time::Instant::now() + limits.timeout;
+    let ended = {
+        let call = async {
+            let instance = job
+                .pre()
+                .instantiate_async(&mut store)
+                .await
+                .map_err(Stopped::Instantiate)?;
+            instance
+                .call_run(&mut store, &wit_context)
+                .await
+                .map_err(Stopped::Call)
+        };
+        tokio::select! {
+            biased;
+            returned = call => Ok(returned),
+            fault = watchdog(deadline, &limits, &cancel) => Err(fault),
+        }
+    };
+    log.finish();
+
+    let state = store.data();
+    let outcome = match ended {
+        Err(fault) => RunOutcome::Fault { fault },
+        Ok(Ok(Ok(outcome))) => RunOutcome::Succeeded {
+            summary: outcome.summary,
+            items: outcome.items,
+        },
+        Ok(Ok(Err(job_error))) => match cancel.reason() {
+            Some(reason) if reason == TIMEOUT_REASON => RunOutcome::Fault {
+                fault: RunFault::TimedOut(limits.timeout),
+            },
+            Some(reason) => RunOutcome::Fault {
+                fault: RunFault::Cancelled(format!("{reason} (the job stopped: {})", job_error.message)),
+            },
+            None => RunOutcome::Failed {
+                message: job_error.message,
+                retryable: job_error.retryable,
+            },
+        },
+        Ok(Err(Stopped::Instantiate(error))) => RunOutcome::Fault {
+            fault: state
+                .memory
+                .exceeded
+                .clone()
+                .unwrap_or_else(|| RunFault::Instantiation(error_text(&error))),
+        },
+        Ok(Err(Stopped::Call(error))) => RunOutcome::Fault {
+            fault: classify_trap(&error, state),
+        },
+    };
+    if let Some(reason) = outcome.reason() {
+        log.host_line(Level::Error, format!("run {}: {reason}", outcome.state_name()));
+    }
+    RunReport {
+        outcome,
+        started_at_ms,
+        duration: started.elapsed(),
+        log_bytes: log.bytes_used(),
+        checkpoints_saved: state.checkpoints_saved,
+    }
+}
+
+/// Resolves when the run must be stopped: at the deadline (after asking the job
+/// to stop and waiting the grace period) or after a cancel plus the grace.
+async fn watchdog(deadline: tokio::time::Instant, limits: &RunLimits, cancel: &CancelToken) -> RunFault {
+    tokio::select! {
+        () = tokio::time::sleep_until(deadline) => {
+            cancel.cancel(TIMEOUT_REASON);
+            tokio::time::sleep(limits.cancel_grace).await;
+            RunFault::TimedOut(limits.timeout)
+        }
+        reason = cancel.cancelled() => {
+            tokio::time::sleep(limits.cancel_grace).await;
+            if reason == TIMEOUT_REASON {
+                RunFault::TimedOut(limits.timeout)
+            } else {
+                RunFault::Cancelled(format!(
+                    "{reason}; the job did not stop within {}",
+                    format_duration(limits.cancel_grace)
+                ))
+            }
+        }
+    }
+}
+
+/// Names the fault behind a trap: a cap the host enforced, a panic, a stack
+/// overflow, or the trap itself.
+fn classify_trap(error: &wasmtime::Error, state: &RunState) -> RunFault {
+    if let Some(fault) = &state.memory.exceeded {
+        return fault.clone();
+    }
+    if let Some(fault) = error.downcast_ref::<RunFault>() {
+        return fault.clone();
+    }
+    if state.log.flooded() {
+        return RunFault::LogFlood(state.log.cap());
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::StackOverflow) => RunFault::StackOverflow,
+        Some(Trap::UnreachableCodeReached) => match state.log.panic_report() {
+            Some(report) => RunFault::Panicked(report),
+            None => RunFault::Trapped("unreachable instruction executed".to_owned()),
+        },
+        Some(Trap::MemoryOutOfBounds) => RunFault::Trapped(
+            "out-of-bounds memory access (in a Rust job this is usually its shadow stack \
+             overflowing: unbounded recursion or very large locals)"
+                .to_owned(),
+        ),
+        Some(trap) => RunFault::Trapped(trap.to_string()),
+        None => RunFault::Trapped(error_text(error)),
+    }
+}

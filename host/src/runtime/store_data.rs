@@ -1,0 +1,118 @@
+//! What a run's wasmtime `Store` holds: the run's identity and seams, its memory
+//! cap, and a WASI context that is built only if the guest touches WASI (most
+//! runs never do, and building one is a measurable share of a trivial run).
+
+use std::sync::Arc;
+
+use wasmtime::ResourceLimiter;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::runtime::RunFault;
+use crate::runtime::cancel::CancelToken;
+use crate::runtime::capture::CapturedOutput;
+use crate::runtime::io::{CheckpointStore, LogSource, RunKey, StateStore};
+use crate::runtime::run_log::RunLog;
+use crate::units::ByteSize;
+
+/// Size caps on what a job hands the host through imports.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ImportCaps {
+    pub(crate) checkpoint: ByteSize,
+    pub(crate) state_key: ByteSize,
+    pub(crate) state_value: ByteSize,
+}
+
+pub(crate) struct RunState {
+    pub(crate) key: RunKey,
+    pub(crate) log: Arc<RunLog>,
+    pub(crate) checkpoints: Arc<dyn CheckpointStore>,
+    pub(crate) state: Arc<dyn StateStore>,
+    pub(crate) cancel: CancelToken,
+    pub(crate) caps: ImportCaps,
+    pub(crate) checkpoints_saved: u32,
+    pub(crate) memory: MemoryCap,
+    wasi: Option<WasiCtx>,
+    table: ResourceTable,
+}
+
+impl RunState {
+    pub(crate) fn new(
+        key: RunKey,
+        log: Arc<RunLog>,
+        checkpoints: Arc<dyn CheckpointStore>,
+        state: Arc<dyn StateStore>,
+        cancel: CancelToken,
+        caps: ImportCaps,
+        memory_cap: ByteSize,
+    ) -> Self {
+        Self {
+            key,
+            log,
+            checkpoints,
+            state,
+            cancel,
+            caps,
+            checkpoints_saved: 0,
+            memory: MemoryCap {
+                cap: memory_cap.bytes() as usize,
+                exceeded: None,
+            },
+            wasi: None,
+            table: ResourceTable::new(),
+        }
+    }
+}
+
+impl WasiView for RunState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        let log = &self.log;
+        let wasi = self.wasi.get_or_insert_with(|| {
+            // Nothing granted: no preopened dirs, no env, no args, no network
+            // (sockets are denied unless allowed), stdin closed.
+            WasiCtx::builder()
+                .stdout(CapturedOutput::new(log.clone(), LogSource::Stdout))
+                .stderr(CapturedOutput::new(log.clone(), LogSource::Stderr))
+                .build()
+        });
+        WasiCtxView {
+            ctx: wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Enforces a run's memory cap and remembers that it was hit.
+pub(crate) struct MemoryCap {
+    cap: usize,
+    pub(crate) exceeded: Option<RunFault>,
+}
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.cap {
+            let fault = RunFault::MemoryCap {
+                cap: ByteSize(self.cap as u64),
+                wanted: ByteSize(desired as u64),
+            };
+            self.exceeded = Some(fault.clone());
+            return Err(wasmtime::Error::new(fault));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        const MAX_TABLE_ELEMENTS: usize = 100_000;
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+}

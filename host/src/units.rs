@@ -1,0 +1,198 @@
+//! Human units used in flags, config and messages: durations (`5s`, `250ms`,
+//! `10m`, `1h30m`) and byte sizes (`64MiB`, `512KiB`, `1GiB`, `1048576`).
+//! Pure parsing and formatting; no I/O.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A duration or size that does not parse; the message says what is accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{text}` is not a valid {what}: {hint}")]
+pub struct UnitError {
+    text: String,
+    what: &'static str,
+    hint: &'static str,
+}
+
+const DURATION_HINT: &str = "use a number with a unit, e.g. `500ms`, `5s`, `10m`, `1h30m`";
+const SIZE_HINT: &str = "use a number with a unit, e.g. `512KiB`, `64MiB`, `1GiB` (or plain bytes)";
+
+/// Parses `500ms`, `5s`, `1.5s`, `10m`, `2h`, `1d` and sums like `1h30m`.
+pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
+    let error = || UnitError {
+        text: text.to_owned(),
+        what: "duration",
+        hint: DURATION_HINT,
+    };
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(error());
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = trimmed;
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(error)?;
+        let (number, tail) = rest.split_at(number_len);
+        let unit_len = tail
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(tail.len());
+        let (unit, tail) = tail.split_at(unit_len);
+        let value: f64 = number.parse().map_err(|_| error())?;
+        let seconds_per_unit = match unit.trim() {
+            "ms" => 0.001,
+            "s" | "sec" | "secs" => 1.0,
+            "m" | "min" | "mins" => 60.0,
+            "h" | "hr" | "hrs" => 3600.0,
+            "d" => 86_400.0,
+            _ => return Err(error()),
+        };
+        total += Duration::try_from_secs_f64(value * seconds_per_unit).map_err(|_| error())?;
+        rest = tail.trim_start();
+    }
+    Ok(total)
+}
+
+/// Formats a duration the way [`parse_duration`] reads it: `250ms`, `5s`, `1.5s`,
+/// `10m`, `2h`, `1h30m`.
+pub fn format_duration(duration: Duration) -> String {
+    let millis = duration.as_millis();
+    if millis < 1000 {
+        return format!("{millis}ms");
+    }
+    if millis % 1000 != 0 {
+        return format!("{}s", duration.as_secs_f64());
+    }
+    let seconds = duration.as_secs();
+    let (hours, minutes, secs) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    let mut out = String::new();
+    if hours > 0 {
+        out.push_str(&format!("{hours}h"));
+    }
+    if minutes > 0 {
+        out.push_str(&format!("{minutes}m"));
+    }
+    if secs > 0 || out.is_empty() {
+        out.push_str(&format!("{secs}s"));
+    }
+    out
+}
+
+/// A number of bytes, read and shown with binary units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ByteSize(pub u64);
+
+impl ByteSize {
+    /// `n` mebibytes.
+    pub const fn mib(n: u64) -> Self {
+        Self(n << 20)
+    }
+
+    /// `n` kibibytes.
+    pub const fn kib(n: u64) -> Self {
+        Self(n << 10)
+    }
+
+    /// The size in bytes.
+    pub const fn bytes(self) -> u64 {
+        self.0
+    }
+}
+
+impl FromStr for ByteSize {
+    type Err = UnitError;
+
+    fn from_str(text: &str) -> Result<Self, UnitError> {
+        let error = || UnitError {
+            text: text.to_owned(),
+            what: "size",
+            hint: SIZE_HINT,
+        };
+        let trimmed = text.trim();
+        let split = trimmed
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(trimmed.len());
+        let (number, unit) = trimmed.split_at(split);
+        let value: f64 = number.parse().map_err(|_| error())?;
+        let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "k" | "kb" | "kib" => 1 << 10,
+            "m" | "mb" | "mib" => 1 << 20,
+            "g" | "gb" | "gib" => 1 << 30,
+            _ => return Err(error()),
+        };
+        let bytes = value * multiplier as f64;
+        if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 {
+            return Err(error());
+        }
+        Ok(ByteSize(bytes as u64))
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+        for (name, size) in UNITS {
+            if self.0 >= size {
+                let value = self.0 as f64 / size as f64;
+                return if self.0 % size == 0 {
+                    write!(f, "{} {name}", self.0 / size)
+                } else {
+                    write!(f, "{value:.1} {name}")
+                };
+            }
+        }
+        write!(f, "{} bytes", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_in_every_unit_and_sum() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("1d"), Ok(Duration::from_secs(86_400)));
+    }
+
+    #[test]
+    fn bad_durations_say_what_is_accepted() {
+        for bad in ["", "5", "5x", "s", "-1s", "1..2s"] {
+            let error = parse_duration(bad).unwrap_err().to_string();
+            assert!(error.contains("not a valid duration"), "{bad}: {error}");
+            assert!(error.contains("5s"), "{error}");
+        }
+    }
+
+    #[test]
+    fn durations_format_as_they_parse() {
+        for text in ["250ms", "5s", "1.5s", "10m", "1h30m", "2h"] {
+            let duration = parse_duration(text).unwrap();
+            assert_eq!(format_duration(duration), text);
+        }
+    }
+
+    #[test]
+    fn sizes_parse_with_binary_units() {
+        assert_eq!("64MiB".parse(), Ok(ByteSize::mib(64)));
+        assert_eq!("64 MiB".parse(), Ok(ByteSize::mib(64)));
+        assert_eq!("512k".parse(), Ok(ByteSize::kib(512)));
+        assert_eq!("1GiB".parse(), Ok(ByteSize(1 << 30)));
+        assert_eq!("1048576".parse(), Ok(ByteSize::mib(1)));
+        assert!("lots".parse::<ByteSize>().unwrap_err().to_string().contains("64MiB"));
+    }
+
+    #[test]
+    fn sizes_display_readably() {
+        assert_eq!(ByteSize::mib(64).to_string(), "64 MiB");
+        assert_eq!(ByteSize(1536).to_string(), "1.5 KiB");
+        assert_eq!(ByteSize(12).to_string(), "12 bytes");
+    }
+}
