@@ -134,3 +134,77 @@ impl Context {
         self.inner.checkpoint.as_deref()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context(params: &[(&str, &str)]) -> Context {
+        Context::from_wit(wit::Context {
+            task: "t".into(),
+            group: "default".into(),
+            run_id: 1,
+            scheduled_at: 0,
+            fired_at: 0,
+            attempt: 1,
+            shard: wit::Shard {
+                index: 1,
+                total: 4,
+                parameter: Some("Shanghai".into()),
+            },
+            page: Some(wit::Page {
+                index: 3,
+                size: 100,
+            }),
+            params: params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            checkpoint: None,
+        })
+    }
+
+    #[test]
+    fn typed_params_parse_or_name_param_type_and_text() {
+        let ctx = context(&[("batch", "abc"), ("size", " 12 "), ("name", "x")]);
+        assert_eq!(ctx.param::<u32>("size"), Ok(12));
+        assert_eq!(ctx.param::<String>("name").as_deref(), Ok("x"));
+        assert_eq!(
+            ctx.param::<u32>("batch").unwrap_err().to_string(),
+            "param `batch`: expected u32, got `abc`"
+        );
+        assert_eq!(
+            ctx.param::<String>("missing").unwrap_err().to_string(),
+            "param `missing`: expected String, but the param is not set"
+        );
+        assert_eq!(ctx.param_or("missing", 7u8), Ok(7));
+        assert!(
+            ctx.param_or("batch", 7u8).is_err(),
+            "a set but bad param is still an error"
+        );
+    }
+
+    #[test]
+    fn shard_and_page_read_back() {
+        let ctx = context(&[]);
+        assert_eq!(
+            ctx.shard(),
+            Shard {
+                index: 1,
+                total: 4,
+                parameter: Some("Shanghai")
+            }
+        );
+        assert_eq!(ctx.page().map(|p| p.offset()), Some(300));
+    }
+
+    #[test]
+    fn question_mark_makes_param_errors_fatal_and_other_errors_retryable() {
+        let from_param: crate::JobError = context(&[]).param::<u8>("x").unwrap_err().into();
+        assert!(!from_param.is_retryable());
+        let io = std::io::Error::other("connection reset");
+        let from_io: crate::JobError = io.into();
+        assert!(from_io.is_retryable());
+        assert_eq!(from_io.message(), "connection reset");
+    }
+}

@@ -99,8 +99,8 @@ macro_rules! export_job {
 
 #[doc(hidden)]
 pub mod __private {
-    use crate::bindings::carillon::job::types as wit;
     pub use crate::bindings::Guest;
+    use crate::bindings::carillon::job::types as wit;
     pub use wit::{Context as WitContext, JobError as WitJobError, Outcome as WitOutcome};
 
     use crate::{Context, JobError, Outcome};

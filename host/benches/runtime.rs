@@ -1,1 +1,194 @@
-fn main(){}
+//! Runtime benchmarks: per-run overhead of a trivial job (fresh store,
+//! instantiate from the pre-instantiated component, call, drop), throughput
+//! with both cores busy, and compile time versus compile-cache hits.
+//!
+//! Run with `cargo bench -p carillon --bench runtime`; it prints Markdown tables
+//! for BENCHMARKS.md. `RUNS=N` changes the number of measured runs.
+
+#[path = "../../tests/support/examples.rs"]
+mod examples;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use carillon::runtime::io::memory::MemoryState;
+use carillon::runtime::io::{BoxFuture, CheckpointStore, LogLine, LogSink, RunIo, RunKey};
+use carillon::runtime::{
+    CancelToken, JobComponent, RunContext, RunLimits, RunRequest, Runtime, RuntimeConfig,
+};
+
+type Params = Vec<(String, String)>;
+
+/// A log sink that drops lines: the benchmark measures the runtime, not a store.
+struct Discard;
+
+impl LogSink for Discard {
+    fn write(&self, _: &RunKey, _: LogLine) {}
+}
+
+impl CheckpointStore for Discard {
+    fn save<'a>(&'a self, _: &'a RunKey, _: Vec<u8>) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+fn io() -> RunIo {
+    RunIo {
+        log: Arc::new(Discard),
+        checkpoints: Arc::new(Discard),
+        state: Arc::new(MemoryState::default()),
+    }
+}
+
+fn request(io: &RunIo, context: &RunContext) -> RunRequest {
+    RunRequest {
+        context: context.clone(),
+        limits: RunLimits::default(),
+        io: io.clone(),
+        cancel: CancelToken::new(),
+    }
+}
+
+struct Stats {
+    mean: Duration,
+    p50: Duration,
+    p99: Duration,
+    per_second: f64,
+}
+
+fn stats(mut samples: Vec<Duration>, wall: Duration) -> Stats {
+    samples.sort();
+    let n = samples.len();
+    Stats {
+        mean: samples.iter().sum::<Duration>() / n as u32,
+        p50: samples[n / 2],
+        p99: samples[n * 99 / 100],
+        per_second: n as f64 / wall.as_secs_f64(),
+    }
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.1} µs", d.as_secs_f64() * 1e6)
+}
+
+/// Sequential runs on one thread: the latency of one run.
+fn sequential(runtime: &Runtime, job: &JobComponent, context: &RunContext, runs: usize) -> Stats {
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let io = io();
+    tokio.block_on(async {
+        for _ in 0..runs / 10 {
+            let report = runtime.run(job, request(&io, context)).await;
+            assert!(report.outcome.is_success(), "{:?}", report.outcome);
+        }
+        let mut samples = Vec::with_capacity(runs);
+        let wall = Instant::now();
+        for _ in 0..runs {
+            let started = Instant::now();
+            let report = runtime.run(job, request(&io, context)).await;
+            samples.push(started.elapsed());
+            assert!(report.outcome.is_success());
+        }
+        stats(samples, wall.elapsed())
+    })
+}
+
+/// Many runs in flight on a two-worker runtime: runs per second per host.
+fn concurrent(
+    runtime: &Arc<Runtime>,
+    job: &JobComponent,
+    context: &RunContext,
+    runs: usize,
+) -> f64 {
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap();
+    let io = io();
+    tokio.block_on(async {
+        let in_flight = Arc::new(tokio::sync::Semaphore::new(32));
+        let wall = Instant::now();
+        let mut handles = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let permit = in_flight.clone().acquire_owned().await.unwrap();
+            let (runtime, job, request) = (runtime.clone(), job.clone(), request(&io, context));
+            handles.push(tokio::spawn(async move {
+                let report = runtime.run(&job, request).await;
+                drop(permit);
+                report.outcome.is_success()
+            }));
+        }
+        for handle in handles {
+            assert!(handle.await.unwrap());
+        }
+        runs as f64 / wall.elapsed().as_secs_f64()
+    })
+}
+
+fn main() {
+    let runs: usize = std::env::var("RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(20_000);
+    let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).expect("runtime"));
+
+    println!("## Per-run overhead ({runs} runs each)\n");
+    println!("| job | mean | median | p99 | sequential runs/s | runs/s, 2 workers, 32 in flight |");
+    println!("|---|---|---|---|---|---|");
+    let cases: [(&str, &str, Params); 2] = [
+        (
+            "hostile",
+            "returns at once (`hostile mode=ok`)",
+            vec![("mode".into(), "ok".into())],
+        ),
+        ("hello", "logs one line with 4 fields (`hello`)", vec![]),
+    ];
+    for (name, label, params) in cases {
+        let job = runtime.load(&examples::bytes(name)).expect("load");
+        let mut context = RunContext::new(name, 1);
+        context.params = params;
+        let seq = sequential(&runtime, &job, &context, runs);
+        let par = concurrent(&runtime, &job, &context, runs);
+        println!(
+            "| {label} | {} | {} | {} | {:.0} | {:.0} |",
+            us(seq.mean),
+            us(seq.p50),
+            us(seq.p99),
+            seq.per_second,
+            par
+        );
+    }
+
+    println!("\n## Loading: compile versus compile-cache hit\n");
+    println!("| job | size | compile | cache hit |");
+    println!("|---|---|---|---|");
+    let cache_dir =
+        std::env::temp_dir().join(format!("carillon-bench-cache-{}", std::process::id()));
+    let cached = Runtime::new(RuntimeConfig {
+        cache_dir: Some(cache_dir.clone()),
+        ..RuntimeConfig::default()
+    })
+    .expect("runtime");
+    for name in ["hello", "sharded-sum", "pager", "flaky", "sleepy", "hog"] {
+        let bytes = examples::bytes(name);
+        let compile = cached.load(&bytes).expect("load").load_time();
+        let mut hits: Vec<Duration> = (0..5)
+            .map(|_| {
+                let job = cached.load(&bytes).expect("load");
+                assert_eq!(job.cache_outcome(), carillon::runtime::CacheOutcome::Hit);
+                job.load_time()
+            })
+            .collect();
+        hits.sort();
+        println!(
+            "| {name} | {} KiB | {:.1} ms | {:.2} ms |",
+            bytes.len() / 1024,
+            compile.as_secs_f64() * 1e3,
+            hits[hits.len() / 2].as_secs_f64() * 1e3
+        );
+    }
+    let _ = std::fs::remove_dir_all(cache_dir);
+}

@@ -62,7 +62,7 @@ pub fn format_duration(duration: Duration) -> String {
     if millis < 1000 {
         return format!("{millis}ms");
     }
-    if millis % 1000 != 0 {
+    if !millis.is_multiple_of(1000) {
         return format!("{}s", duration.as_secs_f64());
     }
     let seconds = duration.as_secs();
@@ -137,7 +137,7 @@ impl fmt::Display for ByteSize {
         for (name, size) in UNITS {
             if self.0 >= size {
                 let value = self.0 as f64 / size as f64;
-                return if self.0 % size == 0 {
+                return if self.0.is_multiple_of(size) {
                     write!(f, "{} {name}", self.0 / size)
                 } else {
                     write!(f, "{value:.1} {name}")
@@ -186,7 +186,13 @@ mod tests {
         assert_eq!("512k".parse(), Ok(ByteSize::kib(512)));
         assert_eq!("1GiB".parse(), Ok(ByteSize(1 << 30)));
         assert_eq!("1048576".parse(), Ok(ByteSize::mib(1)));
-        assert!("lots".parse::<ByteSize>().unwrap_err().to_string().contains("64MiB"));
+        assert!(
+            "lots"
+                .parse::<ByteSize>()
+                .unwrap_err()
+                .to_string()
+                .contains("64MiB")
+        );
     }
 
     #[test]

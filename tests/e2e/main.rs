@@ -1,1 +1,15 @@
+//! End-to-end tests: the real `carillon` binary and the real runtime against real
+//! `.wasm` components built from `example-jobs/` (and two fixtures under
+//! `tests/fixtures/`). Everything compiles into this one test binary.
 
+// Test helpers are `pub` for the test modules; nothing outside uses them.
+#![allow(unreachable_pub)]
+
+#[path = "../support/examples.rs"]
+mod examples;
+mod support;
+
+mod cli_run;
+mod runtime_cache;
+mod runtime_contract;
+mod runtime_faults;

@@ -1,7 +1,7 @@
-//! `hello`: logs the context it was given. The smallest useful job, and the one
-//! to copy when starting a new job.
+//! `hello`: logs the context it was given and counts its runs in the task's
+//! state. The smallest useful job, and the one to copy when starting a new job.
 
-use carillon_guest::{Context, JobError, Outcome, export_job, info};
+use carillon_guest::{Context, JobError, Outcome, export_job, info, task_state};
 
 fn run(ctx: &Context) -> Result<Outcome, JobError> {
     let shard = ctx.shard();
@@ -22,7 +22,12 @@ fn run(ctx: &Context) -> Result<Outcome, JobError> {
         info!(value = value; "param {key}");
     }
     let name: String = ctx.param_or("name", "world".to_owned())?;
-    Ok(Outcome::items(1).with_summary(format!("said hello to {name}")))
+    let runs = match task_state::get_string("runs")? {
+        Some(text) => text.parse::<u64>().unwrap_or(0) + 1,
+        None => 1,
+    };
+    task_state::set("runs", runs.to_string())?;
+    Ok(Outcome::items(1).with_summary(format!("said hello to {name} (run {runs} of this task)")))
 }
 
 export_job!(run);

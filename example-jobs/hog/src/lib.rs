@@ -9,7 +9,7 @@ fn run(ctx: &Context) -> Result<Outcome, JobError> {
     let mut held: Vec<Vec<u8>> = Vec::new();
     while (held.len() as u64) < limit {
         held.push(vec![0xA5; 1 << 20]);
-        if held.len() % 16 == 0 {
+        if held.len().is_multiple_of(16) {
             info!("holding {} MiB", held.len());
         }
     }

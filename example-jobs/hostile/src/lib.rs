@@ -4,7 +4,8 @@
 //! recursion on the wasm stack), `shadow-stack` (unbounded recursion with large
 //! locals, which overflows Rust's in-memory shadow stack first), `flood` (logs without end), `print-flood` (prints to stdout
 //! without end), `sleep` (one blocking sleep of an hour), `bad-param` (asks for
-//! an integer param `n` and gets text), or `ok`.
+//! an integer param `n` and gets text), `big-checkpoint` (saves a 2 MiB
+//! checkpoint, over the default cap), or `ok`.
 
 use carillon_guest::{Context, JobError, Outcome, export_job, info};
 
@@ -29,6 +30,10 @@ fn run(ctx: &Context) -> Result<Outcome, JobError> {
         "bad-param" => {
             let n: u32 = ctx.param("n")?;
             Ok(Outcome::items(u64::from(n)))
+        }
+        "big-checkpoint" => {
+            carillon_guest::save_checkpoint(&vec![0u8; 2 << 20])?;
+            Ok(Outcome::done())
         }
         "ok" => Ok(Outcome::done().with_summary("behaved")),
         other => Err(JobError::fatal(format!("unknown mode `{other}`"))),

@@ -13,7 +13,10 @@ use carillon_guest::{Context, JobError, Outcome, export_job, info, save_checkpoi
 fn run(ctx: &Context) -> Result<Outcome, JobError> {
     let total: u64 = ctx.param_or("total", 1000)?;
     let every: u64 = ctx.param_or("checkpoint_every", 10)?;
-    let fail_after: Option<u64> = ctx.param_str("fail_after").map(|_| ctx.param("fail_after")).transpose()?;
+    let fail_after: Option<u64> = ctx
+        .param_str("fail_after")
+        .map(|_| ctx.param("fail_after"))
+        .transpose()?;
     let (page_index, page_size) = match ctx.page() {
         Some(page) => (page.index, u64::from(page.size)),
         None => (0, ctx.param_or("page_size", 100)?),
@@ -30,12 +33,12 @@ fn run(ctx: &Context) -> Result<Outcome, JobError> {
     }
 
     let mut next = resume_at.max(first);
-    let mut processed = 0;
+    let mut processed: u64 = 0;
     while next < end {
         // "Process" the item; a real job would read and write its data here.
         next += 1;
         processed += 1;
-        if processed % every.max(1) == 0 || next == end {
+        if processed.is_multiple_of(every.max(1)) || next == end {
             save_checkpoint(next.to_string().as_bytes())?;
         }
         if ctx.attempt() == 1 && fail_after == Some(processed) {
@@ -54,7 +57,9 @@ fn parse_checkpoint(bytes: &[u8]) -> Result<u64, JobError> {
     std::str::from_utf8(bytes)
         .ok()
         .and_then(|text| text.parse().ok())
-        .ok_or_else(|| JobError::fatal("checkpoint is not an item number; was it saved by another job?"))
+        .ok_or_else(|| {
+            JobError::fatal("checkpoint is not an item number; was it saved by another job?")
+        })
 }
 
 export_job!(run);

@@ -15,7 +15,9 @@ fn run(ctx: &Context) -> Result<Outcome, JobError> {
     while started.elapsed().as_secs_f64() < seconds {
         if cancelled() {
             save_checkpoint(steps.to_string().as_bytes())?;
-            return Err(JobError::retryable(format!("cancelled after {steps} steps")));
+            return Err(JobError::retryable(format!(
+                "cancelled after {steps} steps"
+            )));
         }
         std::thread::sleep(step);
         steps += 1;

@@ -68,12 +68,20 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(&args.file)
         .with_context(|| format!("cannot read job file {}", args.file.display()))?;
     if args.shard.0 >= args.shard.1 {
-        bail!("--shard {}/{}: the index must be below the total", args.shard.0, args.shard.1);
+        bail!(
+            "--shard {}/{}: the index must be below the total",
+            args.shard.0,
+            args.shard.1
+        );
     }
     let config = RuntimeConfig {
         max_concurrent_runs: 1,
         max_memory: args.memory.max(ByteSize::mib(1)),
-        cache_dir: if args.no_cache { None } else { args.cache_dir.clone().or_else(default_cache_dir) },
+        cache_dir: if args.no_cache {
+            None
+        } else {
+            args.cache_dir.clone().or_else(default_cache_dir)
+        },
         ..RuntimeConfig::default()
     };
     let runtime = Runtime::new(config)?;
@@ -141,7 +149,11 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     Ok(match &report.outcome {
         RunOutcome::Succeeded { .. } => ExitCode::SUCCESS,
         RunOutcome::Failed { message, retryable } => {
-            let retry = if *retryable { "retryable" } else { "not retryable" };
+            let retry = if *retryable {
+                "retryable"
+            } else {
+                "not retryable"
+            };
             eprintln!("carillon: job failed ({retry}): {message}");
             ExitCode::from(1)
         }
@@ -156,12 +168,19 @@ fn outcome_line(outcome: &RunOutcome, took: Duration) -> String {
     let took = format!("{:.1} ms", took.as_secs_f64() * 1000.0);
     match outcome {
         RunOutcome::Succeeded { summary, items } => {
-            let summary = summary.as_deref().map(|s| format!(": {s}")).unwrap_or_default();
+            let summary = summary
+                .as_deref()
+                .map(|s| format!(": {s}"))
+                .unwrap_or_default();
             let noun = if *items == 1 { "item" } else { "items" };
             format!("succeeded in {took}{summary} ({items} {noun})")
         }
         RunOutcome::Failed { message, retryable } => {
-            let retry = if *retryable { "retryable" } else { "not retryable" };
+            let retry = if *retryable {
+                "retryable"
+            } else {
+                "not retryable"
+            };
             format!("failed in {took} ({retry}): {message}")
         }
         RunOutcome::Fault { fault } => format!("{} after {took}: {fault}", fault.state_name()),
@@ -169,9 +188,13 @@ fn outcome_line(outcome: &RunOutcome, took: Duration) -> String {
 }
 
 fn parse_shard(text: &str) -> Result<(u32, u32), String> {
-    let error = || format!("`{text}` is not a shard; write INDEX/TOTAL with a 0-based index, e.g. `1/4`");
+    let error =
+        || format!("`{text}` is not a shard; write INDEX/TOTAL with a 0-based index, e.g. `1/4`");
     let (index, total) = text.split_once('/').ok_or_else(error)?;
-    let (index, total): (u32, u32) = (index.trim().parse().map_err(|_| error())?, total.trim().parse().map_err(|_| error())?);
+    let (index, total): (u32, u32) = (
+        index.trim().parse().map_err(|_| error())?,
+        total.trim().parse().map_err(|_| error())?,
+    );
     if total == 0 || index >= total {
         return Err(error());
     }
@@ -193,7 +216,9 @@ fn parse_page(text: &str) -> Result<PageSpec, String> {
 
 fn parse_param(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
-        Some((key, value)) if !key.trim().is_empty() => Ok((key.trim().to_owned(), value.to_owned())),
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_owned(), value.to_owned()))
+        }
         _ => Err(format!("`{text}` is not a param; write KEY=VALUE")),
     }
 }
@@ -207,7 +232,13 @@ mod tests {
         assert_eq!(parse_shard("1/4"), Ok((1, 4)));
         assert!(parse_shard("4/4").unwrap_err().contains("INDEX/TOTAL"));
         assert!(parse_shard("x").is_err());
-        assert_eq!(parse_page("3:100"), Ok(PageSpec { index: 3, size: 100 }));
+        assert_eq!(
+            parse_page("3:100"),
+            Ok(PageSpec {
+                index: 3,
+                size: 100
+            })
+        );
         assert!(parse_page("3:0").unwrap_err().contains("INDEX:SIZE"));
         assert_eq!(parse_param("a=b=c"), Ok(("a".into(), "b=c".into())));
         assert!(parse_param("=x").unwrap_err().contains("KEY=VALUE"));

@@ -37,8 +37,7 @@ impl CompileCache {
     }
 
     fn path_of(&self, digest: &Digest) -> PathBuf {
-        self.dir
-            .join(format!("{digest}-{}.cwasm", self.engine_key))
+        self.dir.join(format!("{digest}-{}.cwasm", self.engine_key))
     }
 
     /// The cached component for `digest`, if a loadable one is on disk.

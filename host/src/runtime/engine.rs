@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::runtime::RuntimeConfig;
 
@@ -16,6 +16,14 @@ use crate::runtime::RuntimeConfig;
 const CORE_INSTANCES_PER_RUN: u32 = 8;
 const MEMORIES_PER_RUN: u32 = 2;
 const TABLES_PER_RUN: u32 = 8;
+
+/// Memory of a finished run's slot that is reset with `memset` (only the pages
+/// it dirtied, found with the `PAGEMAP_SCAN` ioctl on Linux 6.7+) instead of
+/// `madvise`. `madvise` costs a TLB shootdown on every core per run, which
+/// was a third of a trivial run's time and made two workers slower than one
+/// (see BENCHMARKS.md). 2 MiB covers a Rust job's 1 MiB shadow stack, its
+/// data and the start of its heap.
+const KEEP_RESIDENT: usize = 2 << 20;
 
 pub(crate) fn build_engine(config: &RuntimeConfig) -> wasmtime::Result<Engine> {
     let runs = config.max_concurrent_runs.max(1);
@@ -28,7 +36,10 @@ pub(crate) fn build_engine(config: &RuntimeConfig) -> wasmtime::Result<Engine> {
         .max_core_instances_per_component(CORE_INSTANCES_PER_RUN)
         .max_memories_per_component(MEMORIES_PER_RUN)
         .max_tables_per_component(TABLES_PER_RUN)
-        .max_memory_size(config.max_memory.bytes() as usize);
+        .max_memory_size(config.max_memory.bytes() as usize)
+        .linear_memory_keep_resident(KEEP_RESIDENT)
+        .table_keep_resident(64 << 10)
+        .pagemap_scan(Enabled::Auto);
 
     let mut wasm = Config::new();
     wasm.epoch_interruption(true)

@@ -10,16 +10,22 @@ use crate::units::ByteSize;
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// The bytes are not WebAssembly at all.
-    #[error("not a WebAssembly file (it does not start with the `\\0asm` magic); build the job with `cargo build --target wasm32-wasip2`")]
+    #[error(
+        "not a WebAssembly file (it does not start with the `\\0asm` magic); build the job with `cargo build --target wasm32-wasip2`"
+    )]
     NotWasm,
     /// A core module, not a component.
-    #[error("a core WebAssembly module, not a component; build the job for `wasm32-wasip2` (not wasm32-unknown-unknown or wasm32-wasip1)")]
+    #[error(
+        "a core WebAssembly module, not a component; build the job for `wasm32-wasip2` (not wasm32-unknown-unknown or wasm32-wasip1)"
+    )]
     CoreModule,
     /// The bytes look like wasm but do not validate or compile.
     #[error("invalid WebAssembly component: {0}")]
     Invalid(String),
     /// Built against an incompatible version of the contract.
-    #[error("built for carillon:job@{found}, but this host runs carillon:job@{supported}; rebuild the job against carillon-guest {supported} or upgrade the host")]
+    #[error(
+        "built for carillon:job@{found}, but this host runs carillon:job@{supported}; rebuild the job against carillon-guest {supported} or upgrade the host"
+    )]
     ContractVersion {
         /// The version the component imports.
         found: String,
@@ -27,7 +33,9 @@ pub enum LoadError {
         supported: &'static str,
     },
     /// A component of another world: it does not export `run`.
-    #[error("not a Carillon job: the component does not export `run` of world carillon:job/job (its exports: {exports}); write the job with carillon-guest's `export_job!`")]
+    #[error(
+        "not a Carillon job: the component does not export `run` of world carillon:job/job (its exports: {exports}); write the job with carillon-guest's `export_job!`"
+    )]
     NotAJob {
         /// What the component does export, comma-separated.
         exports: String,

@@ -56,7 +56,10 @@ impl RunState {
             return Err("state key is empty".to_owned());
         }
         if key.len() as u64 > cap.bytes() {
-            return Err(format!("state key of {} bytes is over the cap of {cap}", key.len()));
+            return Err(format!(
+                "state key of {} bytes is over the cap of {cap}",
+                key.len()
+            ));
         }
         Ok(())
     }

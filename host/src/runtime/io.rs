@@ -104,8 +104,11 @@ pub trait CheckpointStore: Send + Sync {
 /// Per-task key/value state that persists between runs.
 pub trait StateStore: Send + Sync {
     /// The value under `key` for `task`.
-    fn get<'a>(&'a self, task: &'a str, key: &'a str)
-    -> BoxFuture<'a, Result<Option<Vec<u8>>, String>>;
+    fn get<'a>(
+        &'a self,
+        task: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, String>>;
     /// Store `value` under `key` for `task`.
     fn set<'a>(
         &'a self,
@@ -181,11 +184,7 @@ pub mod memory {
     }
 
     impl CheckpointStore for MemoryCheckpoints {
-        fn save<'a>(
-            &'a self,
-            run: &'a RunKey,
-            data: Vec<u8>,
-        ) -> BoxFuture<'a, Result<(), String>> {
+        fn save<'a>(&'a self, run: &'a RunKey, data: Vec<u8>) -> BoxFuture<'a, Result<(), String>> {
             let mut by_run = self.by_run.lock().unwrap_or_else(|e| e.into_inner());
             by_run.insert(run.run_id, data);
             Box::pin(std::future::ready(Ok(())))

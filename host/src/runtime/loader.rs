@@ -68,7 +68,11 @@ pub(crate) fn load(
     check_header(bytes)?;
     let digest = Digest::of(bytes);
     let cached = cache.and_then(|cache| cache.get(engine, &digest));
-    let cache_outcome = if cached.is_some() { CacheOutcome::Hit } else { CacheOutcome::Compiled };
+    let cache_outcome = if cached.is_some() {
+        CacheOutcome::Hit
+    } else {
+        CacheOutcome::Compiled
+    };
     let component = match cached {
         Some(component) => component,
         None => Component::new(engine, bytes).map_err(|e| LoadError::Invalid(error_text(&e)))?,
@@ -121,7 +125,11 @@ fn check_contract(engine: &Engine, component: &Component) -> Result<(), LoadErro
         let version = interface.split_once('@').map(|(_, v)| v).unwrap_or("");
         if !compatible(version, CONTRACT_VERSION) {
             return Err(LoadError::ContractVersion {
-                found: if version.is_empty() { "(unversioned)".to_owned() } else { version.to_owned() },
+                found: if version.is_empty() {
+                    "(unversioned)".to_owned()
+                } else {
+                    version.to_owned()
+                },
                 supported: CONTRACT_VERSION,
             });
         }
@@ -129,7 +137,11 @@ fn check_contract(engine: &Engine, component: &Component) -> Result<(), LoadErro
     if ty.get_export(engine, "run").is_none() {
         let exports: Vec<&str> = ty.exports(engine).map(|(name, _)| name).collect();
         return Err(LoadError::NotAJob {
-            exports: if exports.is_empty() { "none".to_owned() } else { exports.join(", ") },
+            exports: if exports.is_empty() {
+                "none".to_owned()
+            } else {
+                exports.join(", ")
+            },
         });
     }
     Ok(())
@@ -167,10 +179,19 @@ mod tests {
 
     #[test]
     fn header_check_tells_text_core_module_and_component_apart() {
-        assert!(matches!(check_header(b"hello world"), Err(LoadError::NotWasm)));
-        assert!(matches!(check_header(b"\0asm\x01\0\0\0"), Err(LoadError::CoreModule)));
+        assert!(matches!(
+            check_header(b"hello world"),
+            Err(LoadError::NotWasm)
+        ));
+        assert!(matches!(
+            check_header(b"\0asm\x01\0\0\0"),
+            Err(LoadError::CoreModule)
+        ));
         assert!(check_header(b"\0asm\x0d\0\x01\0").is_ok());
-        assert!(matches!(check_header(b"\0asm\x07\0\x07\0"), Err(LoadError::Invalid(_))));
+        assert!(matches!(
+            check_header(b"\0asm\x07\0\x07\0"),
+            Err(LoadError::Invalid(_))
+        ));
     }
 
     #[test]

@@ -116,9 +116,7 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(wasm_error)?;
         bindings::Job::add_to_linker::<RunState, HasSelf<RunState>>(&mut linker, |state| state)
             .map_err(wasm_error)?;
-        let cache = config
-            .cache_dir
-            .map(|dir| CompileCache::new(dir, &engine));
+        let cache = config.cache_dir.map(|dir| CompileCache::new(dir, &engine));
         let ticker = EpochTicker::start(engine.clone(), config.epoch_tick)
             .map_err(|e| RuntimeError(format!("epoch ticker thread: {e}")))?;
         Ok(Self {

@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use wasmtime::{Engine, Store, Trap};
 
+use crate::runtime::RunFault;
 use crate::runtime::bindings::carillon::job::types as wit;
 use crate::runtime::cancel::CancelToken;
 use crate::runtime::io::{Level, RunIo, RunKey};
 use crate::runtime::loader::{JobComponent, error_text};
 use crate::runtime::run_log::{RunLog, now_ms};
 use crate::runtime::store_data::{ImportCaps, RunState};
-use crate::runtime::RunFault;
 use crate::units::{ByteSize, format_duration};
 
 /// The reason the watchdog gives a job when its deadline passes.
@@ -245,7 +245,15 @@ pub(crate) async fn execute(engine: &Engine, job: &JobComponent, request: RunReq
         state_key: limits.state_key,
         state_value: limits.state_value,
     };
-    let data = RunState::new(key, log.clone(), io.checkpoints, io.state, cancel.clone(), caps, limits.memory);
+    let data = RunState::new(
+        key,
+        log.clone(),
+        io.checkpoints,
+        io.state,
+        cancel.clone(),
+        caps,
+        limits.memory,
+    );
     let mut store = Store::new(engine, data);
     store.limiter(|state| &mut state.memory);
     store.set_epoch_deadline(1);
@@ -285,7 +293,10 @@ pub(crate) async fn execute(engine: &Engine, job: &JobComponent, request: RunReq
                 fault: RunFault::TimedOut(limits.timeout),
             },
             Some(reason) => RunOutcome::Fault {
-                fault: RunFault::Cancelled(format!("{reason} (the job stopped: {})", job_error.message)),
+                fault: RunFault::Cancelled(format!(
+                    "{reason} (the job stopped: {})",
+                    job_error.message
+                )),
             },
             None => RunOutcome::Failed {
                 message: job_error.message,
@@ -304,7 +315,10 @@ pub(crate) async fn execute(engine: &Engine, job: &JobComponent, request: RunReq
         },
     };
     if let Some(reason) = outcome.reason() {
-        log.host_line(Level::Error, format!("run {}: {reason}", outcome.state_name()));
+        log.host_line(
+            Level::Error,
+            format!("run {}: {reason}", outcome.state_name()),
+        );
     }
     RunReport {
         outcome,
@@ -317,7 +331,11 @@ pub(crate) async fn execute(engine: &Engine, job: &JobComponent, request: RunReq
 
 /// Resolves when the run must be stopped: at the deadline (after asking the job
 /// to stop and waiting the grace period) or after a cancel plus the grace.
-async fn watchdog(deadline: tokio::time::Instant, limits: &RunLimits, cancel: &CancelToken) -> RunFault {
+async fn watchdog(
+    deadline: tokio::time::Instant,
+    limits: &RunLimits,
+    cancel: &CancelToken,
+) -> RunFault {
     tokio::select! {
         () = tokio::time::sleep_until(deadline) => {
             cancel.cancel(TIMEOUT_REASON);

@@ -155,7 +155,10 @@ impl RunLog {
         }
         if inner.bytes_used + cost > self.cap {
             inner.flooded = true;
-            let message = format!("log cap of {} reached: stopping the run", ByteSize(self.cap));
+            let message = format!(
+                "log cap of {} reached: stopping the run",
+                ByteSize(self.cap)
+            );
             self.emit(inner, Level::Error, LogSource::Host, message, Vec::new());
             return Err(fault);
         }
