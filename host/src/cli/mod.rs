@@ -2,8 +2,11 @@
 //! its module. Exit codes: 0 success, 1 a job reported failure, 2 bad input or a
 //! contained fault.
 
+mod cron;
+mod db;
 mod output;
 mod run;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -21,6 +24,42 @@ pub struct Cli {
 enum Command {
     /// Run a job component once, print its log and its outcome.
     Run(run::RunArgs),
+    /// Work with schedules: `carillon cron next "0 15 10 ? * 6L" -n 3`.
+    #[command(subcommand)]
+    Cron(cron::CronCommand),
+    /// Serve: fire the task table's tasks from the plugins folder.
+    Serve(serve::ServeArgs),
+    /// Manage tasks in the database.
+    Task {
+        #[command(flatten)]
+        db: db::DbArgs,
+        #[command(subcommand)]
+        command: db::TaskCommand,
+    },
+    /// List runs, newest first.
+    Runs {
+        #[command(flatten)]
+        db: db::DbArgs,
+        #[command(flatten)]
+        args: db::RunsArgs,
+    },
+    /// Print a run's log.
+    Logs {
+        #[command(flatten)]
+        db: db::DbArgs,
+        /// The run's id (see `carillon runs`).
+        run_id: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manage job modules in the database.
+    Module {
+        #[command(flatten)]
+        db: db::DbArgs,
+        #[command(subcommand)]
+        command: db::ModuleCommand,
+    },
 }
 
 /// Exit code for bad input or a contained fault.
@@ -31,6 +70,12 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Cron(command) => cron::run(command).map(|()| ExitCode::SUCCESS),
+        Command::Serve(args) => serve::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Task { db, command } => block_on(db::task(&db, command)),
+        Command::Runs { db, args } => block_on(db::runs(&db, args)),
+        Command::Logs { db, run_id, json } => block_on(db::logs(&db, run_id, json)),
+        Command::Module { db, command } => block_on(db::module(&db, command)),
     };
     match result {
         Ok(code) => code,
@@ -39,6 +84,16 @@ pub fn main() -> ExitCode {
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }
+}
+
+/// Runs a database command on a small async runtime.
+fn block_on(
+    command: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(command).map(|()| ExitCode::SUCCESS)
 }
 
 /// Where compiled components are cached unless told otherwise:

@@ -32,3 +32,30 @@ fn quote_if_needed(value: &str) -> String {
         value.to_owned()
     }
 }
+
+/// Prints rows as left-aligned columns under a header.
+pub(crate) fn table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}
+
+/// An optional time in ms as RFC 3339, or `-`.
+pub(crate) fn time_or_dash(ms: Option<i64>) -> String {
+    ms.map_or_else(|| "-".to_owned(), rfc3339_ms)
+}

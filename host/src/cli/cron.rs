@@ -1,0 +1,65 @@
+//! `carillon cron next "EXPR"`: prints the next fire times of a schedule, one
+//! RFC 3339 UTC timestamp per line, nothing else on stdout. Any schedule the
+//! task table accepts works (`every 30s`, `at …`, `after 10m` too).
+
+use anyhow::Context as _;
+use chrono::{DateTime, SecondsFormat, Utc};
+use clap::{Args, Subcommand};
+
+use crate::schedule::{Schedule, TaskTiming, parse_time_zone};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CronCommand {
+    /// Print the next fire times of a schedule.
+    Next(NextArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct NextArgs {
+    /// A Quartz cron expression (`0 15 10 ? * 6L`), `every 30s`, `at RFC3339` or `after 10m`.
+    expression: String,
+    /// How many fire times to print.
+    #[arg(short = 'n', default_value_t = 5)]
+    count: usize,
+    /// Start after this time (RFC 3339; default: now).
+    #[arg(long, value_name = "RFC3339")]
+    from: Option<String>,
+    /// IANA time zone the expression is read in.
+    #[arg(long, value_name = "ZONE", default_value = "UTC")]
+    tz: String,
+}
+
+pub(crate) fn run(command: CronCommand) -> anyhow::Result<()> {
+    let CronCommand::Next(args) = command;
+    let schedule: Schedule = args.expression.parse()?;
+    let tz = parse_time_zone(&args.tz).map_err(anyhow::Error::msg)?;
+    let from = match &args.from {
+        Some(text) => DateTime::parse_from_rfc3339(text)
+            .with_context(|| {
+                format!("--from `{text}` is not an RFC 3339 time, e.g. 2026-01-31T10:15:00Z")
+            })?
+            .with_timezone(&Utc),
+        None => Utc::now(),
+    };
+    let timing = TaskTiming {
+        schedule,
+        tz,
+        created_at_ms: from.timestamp_millis(),
+        start_at_ms: None,
+        end_at_ms: None,
+    };
+    let mut after = from.timestamp_millis();
+    let mut out = String::new();
+    for _ in 0..args.count {
+        let Some(next) = timing.next_after(after) else {
+            break;
+        };
+        let time =
+            DateTime::<Utc>::from_timestamp_millis(next).context("fire time out of range")?;
+        out.push_str(&time.to_rfc3339_opts(SecondsFormat::Secs, true));
+        out.push('\n');
+        after = next;
+    }
+    print!("{out}");
+    Ok(())
+}

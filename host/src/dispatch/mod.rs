@@ -1,0 +1,290 @@
+//! The dispatcher: claims pending runs this host may take (free capacity,
+//! matching selector), runs each in the sandbox, and records the outcome,
+//! fenced by node and attempt. It also relays cancel requests to running runs
+//! and, at shutdown, lets runs finish within a grace period and hands the rest
+//! back as interrupted.
+
+mod policy;
+mod seams;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+pub use policy::{completion, retry_delay_ms};
+pub use seams::{DbCheckpoints, DbState, LogWriter};
+
+use crate::clock::now_ms;
+use crate::labels::Labels;
+use crate::plugins::ModuleRegistry;
+use crate::runtime::io::RunIo;
+use crate::runtime::{
+    CancelToken, PageSpec, RunContext, RunFault, RunLimits, RunOutcome, RunRequest, Runtime,
+};
+use crate::scheduler::{definition::parse_params, missing_module};
+use crate::store::{ClaimedRun, Completion, Store, StoreError};
+use crate::units::ByteSize;
+
+/// How this host dispatches.
+#[derive(Debug, Clone)]
+pub struct DispatchConfig {
+    /// This host's node id.
+    pub node_id: String,
+    /// This host's labels (matched against task selectors).
+    pub labels: Labels,
+    /// Runs in flight at once on this host.
+    pub max_concurrent_runs: usize,
+    /// Limits for runs whose task sets none.
+    pub default_limits: RunLimits,
+}
+
+/// Claims and runs. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Dispatcher {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    runtime: Arc<Runtime>,
+    registry: Arc<ModuleRegistry>,
+    config: DispatchConfig,
+    node: Arc<str>,
+    slots: Arc<Semaphore>,
+    running: Mutex<HashMap<i64, CancelToken>>,
+    shutting_down: AtomicBool,
+    /// Set when a claim took every free slot: runs may be waiting for one.
+    saturated: AtomicBool,
+    freed: tokio::sync::Notify,
+    log: LogWriter,
+    io: RunIo,
+}
+
+impl Dispatcher {
+    /// A dispatcher for this host. Starts the log writer on the current runtime.
+    pub fn new(
+        store: Store,
+        runtime: Arc<Runtime>,
+        registry: Arc<ModuleRegistry>,
+        config: DispatchConfig,
+    ) -> Self {
+        let node: Arc<str> = Arc::from(config.node_id.as_str());
+        let log = LogWriter::start(store.clone());
+        let io = RunIo {
+            log: Arc::new(log.clone()),
+            checkpoints: Arc::new(DbCheckpoints {
+                store: store.clone(),
+                node: node.clone(),
+            }),
+            state: Arc::new(DbState {
+                store: store.clone(),
+            }),
+        };
+        let slots = Arc::new(Semaphore::new(config.max_concurrent_runs));
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                runtime,
+                registry,
+                config,
+                node,
+                slots,
+                running: Mutex::new(HashMap::new()),
+                shutting_down: AtomicBool::new(false),
+                saturated: AtomicBool::new(false),
+                freed: tokio::sync::Notify::new(),
+                log,
+                io,
+            }),
+        }
+    }
+
+    /// Runs in flight on this host.
+    pub fn running(&self) -> usize {
+        self.inner.config.max_concurrent_runs - self.inner.slots.available_permits()
+    }
+
+    /// Claims as many due runs as there is free capacity and starts them.
+    /// Returns how many started.
+    pub async fn claim_and_start(&self) -> Result<usize, StoreError> {
+        let inner = &self.inner;
+        if inner.shutting_down.load(Ordering::SeqCst) {
+            return Ok(0);
+        }
+        let free = inner.slots.available_permits();
+        if free == 0 {
+            return Ok(0);
+        }
+        let labels = &inner.config.labels;
+        let claimed = inner
+            .store
+            .claim_runs(&inner.node, now_ms(), free as i64, |selector| {
+                labels.satisfy(selector)
+            })
+            .await?;
+        let started = claimed.len();
+        inner.saturated.store(started == free, Ordering::SeqCst);
+        for run in claimed {
+            let Ok(permit) = inner.slots.clone().try_acquire_owned() else {
+                tracing::error!(
+                    run = run.id,
+                    "claimed a run without a free slot; it will be rescued"
+                );
+                continue;
+            };
+            let token = CancelToken::new();
+            self.lock_running().insert(run.id, token.clone());
+            tokio::spawn(self.clone().execute(run, token, permit));
+        }
+        Ok(started)
+    }
+
+    /// Passes cancel requests recorded in the database to the runs.
+    pub async fn relay_cancel_requests(&self) -> Result<(), StoreError> {
+        let requests = self.inner.store.cancel_requests(&self.inner.node).await?;
+        for (id, reason) in requests {
+            self.cancel(id, &reason);
+        }
+        Ok(())
+    }
+
+    /// Asks run `id` to stop, if it runs here.
+    pub fn cancel(&self, id: i64, reason: &str) {
+        if let Some(token) = self.lock_running().get(&id) {
+            token.cancel(reason);
+        }
+    }
+
+    /// Stops claiming; waits up to `grace` for running runs; cancels the rest
+    /// (they are recorded as interrupted and resume after a restart) and waits
+    /// for them to be recorded.
+    pub async fn shutdown(&self, grace: Duration) {
+        let inner = &self.inner;
+        inner.shutting_down.store(true, Ordering::SeqCst);
+        let all = inner.config.max_concurrent_runs as u32;
+        let drained = tokio::time::timeout(grace, inner.slots.acquire_many(all)).await;
+        if let Ok(Ok(permits)) = drained {
+            drop(permits);
+        } else {
+            let tokens: Vec<CancelToken> = self.lock_running().values().cloned().collect();
+            tracing::warn!(
+                runs = tokens.len(),
+                "grace period over: interrupting the runs still going"
+            );
+            for token in tokens {
+                token.cancel("host shutting down");
+            }
+            let wait = inner.config.default_limits.cancel_grace + Duration::from_secs(5);
+            if let Ok(Ok(permits)) = tokio::time::timeout(wait, inner.slots.acquire_many(all)).await
+            {
+                drop(permits);
+            }
+        }
+        inner.log.flush().await;
+    }
+
+    fn lock_running(&self) -> std::sync::MutexGuard<'_, HashMap<i64, CancelToken>> {
+        self.inner.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn execute(self, run: ClaimedRun, cancel: CancelToken, permit: OwnedSemaphorePermit) {
+        let inner = &self.inner;
+        let (outcome, digest) = match inner.registry.get(&run.module) {
+            None => (
+                RunOutcome::Fault {
+                    fault: RunFault::Instantiation(missing_module(&run.module)),
+                },
+                None,
+            ),
+            Some(job) => {
+                let request = RunRequest {
+                    context: context_of(&run),
+                    limits: self.limits_of(&run),
+                    io: inner.io.clone(),
+                    cancel: cancel.clone(),
+                };
+                let report = inner.runtime.run(&job, request).await;
+                (report.outcome, Some(job.digest().to_string()))
+            }
+        };
+        let interrupted = inner.shutting_down.load(Ordering::SeqCst)
+            && cancel.reason().as_deref() == Some("host shutting down");
+        let record = completion(&outcome, &run, digest, now_ms(), interrupted);
+        inner.log.flush().await;
+        self.record(&run, &record).await;
+        self.lock_running().remove(&run.id);
+        drop(permit);
+        if inner.saturated.swap(false, Ordering::SeqCst) {
+            inner.freed.notify_one();
+        }
+    }
+
+    /// Resolves when a slot frees up after a claim had taken every free slot.
+    pub async fn slot_freed(&self) {
+        self.inner.freed.notified().await;
+    }
+
+    async fn record(&self, run: &ClaimedRun, record: &Completion) {
+        let inner = &self.inner;
+        match inner
+            .store
+            .complete_run(run.id, &inner.node, run.attempt, record, now_ms())
+            .await
+        {
+            Ok(true) => {
+                tracing::debug!(task = %run.task, run = run.id, state = record.state, "run recorded")
+            }
+            Ok(false) => tracing::warn!(
+                task = %run.task,
+                run = run.id,
+                attempt = run.attempt,
+                "completion rejected: this host no longer owns the run (it was rescued by another host)"
+            ),
+            Err(error) => {
+                tracing::error!(task = %run.task, run = run.id, "cannot record the run's outcome: {error}")
+            }
+        }
+    }
+
+    fn limits_of(&self, run: &ClaimedRun) -> RunLimits {
+        let defaults = self.inner.config.default_limits;
+        RunLimits {
+            timeout: run.timeout_ms.map_or(defaults.timeout, |ms| {
+                Duration::from_millis(ms.max(1) as u64)
+            }),
+            memory: run
+                .memory_mib
+                .map_or(defaults.memory, |mib| ByteSize::mib(mib.max(1) as u64)),
+            ..defaults
+        }
+    }
+}
+
+/// The context a claimed run's job receives.
+fn context_of(run: &ClaimedRun) -> RunContext {
+    let params: BTreeMap<String, String> = parse_params(&run.params).unwrap_or_default();
+    RunContext {
+        task: run.task.clone(),
+        group: run.group.clone(),
+        run_id: run.id as u64,
+        scheduled_at_ms: run.scheduled_at,
+        fired_at_ms: now_ms(),
+        attempt: run.attempt as u32,
+        shard_index: run.shard_index as u32,
+        shard_total: run.shard_total.max(1) as u32,
+        shard_parameter: run.shard_param.clone(),
+        page: match (run.page_index, run.page_size) {
+            (Some(index), Some(size)) => Some(PageSpec {
+                index: index as u64,
+                size: size as u32,
+            }),
+            _ => None,
+        },
+        params: params.into_iter().collect(),
+        checkpoint: run.checkpoint.clone(),
+    }
+}

@@ -1,0 +1,189 @@
+//! How a finished attempt is recorded: success, a retry after exponential
+//! backoff, or a final failure state. Pure: time comes in as an argument.
+
+use crate::runtime::{RunFault, RunOutcome};
+use crate::store::{ClaimedRun, Completion};
+
+/// The longest retry delay, however many attempts were made.
+const MAX_BACKOFF_MS: i64 = 3_600_000;
+
+/// Delay before retry number `attempt` (the attempt that just failed, from 1):
+/// `backoff × 2^(attempt-1)`, at most an hour.
+pub fn retry_delay_ms(backoff_ms: i64, attempt: i64) -> i64 {
+    let exponent = (attempt - 1).clamp(0, 30) as u32;
+    backoff_ms
+        .max(0)
+        .saturating_mul(1 << exponent)
+        .min(MAX_BACKOFF_MS)
+}
+
+/// What to record for `run` after its attempt ended with `outcome` at `now`.
+/// `interrupted` means the host cancelled it because it is shutting down.
+pub fn completion(
+    outcome: &RunOutcome,
+    run: &ClaimedRun,
+    digest: Option<String>,
+    now: i64,
+    interrupted: bool,
+) -> Completion {
+    let base = Completion {
+        state: "failed",
+        retry_at: None,
+        summary: None,
+        items: None,
+        error: outcome.reason(),
+        module_digest: digest,
+        refund_attempt: false,
+    };
+    let may_retry = run.attempt < run.max_attempts;
+    let retry = |error: String| Completion {
+        state: "pending",
+        retry_at: Some(now + retry_delay_ms(run.retry_backoff_ms, run.attempt)),
+        error: Some(format!("attempt {} {error}; retrying", run.attempt)),
+        ..base.clone()
+    };
+    match outcome {
+        RunOutcome::Succeeded { summary, items } => Completion {
+            state: "succeeded",
+            summary: summary.clone(),
+            items: Some(*items as i64),
+            error: None,
+            ..base
+        },
+        _ if interrupted => Completion {
+            state: "pending",
+            retry_at: Some(now),
+            error: Some("interrupted: the host shut down before the run finished; it resumes from its last checkpoint".into()),
+            refund_attempt: true,
+            ..base
+        },
+        RunOutcome::Failed { message, retryable } => {
+            if *retryable && may_retry {
+                retry(format!("failed: {message}"))
+            } else {
+                base
+            }
+        }
+        RunOutcome::Fault { fault: fault @ RunFault::Cancelled(_) } => Completion {
+            state: fault.state_name(),
+            ..base
+        },
+        RunOutcome::Fault { fault } => {
+            if may_retry {
+                retry(format!("{}: {fault}", fault.state_name()))
+            } else {
+                Completion {
+                    state: fault.state_name(),
+                    ..base
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn run(attempt: i64, max_attempts: i64) -> ClaimedRun {
+        ClaimedRun {
+            id: 1,
+            task: "t".into(),
+            group: "default".into(),
+            scheduled_at: 0,
+            shard_index: 0,
+            shard_total: 1,
+            shard_param: None,
+            page_index: None,
+            page_size: None,
+            params: "{}".into(),
+            module: "m".into(),
+            timeout_ms: None,
+            memory_mib: None,
+            attempt,
+            max_attempts,
+            retry_backoff_ms: 1000,
+            checkpoint: None,
+            selector: None,
+        }
+    }
+
+    fn failed(retryable: bool) -> RunOutcome {
+        RunOutcome::Failed {
+            message: "boom".into(),
+            retryable,
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(retry_delay_ms(1000, 1), 1000);
+        assert_eq!(retry_delay_ms(1000, 2), 2000);
+        assert_eq!(retry_delay_ms(1000, 4), 8000);
+        assert_eq!(retry_delay_ms(1000, 40), 3_600_000);
+    }
+
+    #[test]
+    fn a_retryable_failure_with_attempts_left_is_retried_after_backoff() {
+        let c = completion(&failed(true), &run(2, 3), None, 10_000, false);
+        assert_eq!(c.state, "pending");
+        assert_eq!(c.retry_at, Some(12_000));
+        assert_eq!(c.error.as_deref(), Some("attempt 2 failed: boom; retrying"));
+    }
+
+    #[test]
+    fn no_retry_when_attempts_are_spent_or_the_job_says_it_cannot_help() {
+        assert_eq!(
+            completion(&failed(true), &run(3, 3), None, 0, false).state,
+            "failed"
+        );
+        assert_eq!(
+            completion(&failed(false), &run(1, 3), None, 0, false).state,
+            "failed"
+        );
+    }
+
+    #[test]
+    fn faults_retry_while_attempts_last_and_end_in_their_own_state() {
+        let timeout = RunOutcome::Fault {
+            fault: RunFault::TimedOut(Duration::from_secs(1)),
+        };
+        assert_eq!(
+            completion(&timeout, &run(1, 2), None, 0, false).state,
+            "pending"
+        );
+        assert_eq!(
+            completion(&timeout, &run(2, 2), None, 0, false).state,
+            "timed-out"
+        );
+        let cancelled = RunOutcome::Fault {
+            fault: RunFault::Cancelled("replaced".into()),
+        };
+        assert_eq!(
+            completion(&cancelled, &run(1, 5), None, 0, false).state,
+            "cancelled"
+        );
+    }
+
+    #[test]
+    fn an_interrupted_run_goes_back_to_pending_without_spending_an_attempt() {
+        let cancelled = RunOutcome::Fault {
+            fault: RunFault::Cancelled("host shutting down".into()),
+        };
+        let c = completion(&cancelled, &run(1, 1), None, 5, true);
+        assert_eq!(
+            (c.state, c.retry_at, c.refund_attempt),
+            ("pending", Some(5), true)
+        );
+        let success = RunOutcome::Succeeded {
+            summary: None,
+            items: 3,
+        };
+        assert_eq!(
+            completion(&success, &run(1, 1), None, 5, true).state,
+            "succeeded"
+        );
+    }
+}

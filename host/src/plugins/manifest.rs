@@ -1,0 +1,170 @@
+//! Sidecar manifests: `name.toml` beside `name.wasm` declares the module's
+//! tasks, so dropping two files into the plugins folder is enough.
+//!
+//! ```toml
+//! [[task]]
+//! name = "hello-every-2s"       # required
+//! schedule = "every 2s"         # required: cron, `every`, `at` or `after`
+//! time_zone = "UTC"
+//! group = "examples"
+//! shards = 2
+//! shard_params = "0=Beijing,1=Shanghai"
+//! page_size = 100
+//! params = { name = "Ada" }
+//! concurrency = "allow"         # allow | forbid | replace
+//! misfire = "fire-now"          # fire-now | skip | catch-up | catch-up:N
+//! timeout = "30s"
+//! memory = "32MiB"
+//! retries = 2
+//! retry_backoff = "1s"
+//! selector = "region=eu"
+//! paused = false
+//! ```
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::store::TaskSpec;
+use crate::units::{ByteSize, parse_duration};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Manifest {
+    #[serde(default)]
+    task: Vec<ManifestTask>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ManifestTask {
+    name: String,
+    schedule: String,
+    time_zone: Option<String>,
+    group: Option<String>,
+    shards: Option<i64>,
+    shard_params: Option<String>,
+    page_size: Option<i64>,
+    #[serde(default)]
+    params: BTreeMap<String, toml::Value>,
+    concurrency: Option<String>,
+    misfire: Option<String>,
+    timeout: Option<String>,
+    memory: Option<String>,
+    retries: Option<i64>,
+    retry_backoff: Option<String>,
+    selector: Option<String>,
+    #[serde(default)]
+    paused: bool,
+}
+
+/// Reads a manifest of module `module`; the error names the key and says why.
+pub fn parse_manifest(module: &str, text: &str) -> Result<Vec<TaskSpec>, String> {
+    let manifest: Manifest =
+        toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))?;
+    manifest
+        .task
+        .into_iter()
+        .map(|task| {
+            let mut spec = TaskSpec::new(&task.name, module, &task.schedule);
+            let name = task.name.clone();
+            let at = |key: &str, e: String| format!("task `{name}`, key `{key}`: {e}");
+            if let Some(zone) = task.time_zone {
+                spec.time_zone = zone;
+            }
+            if let Some(group) = task.group {
+                spec.group = group;
+            }
+            spec.shard_total = task.shards.unwrap_or(1);
+            spec.shard_params = task.shard_params;
+            spec.page_size = task.page_size;
+            let params: BTreeMap<String, String> = task
+                .params
+                .into_iter()
+                .map(|(key, value)| match value {
+                    toml::Value::String(s) => Ok((key, s)),
+                    toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => {
+                        Ok((key, value.to_string()))
+                    }
+                    _ => Err(at(
+                        "params",
+                        format!("param `{key}` must be a string, number or boolean"),
+                    )),
+                })
+                .collect::<Result<_, _>>()?;
+            spec.params = serde_json::to_string(&params).unwrap_or_else(|_| "{}".into());
+            if let Some(concurrency) = task.concurrency {
+                spec.concurrency = concurrency;
+            }
+            if let Some(misfire) = task.misfire {
+                spec.misfire = misfire;
+            }
+            if let Some(timeout) = task.timeout {
+                spec.timeout_ms = Some(
+                    parse_duration(&timeout)
+                        .map_err(|e| at("timeout", e.to_string()))?
+                        .as_millis() as i64,
+                );
+            }
+            if let Some(memory) = task.memory {
+                let size: ByteSize = memory
+                    .parse()
+                    .map_err(|e: crate::units::UnitError| at("memory", e.to_string()))?;
+                spec.memory_mib = Some((size.bytes() >> 20).max(1) as i64);
+            }
+            spec.max_retries = task.retries.unwrap_or(0);
+            if let Some(backoff) = task.retry_backoff {
+                spec.retry_backoff_ms = parse_duration(&backoff)
+                    .map_err(|e| at("retry_backoff", e.to_string()))?
+                    .as_millis() as i64;
+            }
+            spec.selector = task.selector;
+            spec.paused = task.paused;
+            Ok(spec)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manifest_declares_tasks_of_its_module() {
+        let specs = parse_manifest(
+            "hello",
+            r#"
+            [[task]]
+            name = "greet"
+            schedule = "every 2s"
+            shards = 2
+            params = { name = "Ada", times = 3 }
+            timeout = "30s"
+            memory = "32MiB"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(specs.len(), 1);
+        assert_eq!(specs[0].module, "hello");
+        assert_eq!(specs[0].shard_total, 2);
+        assert_eq!(specs[0].params, r#"{"name":"Ada","times":"3"}"#);
+        assert_eq!(specs[0].timeout_ms, Some(30_000));
+        assert_eq!(specs[0].memory_mib, Some(32));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        let error = parse_manifest(
+            "hello",
+            "[[task]]\nname = \"x\"\nschedule = \"every 1s\"\nshardz = 2\n",
+        )
+        .unwrap_err();
+        assert!(error.contains("shardz"), "{error}");
+        let error = parse_manifest(
+            "hello",
+            "[[task]]\nname = \"x\"\nschedule = \"every 1s\"\ntimeout = \"soon\"\n",
+        )
+        .unwrap_err();
+        assert!(error.starts_with("task `x`, key `timeout`"), "{error}");
+    }
+}

@@ -1,0 +1,290 @@
+//! Job modules: the plugins folder (watched, debounced), sidecar manifests,
+//! the `modules` table (so a module pushed once reaches every host) and the
+//! in-memory registry of loaded components.
+//!
+//! A new or replaced file is validated and compiled off the hot path (a
+//! blocking thread), stored by digest, and used from the next run; runs in
+//! flight keep the version they started with. A broken file is rejected with
+//! a log line naming it, and the previous version stays live. A removed file
+//! stops its module's tasks, with the reason recorded on each task.
+
+mod manifest;
+mod registry;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use notify::RecursiveMode;
+use notify_debouncer_full::{DebounceEventResult, new_debouncer};
+use tokio::sync::mpsc;
+
+pub use manifest::parse_manifest;
+pub use registry::ModuleRegistry;
+
+use crate::digest::Digest;
+use crate::runtime::Runtime;
+use crate::scheduler::missing_module;
+use crate::store::{Store, StoreError};
+
+/// How long a file must be quiet before it is loaded.
+const DEBOUNCE: Duration = Duration::from_millis(300);
+
+/// Loads modules from the folder and the database into the registry.
+#[derive(Debug, Clone)]
+pub struct Plugins {
+    store: Store,
+    runtime: Arc<Runtime>,
+    registry: Arc<ModuleRegistry>,
+}
+
+/// What loading a module did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoadOutcome {
+    /// A new module or a new version of one.
+    Loaded(Digest),
+    /// The same bytes were already loaded.
+    Unchanged(Digest),
+}
+
+impl Plugins {
+    /// Loads into `registry` with `runtime`, recording in `store`.
+    pub fn new(store: Store, runtime: Arc<Runtime>, registry: Arc<ModuleRegistry>) -> Self {
+        Self {
+            store,
+            runtime,
+            registry,
+        }
+    }
+
+    /// The registry this loader fills.
+    pub fn registry(&self) -> &Arc<ModuleRegistry> {
+        &self.registry
+    }
+
+    /// Validates and compiles `bytes` as module `name` (on a blocking thread),
+    /// stores them in the database and makes them live.
+    pub async fn load(
+        &self,
+        name: &str,
+        bytes: Vec<u8>,
+        source: &str,
+    ) -> anyhow::Result<LoadOutcome> {
+        let digest = Digest::of(&bytes);
+        if self.registry.digest(name) == Some(digest) {
+            return Ok(LoadOutcome::Unchanged(digest));
+        }
+        let runtime = self.runtime.clone();
+        let (job, bytes) =
+            tokio::task::spawn_blocking(move || (runtime.load(&bytes), bytes)).await?;
+        let job = job?;
+        self.store
+            .put_module(
+                name,
+                &digest.to_string(),
+                &bytes,
+                source,
+                crate::clock::now_ms(),
+            )
+            .await?;
+        self.registry.insert(name, job);
+        self.store.unblock_module_tasks(name).await?;
+        Ok(LoadOutcome::Loaded(digest))
+    }
+
+    /// Brings the registry in line with the `modules` table: loads modules
+    /// pushed there (by the CLI or another host) and unloads removed ones.
+    pub async fn sync_from_store(&self) -> Result<(), StoreError> {
+        let stored = self.store.list_modules().await?;
+        for module in &stored {
+            let current = self.registry.digest(&module.name).map(|d| d.to_string());
+            if current.as_deref() == Some(module.digest.as_str()) {
+                continue;
+            }
+            let Some((_, bytes)) = self.store.module_bytes(&module.name).await? else {
+                continue;
+            };
+            let runtime = self.runtime.clone();
+            let loaded = tokio::task::spawn_blocking(move || runtime.load(&bytes)).await;
+            match loaded {
+                Ok(Ok(job)) => {
+                    tracing::info!(module = %module.name, digest = %job.digest().short(), "module loaded from the database");
+                    self.registry.insert(&module.name, job);
+                    self.store.unblock_module_tasks(&module.name).await?;
+                }
+                Ok(Err(error)) => {
+                    tracing::error!(module = %module.name, "module in the database does not load: {error}");
+                }
+                Err(error) => {
+                    tracing::error!(module = %module.name, "loading module failed: {error}")
+                }
+            }
+        }
+        for name in self.registry.names() {
+            if !stored.iter().any(|m| m.name == name) {
+                self.unload(&name, &format!("module `{name}` was removed"))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn unload(&self, name: &str, why: &str) -> Result<(), StoreError> {
+        self.registry.remove(name);
+        let blocked = self
+            .store
+            .block_module_tasks(name, &missing_module(name))
+            .await?;
+        tracing::warn!(module = %name, tasks = blocked, "{why}: its tasks stopped firing");
+        Ok(())
+    }
+
+    /// Loads every `.wasm` (and its `.toml` manifest) in `dir`.
+    pub async fn scan_folder(&self, dir: &Path) -> anyhow::Result<()> {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| anyhow::anyhow!("cannot read plugins folder {}: {e}", dir.display()))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for path in entries.iter().filter(|p| has_extension(p, "wasm")) {
+            self.file_changed(path).await;
+        }
+        for path in entries.iter().filter(|p| has_extension(p, "toml")) {
+            self.file_changed(path).await;
+        }
+        Ok(())
+    }
+
+    /// Reacts to a file in the plugins folder appearing, changing or vanishing.
+    pub async fn file_changed(&self, path: &Path) {
+        let Some(name) = module_name(path) else {
+            return;
+        };
+        let exists = path.is_file();
+        if has_extension(path, "wasm") {
+            if exists {
+                self.load_file(&name, path).await;
+            } else if let Err(error) = self.remove_module(&name, path).await {
+                tracing::error!(file = %path.display(), "unloading failed: {error}");
+            }
+        } else if has_extension(path, "toml") && exists {
+            self.apply_manifest(&name, path).await;
+        }
+    }
+
+    async fn load_file(&self, name: &str, path: &Path) {
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                tracing::error!(file = %path.display(), "cannot read plugin: {error}");
+                return;
+            }
+        };
+        let source = format!("folder:{}", path.display());
+        match self.load(name, bytes, &source).await {
+            Ok(LoadOutcome::Loaded(digest)) => {
+                tracing::info!(module = %name, digest = %digest.short(), file = %path.display(), "module loaded");
+            }
+            Ok(LoadOutcome::Unchanged(_)) => {}
+            Err(error) => {
+                let previous = match self.registry.digest(name) {
+                    Some(digest) => format!("version {} stays live", digest.short()),
+                    None => "the module is not loaded".to_owned(),
+                };
+                tracing::error!(module = %name, file = %path.display(), "plugin rejected: {error:#}; {previous}");
+            }
+        }
+    }
+
+    async fn remove_module(&self, name: &str, path: &Path) -> Result<(), StoreError> {
+        if !self.registry.contains(name) {
+            return Ok(());
+        }
+        self.store.remove_module(name).await?;
+        self.unload(name, &format!("{} was deleted", path.display()))
+            .await
+    }
+
+    async fn apply_manifest(&self, module: &str, path: &Path) {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(error) => {
+                tracing::error!(file = %path.display(), "cannot read manifest: {error}");
+                return;
+            }
+        };
+        let specs = match parse_manifest(module, &text) {
+            Ok(specs) => specs,
+            Err(error) => {
+                tracing::error!(file = %path.display(), "manifest rejected: {error}");
+                return;
+            }
+        };
+        for spec in specs {
+            let unchanged =
+                matches!(self.store.get_task(&spec.name).await, Ok(Some(row)) if row.spec == spec);
+            if unchanged {
+                continue;
+            }
+            match self.store.upsert_task(&spec).await {
+                Ok(created) => tracing::info!(
+                    task = %spec.name,
+                    file = %path.display(),
+                    "task {} from manifest",
+                    if created { "created" } else { "updated" }
+                ),
+                Err(error) => {
+                    tracing::error!(task = %spec.name, file = %path.display(), "cannot store task: {error}")
+                }
+            }
+        }
+    }
+
+    /// Watches `dir` until `shutdown` resolves, loading changed files.
+    pub async fn watch_folder(
+        &self,
+        dir: PathBuf,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> anyhow::Result<()> {
+        let (sender, mut receiver) = mpsc::unbounded_channel::<PathBuf>();
+        let mut debouncer =
+            new_debouncer(
+                DEBOUNCE,
+                None,
+                move |result: DebounceEventResult| match result {
+                    Ok(events) => {
+                        for event in events {
+                            for path in &event.paths {
+                                let _ = sender.send(path.clone());
+                            }
+                        }
+                    }
+                    Err(errors) => {
+                        for error in errors {
+                            tracing::warn!("plugins folder watch error: {error}");
+                        }
+                    }
+                },
+            )?;
+        debouncer.watch(&dir, RecursiveMode::NonRecursive)?;
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => return Ok(()),
+                path = receiver.recv() => {
+                    let Some(path) = path else { return Ok(()) };
+                    self.file_changed(&path).await;
+                }
+            }
+        }
+    }
+}
+
+fn has_extension(path: &Path, extension: &str) -> bool {
+    path.extension().is_some_and(|e| e == extension)
+}
+
+fn module_name(path: &Path) -> Option<String> {
+    let stem = path.file_stem()?.to_str()?;
+    (!stem.starts_with('.')).then(|| stem.to_owned())
+}

@@ -1,0 +1,238 @@
+//! When tasks fire: parses schedules (Quartz cron, fixed intervals, one-shots)
+//! and computes fire times and misfire handling. Pure: no I/O and no clock
+//! reads; "now" always comes in as an argument, so every rule here is tested
+//! exhaustively without waiting.
+
+pub mod cron;
+mod misfire;
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+pub use cron::{CronError, CronExpr};
+pub use misfire::{FirePlan, MisfirePolicy, plan_fires};
+
+use crate::units::{format_duration, parse_duration};
+
+/// When a task fires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Schedule {
+    /// A Quartz cron expression, read in the task's time zone.
+    Cron(CronExpr),
+    /// `every 30s`: fixed interval, slots aligned to multiples of the interval
+    /// since the Unix epoch (so every host agrees on the slots).
+    Every(Duration),
+    /// `at 2026-12-01T10:00:00Z`: once, at that instant.
+    At(DateTime<Utc>),
+    /// `after 10m`: once, that long after the task was created.
+    After(Duration),
+}
+
+/// A schedule that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScheduleError {
+    /// A bad cron expression.
+    #[error("cron {0}")]
+    Cron(#[from] CronError),
+    /// Anything else.
+    #[error("schedule `{text}`: {reason}")]
+    Other {
+        /// The schedule text.
+        text: String,
+        /// What is wrong and what is accepted.
+        reason: String,
+    },
+}
+
+impl FromStr for Schedule {
+    type Err = ScheduleError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let trimmed = text.trim();
+        let other = |reason: String| ScheduleError::Other {
+            text: trimmed.to_owned(),
+            reason,
+        };
+        let (word, rest) = trimmed
+            .split_once(char::is_whitespace)
+            .unwrap_or((trimmed, ""));
+        match word.to_ascii_lowercase().as_str() {
+            "every" => {
+                let interval = parse_duration(rest).map_err(|e| other(e.to_string()))?;
+                if interval < Duration::from_secs(1) {
+                    return Err(other("the interval must be at least 1s".into()));
+                }
+                Ok(Schedule::Every(interval))
+            }
+            "after" => Ok(Schedule::After(parse_duration(rest).map_err(|e| other(e.to_string()))?)),
+            "at" => DateTime::parse_from_rfc3339(rest.trim())
+                .map(|t| Schedule::At(t.with_timezone(&Utc)))
+                .map_err(|e| other(format!("`{}` is not an RFC 3339 time ({e}); write e.g. `at 2026-12-01T10:00:00Z`", rest.trim()))),
+            "" => Err(other(
+                "empty; write a Quartz cron expression (`0 0/5 * * * ?`), `every 30s`, `at 2026-12-01T10:00:00Z` or `after 10m`".into(),
+            )),
+            _ => Ok(Schedule::Cron(CronExpr::parse(trimmed)?)),
+        }
+    }
+}
+
+impl fmt::Display for Schedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Schedule::Cron(cron) => write!(f, "{cron}"),
+            Schedule::Every(interval) => write!(f, "every {}", format_duration(*interval)),
+            Schedule::At(at) => write!(
+                f,
+                "at {}",
+                at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+            Schedule::After(delay) => write!(f, "after {}", format_duration(*delay)),
+        }
+    }
+}
+
+impl Schedule {
+    /// The first fire time strictly after `after_ms` (ms since the Unix epoch),
+    /// or `None` when the schedule is over. `created_at_ms` anchors `after`.
+    pub fn next_after(&self, after_ms: i64, tz: Tz, created_at_ms: i64) -> Option<i64> {
+        match self {
+            Schedule::Cron(cron) => {
+                let after = DateTime::<Utc>::from_timestamp_millis(after_ms)?;
+                cron.next_after(after, tz).map(|t| t.timestamp_millis())
+            }
+            Schedule::Every(interval) => {
+                let step = interval.as_millis() as i64;
+                Some((after_ms.div_euclid(step) + 1) * step)
+            }
+            Schedule::At(at) => Some(at.timestamp_millis()).filter(|t| *t > after_ms),
+            Schedule::After(delay) => {
+                Some(created_at_ms + delay.as_millis() as i64).filter(|t| *t > after_ms)
+            }
+        }
+    }
+}
+
+/// Everything that decides a task's slots: schedule, time zone, creation
+/// time (anchors `after`) and the optional start/end window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskTiming {
+    /// When it fires.
+    pub schedule: Schedule,
+    /// The zone cron expressions are read in.
+    pub tz: Tz,
+    /// When the task was created, ms since the Unix epoch.
+    pub created_at_ms: i64,
+    /// No slot before this, if set.
+    pub start_at_ms: Option<i64>,
+    /// No slot after this, if set.
+    pub end_at_ms: Option<i64>,
+}
+
+impl TaskTiming {
+    /// The first slot strictly after `after_ms` inside the window, or `None`
+    /// when the task will not fire again.
+    pub fn next_after(&self, after_ms: i64) -> Option<i64> {
+        let after = match self.start_at_ms {
+            Some(start) => after_ms.max(start - 1),
+            None => after_ms,
+        };
+        self.schedule
+            .next_after(after, self.tz, self.created_at_ms)
+            .filter(|slot| self.end_at_ms.is_none_or(|end| *slot <= end))
+    }
+}
+
+/// Parses an IANA time zone name (`Europe/Berlin`, `UTC`).
+pub fn parse_time_zone(name: &str) -> Result<Tz, String> {
+    name.trim().parse::<Tz>().map_err(|_| {
+        format!("time zone `{name}` is not an IANA zone name; write e.g. `UTC`, `Europe/Berlin`, `Asia/Shanghai`")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(text: &str) -> i64 {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .timestamp_millis()
+    }
+
+    #[test]
+    fn schedule_kinds_parse_and_display() {
+        for text in [
+            "0 0/5 * * * ?",
+            "every 30s",
+            "every 1h30m",
+            "at 2026-12-01T10:00:00Z",
+            "after 10m",
+        ] {
+            let schedule: Schedule = text.parse().unwrap();
+            assert_eq!(schedule.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn intervals_are_aligned_to_the_epoch() {
+        let every: Schedule = "every 30s".parse().unwrap();
+        let t = ms("2026-01-01T00:00:10Z");
+        assert_eq!(
+            every.next_after(t, Tz::UTC, 0),
+            Some(ms("2026-01-01T00:00:30Z"))
+        );
+        assert_eq!(
+            every.next_after(ms("2026-01-01T00:00:30Z"), Tz::UTC, 0),
+            Some(ms("2026-01-01T00:01:00Z"))
+        );
+    }
+
+    #[test]
+    fn one_shots_fire_once() {
+        let at: Schedule = "at 2026-12-01T10:00:00Z".parse().unwrap();
+        assert_eq!(
+            at.next_after(ms("2026-01-01T00:00:00Z"), Tz::UTC, 0),
+            Some(ms("2026-12-01T10:00:00Z"))
+        );
+        assert_eq!(at.next_after(ms("2026-12-01T10:00:00Z"), Tz::UTC, 0), None);
+        let after: Schedule = "after 10m".parse().unwrap();
+        let created = ms("2026-01-01T00:00:00Z");
+        assert_eq!(
+            after.next_after(created, Tz::UTC, created),
+            Some(ms("2026-01-01T00:10:00Z"))
+        );
+        assert_eq!(
+            after.next_after(ms("2026-01-01T00:10:00Z"), Tz::UTC, created),
+            None
+        );
+    }
+
+    #[test]
+    fn bad_schedules_say_what_is_accepted() {
+        let error = |text: &str| text.parse::<Schedule>().unwrap_err().to_string();
+        assert_eq!(
+            error("every 0s"),
+            "schedule `every 0s`: the interval must be at least 1s"
+        );
+        assert!(error("every soon").contains("not a valid duration"));
+        assert!(error("at tomorrow").contains("not an RFC 3339 time"));
+        assert!(error("").contains("every 30s"));
+        assert_eq!(
+            error("0 0 25 * * ?"),
+            "cron hours `25`: 25 is out of range 0-23"
+        );
+        assert!(
+            parse_time_zone("Mars/Olympus")
+                .unwrap_err()
+                .contains("IANA")
+        );
+        assert_eq!(
+            parse_time_zone("Europe/Berlin"),
+            Ok(chrono_tz::Europe::Berlin)
+        );
+    }
+}

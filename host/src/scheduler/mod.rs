@@ -1,0 +1,243 @@
+//! The scheduler: turns the task table into run rows. Each tick it computes
+//! the first fire time of new and changed rows, then materialises the slots
+//! that came due (misfire and concurrency policies applied) through the
+//! store's fire transaction. It decides; the store writes; it never runs jobs.
+
+pub mod definition;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::plugins::ModuleRegistry;
+use crate::schedule::{Schedule, plan_fires};
+use crate::store::{FireDecision, MisfireRecord, NewRun, Store, StoreError, TaskRow};
+pub use definition::{Concurrency, TaskDefinition};
+
+/// How the scheduler behaves.
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    /// A slot older than this when it comes due is a misfire.
+    pub misfire_threshold: Duration,
+    /// Due tasks per fire transaction.
+    pub batch: i64,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            misfire_threshold: Duration::from_secs(60),
+            batch: 500,
+        }
+    }
+}
+
+/// What one tick did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TickReport {
+    /// Rows given a (new) first fire time.
+    pub scheduled: usize,
+    /// Due tasks handled.
+    pub fired_tasks: usize,
+    /// Runs created.
+    pub runs: usize,
+    /// Slots recorded as missed.
+    pub missed: i64,
+    /// Runs asked to cancel (concurrency `replace`).
+    pub cancelled: Vec<i64>,
+}
+
+/// Materialises fires. Cheap to share.
+#[derive(Debug, Clone)]
+pub struct Scheduler {
+    store: Store,
+    modules: Arc<ModuleRegistry>,
+    config: SchedulerConfig,
+}
+
+/// The prefix of the error recorded on tasks whose module is missing; the
+/// plugin loader clears such errors when the module arrives.
+pub const MISSING_MODULE_PREFIX: &str = "module ";
+
+impl Scheduler {
+    /// A scheduler over `store`, checking modules against `modules`.
+    pub fn new(store: Store, modules: Arc<ModuleRegistry>, config: SchedulerConfig) -> Self {
+        Self {
+            store,
+            modules,
+            config,
+        }
+    }
+
+    /// One pass at time `now_ms`.
+    pub async fn tick(&self, now_ms: i64) -> Result<TickReport, StoreError> {
+        let mut report = TickReport {
+            scheduled: self.schedule_new_rows(now_ms).await?,
+            ..TickReport::default()
+        };
+        loop {
+            let batch = self
+                .store
+                .fire_due_tasks(now_ms, self.config.batch, |task, active| {
+                    self.decide(task, active, now_ms)
+                })
+                .await?;
+            for (task, reason) in &batch.blocked {
+                tracing::warn!(task = %task, "task stopped firing: {reason}");
+            }
+            report.fired_tasks += batch.tasks;
+            report.runs += batch.runs;
+            report.missed += batch.missed;
+            report.cancelled.extend(batch.cancelled);
+            if (batch.tasks as i64) < self.config.batch {
+                return Ok(report);
+            }
+        }
+    }
+
+    /// Gives new and changed rows their first fire time, or records why not.
+    async fn schedule_new_rows(&self, now_ms: i64) -> Result<usize, StoreError> {
+        let mut scheduled = 0;
+        loop {
+            let rows = self.store.unscheduled_tasks(self.config.batch).await?;
+            if rows.is_empty() {
+                return Ok(scheduled);
+            }
+            let count = rows.len();
+            for row in rows {
+                let (next, error) = match self.check(&row) {
+                    Err(reason) => {
+                        tracing::warn!(task = %row.spec.name, "task cannot be scheduled: {reason}");
+                        (None, Some(reason))
+                    }
+                    Ok(definition) => match first_slot(&definition, &row, now_ms) {
+                        Some(slot) => (Some(slot), None),
+                        None => (None, Some(FINISHED.to_owned())),
+                    },
+                };
+                self.store
+                    .set_schedule(&row.spec.name, row.revision, next, error.as_deref())
+                    .await?;
+                scheduled += 1;
+            }
+            if (count as i64) < self.config.batch {
+                return Ok(scheduled);
+            }
+        }
+    }
+
+    fn check(&self, row: &TaskRow) -> Result<TaskDefinition, String> {
+        let definition = TaskDefinition::from_row(row)?;
+        if !self.modules.contains(&row.spec.module) {
+            return Err(missing_module(&row.spec.module));
+        }
+        Ok(definition)
+    }
+
+    fn decide(&self, task: &TaskRow, active: i64, now_ms: i64) -> FireDecision {
+        let definition = match self.check(task) {
+            Ok(definition) => definition,
+            Err(reason) => return FireDecision::Block(reason),
+        };
+        let due = task.next_fire_at.unwrap_or(now_ms);
+        let threshold = self.config.misfire_threshold.as_millis() as i64;
+        let plan = plan_fires(
+            &definition.timing,
+            due,
+            now_ms,
+            threshold,
+            definition.misfire,
+        );
+        let mut cancel_running = None;
+        let mut skip_all = None;
+        match definition.concurrency {
+            Concurrency::Allow => {}
+            Concurrency::Forbid if active > 0 => {
+                skip_all = Some(format!(
+                    "skipped: concurrency is `forbid` and {active} run(s) of this task are still pending or running"
+                ));
+            }
+            Concurrency::Forbid => {}
+            Concurrency::Replace if active > 0 => {
+                cancel_running =
+                    Some("replaced by a newer fire (concurrency `replace`)".to_owned());
+            }
+            Concurrency::Replace => {}
+        }
+        let params = definition.params_json(&BTreeMap::new());
+        let mut runs = Vec::with_capacity(plan.fire.len() * definition.shard_total as usize);
+        for (position, slot) in plan.fire.iter().enumerate() {
+            // Under `forbid`, one fire per tick runs; later slots wait their turn.
+            let skipped = skip_all.clone().or_else(|| {
+                (definition.concurrency == Concurrency::Forbid && position > 0)
+                    .then(|| "skipped: concurrency is `forbid` and an earlier slot fired in the same pass".to_owned())
+            });
+            runs.extend(shard_runs(&definition, *slot, &params, skipped));
+        }
+        let misfire = (plan.missed > 0).then(|| MisfireRecord {
+            first_slot: plan.first_missed.unwrap_or(due),
+            last_slot: plan.last_missed.unwrap_or(due),
+            missed: plan.missed as i64,
+            policy: definition.misfire.to_string(),
+        });
+        if let Some(misfire) = &misfire {
+            tracing::warn!(
+                task = %task.spec.name,
+                missed = misfire.missed,
+                policy = %misfire.policy,
+                "misfire: slots were missed (host down or overloaded)"
+            );
+        }
+        FireDecision::Fire {
+            runs,
+            misfire,
+            next_fire_at: plan.next,
+            note: plan.next.is_none().then(|| FINISHED.to_owned()),
+            cancel_running,
+        }
+    }
+}
+
+/// Recorded on a task whose schedule has no fire times left.
+pub const FINISHED: &str = "finished: the schedule has no fire times left";
+
+/// The error recorded on tasks whose module is not loaded.
+pub fn missing_module(module: &str) -> String {
+    format!(
+        "{MISSING_MODULE_PREFIX}`{module}` is not loaded: drop {module}.wasm into the plugins folder or run `carillon module push {module} FILE.wasm`"
+    )
+}
+
+/// The runs of one fire: one per shard.
+pub fn shard_runs(
+    definition: &TaskDefinition,
+    slot: i64,
+    params: &str,
+    skipped: Option<String>,
+) -> Vec<NewRun> {
+    (0..definition.shard_total)
+        .map(|index| NewRun {
+            scheduled_at: slot,
+            shard_index: i64::from(index),
+            shard_param: definition.shard_params.get(&index).cloned(),
+            params: params.to_owned(),
+            skipped: skipped.clone(),
+        })
+        .collect()
+}
+
+/// The first slot of a newly (re)scheduled row: a one-shot that never fired
+/// fires at its time even if that has passed (the misfire policy then
+/// applies); a recurring schedule starts from now.
+fn first_slot(definition: &TaskDefinition, row: &TaskRow, now_ms: i64) -> Option<i64> {
+    match definition.timing.schedule {
+        Schedule::At(_) | Schedule::After(_) => {
+            if row.last_fire_at.is_some() {
+                None
+            } else {
+                definition.timing.next_after(i64::MIN / 2)
+            }
+        }
+        Schedule::Cron(_) | Schedule::Every(_) => definition.timing.next_after(now_ms - 1),
+    }
+}

@@ -1,0 +1,201 @@
+//! `carillon serve`: wires the parts into a running host and owns its main
+//! loop. Start-up: open (and migrate) the database, build the runtime, load
+//! modules (database, then the plugins folder), rescue runs this node left
+//! behind, register the node. Then, until SIGINT/SIGTERM: heartbeat, rescue
+//! runs of dead nodes, schedule and materialise fires, claim and run. At
+//! shutdown: stop claiming, give running runs the grace period, hand the rest
+//! back as interrupted.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::sync::watch;
+
+use crate::clock::now_ms;
+use crate::config::Config;
+use crate::dispatch::{DispatchConfig, Dispatcher};
+use crate::plugins::{ModuleRegistry, Plugins};
+use crate::runtime::{Runtime, RuntimeConfig};
+use crate::scheduler::{Scheduler, SchedulerConfig};
+use crate::store::{Store, redact};
+use crate::units::ByteSize;
+
+/// Runs a host until a shutdown signal.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown requested: no new runs will start");
+        let _ = stop.send(true);
+    });
+    serve_until(config, stopped).await
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Runs a host until `stopped` turns true.
+pub async fn serve_until(config: Config, mut stopped: watch::Receiver<bool>) -> anyhow::Result<()> {
+    let store = Store::connect(&config.database_url).await?;
+    tracing::info!(database = %redact(&config.database_url), node = %config.node_id, "database ready");
+
+    let runtime = Arc::new(Runtime::new(RuntimeConfig {
+        max_concurrent_runs: config.max_concurrent_runs as u32,
+        max_memory: config.limits.memory.max(ByteSize(1 << 30)),
+        cache_dir: config.cache_dir.clone(),
+        ..RuntimeConfig::default()
+    })?);
+    let registry = Arc::new(ModuleRegistry::new());
+    let plugins = Plugins::new(store.clone(), runtime.clone(), registry.clone());
+    plugins.sync_from_store().await?;
+    std::fs::create_dir_all(&config.plugins_dir).with_context(|| {
+        format!(
+            "cannot create plugins folder {}",
+            config.plugins_dir.display()
+        )
+    })?;
+    plugins.scan_folder(&config.plugins_dir).await?;
+
+    let now = now_ms();
+    let (requeued, orphaned) = store.rescue_runs_of(&config.node_id, now).await?;
+    if requeued + orphaned > 0 {
+        tracing::warn!(
+            requeued,
+            orphaned,
+            "this node stopped last time with runs in flight: rescued them"
+        );
+    }
+    store
+        .register_node(
+            &config.node_id,
+            &config.labels.to_string(),
+            config.max_concurrent_runs as i64,
+            now,
+        )
+        .await?;
+
+    let scheduler = Scheduler::new(
+        store.clone(),
+        registry.clone(),
+        SchedulerConfig {
+            misfire_threshold: config.misfire_threshold,
+            ..SchedulerConfig::default()
+        },
+    );
+    let dispatcher = Dispatcher::new(
+        store.clone(),
+        runtime.clone(),
+        registry.clone(),
+        DispatchConfig {
+            node_id: config.node_id.clone(),
+            labels: config.labels.clone(),
+            max_concurrent_runs: config.max_concurrent_runs,
+            default_limits: config.limits,
+        },
+    );
+
+    let watcher = {
+        let plugins = plugins.clone();
+        let dir = config.plugins_dir.clone();
+        let mut stopped = stopped.clone();
+        tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            };
+            if let Err(error) = plugins.watch_folder(dir, shutdown).await {
+                tracing::error!("plugins folder watcher stopped: {error:#}");
+            }
+        })
+    };
+    tracing::info!(
+        plugins = %config.plugins_dir.display(),
+        modules = registry.names().len(),
+        "carillon is serving"
+    );
+
+    let mut last_heartbeat = now;
+    loop {
+        if *stopped.borrow() {
+            break;
+        }
+        let now = now_ms();
+        if now - last_heartbeat >= config.heartbeat_interval.as_millis() as i64 {
+            last_heartbeat = now;
+            if let Err(error) = heartbeat(&store, &config, now).await {
+                tracing::error!("heartbeat failed: {error:#}");
+            }
+            if let Err(error) = plugins.sync_from_store().await {
+                tracing::error!("module sync failed: {error}");
+            }
+        }
+        if let Err(error) = pass(&scheduler, &dispatcher, now).await {
+            tracing::error!("scheduling pass failed (will retry): {error:#}");
+        }
+        let wake = next_wake(&store, &config).await;
+        tokio::select! {
+            () = tokio::time::sleep(wake) => {}
+            () = dispatcher.slot_freed() => {}
+            _ = stopped.changed() => {}
+        }
+    }
+
+    dispatcher.shutdown(config.shutdown_grace).await;
+    let _ = watcher.await;
+    store.close().await;
+    tracing::info!("carillon stopped");
+    Ok(())
+}
+
+/// One scheduling pass: materialise due fires, relay cancels, claim runs.
+async fn pass(scheduler: &Scheduler, dispatcher: &Dispatcher, now: i64) -> anyhow::Result<()> {
+    let report = scheduler.tick(now).await?;
+    for id in &report.cancelled {
+        dispatcher.cancel(*id, "replaced by a newer fire (concurrency `replace`)");
+    }
+    dispatcher.relay_cancel_requests().await?;
+    dispatcher.claim_and_start().await?;
+    Ok(())
+}
+
+/// One write per host per interval, and rescue of runs held by dead nodes.
+async fn heartbeat(store: &Store, config: &Config, now: i64) -> anyhow::Result<()> {
+    store.heartbeat(&config.node_id, now).await?;
+    let cutoff = now - config.node_timeout.as_millis() as i64;
+    for node in store.dead_nodes_with_runs(&config.node_id, cutoff).await? {
+        let (requeued, orphaned) = store.rescue_runs_of(&node, now).await?;
+        tracing::warn!(node = %node, requeued, orphaned, "node missed its heartbeat: rescued its runs");
+    }
+    Ok(())
+}
+
+/// Sleep until the next due time, at most one poll interval, at least 1 ms.
+async fn next_wake(store: &Store, config: &Config) -> Duration {
+    let poll = config.poll_interval;
+    match store.next_wakeup(now_ms()).await {
+        Ok(Some(at)) => {
+            let until = (at - now_ms()).clamp(1, poll.as_millis() as i64);
+            Duration::from_millis(until as u64)
+        }
+        _ => poll,
+    }
+}

@@ -1,0 +1,429 @@
+//! The `runs` table: claiming pending runs, recording outcomes (fenced by node
+//! and attempt), checkpoints, cancel requests, rescue of interrupted runs, and
+//! listings.
+
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::store::fire::{NewRun, insert_run};
+use crate::store::{Store, StoreError, placeholders, retry_transient};
+
+/// A run this node has claimed: everything needed to run it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedRun {
+    /// Run id.
+    pub id: i64,
+    /// Task name.
+    pub task: String,
+    /// Task group.
+    pub group: String,
+    /// The slot.
+    pub scheduled_at: i64,
+    /// 0-based shard.
+    pub shard_index: i64,
+    /// Shards in the fire.
+    pub shard_total: i64,
+    /// The shard's parameter.
+    pub shard_param: Option<String>,
+    /// The page, for paged tasks.
+    pub page_index: Option<i64>,
+    /// Items per page.
+    pub page_size: Option<i64>,
+    /// Merged params (JSON object).
+    pub params: String,
+    /// The module to run.
+    pub module: String,
+    /// Timeout override (ms).
+    pub timeout_ms: Option<i64>,
+    /// Memory cap override (MiB).
+    pub memory_mib: Option<i64>,
+    /// This attempt, from 1.
+    pub attempt: i64,
+    /// Attempts allowed in all.
+    pub max_attempts: i64,
+    /// First retry delay (ms).
+    pub retry_backoff_ms: i64,
+    /// The last checkpoint an earlier attempt saved.
+    pub checkpoint: Option<Vec<u8>>,
+    /// The task's executor selector.
+    pub selector: Option<String>,
+}
+
+/// How a claimed attempt ended, as the dispatcher decided to record it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    /// Final state (`succeeded`, `failed`, `timed-out`, `cancelled`) or
+    /// `pending` to retry at `retry_at`.
+    pub state: &'static str,
+    /// When a retry may start (with state `pending`).
+    pub retry_at: Option<i64>,
+    /// The job's summary.
+    pub summary: Option<String>,
+    /// Items processed.
+    pub items: Option<i64>,
+    /// The reason, for anything but success.
+    pub error: Option<String>,
+    /// Digest of the module version that ran.
+    pub module_digest: Option<String>,
+    /// Give the attempt back (host shutdown): it does not count.
+    pub refund_attempt: bool,
+}
+
+/// A run, for listings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunRow {
+    /// Run id.
+    pub id: i64,
+    /// Task name.
+    pub task: String,
+    /// 0-based shard.
+    pub shard_index: i64,
+    /// Shards in the fire.
+    pub shard_total: i64,
+    /// The slot (ms).
+    pub scheduled_at: i64,
+    /// When the last attempt started (ms).
+    pub started_at: Option<i64>,
+    /// When it ended (ms).
+    pub finished_at: Option<i64>,
+    /// pending, running, succeeded, failed, timed-out, cancelled, orphaned, skipped.
+    pub state: String,
+    /// Attempts made.
+    pub attempt: i64,
+    /// Why it did not succeed.
+    pub error: Option<String>,
+    /// The module version that ran.
+    pub module_digest: Option<String>,
+    /// The node holding or last holding it.
+    pub node: Option<String>,
+    /// The job's summary.
+    pub summary: Option<String>,
+    /// Items processed.
+    pub items: Option<i64>,
+    /// The page, for paged tasks.
+    pub page_index: Option<i64>,
+}
+
+/// Which runs to list.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    /// Only this task's.
+    pub task: Option<String>,
+    /// Only in this state.
+    pub state: Option<String>,
+    /// At most this many, newest first.
+    pub limit: i64,
+}
+
+const CLAIM_COLUMNS: &str = "id, task, task_group, scheduled_at, shard_index, shard_total, shard_param, \
+    page_index, page_size, params, module, timeout_ms, memory_mib, attempt, max_attempts, retry_backoff_ms, \
+    checkpoint, selector";
+
+fn claimed_from_row(row: &AnyRow) -> Result<ClaimedRun, sqlx::Error> {
+    Ok(ClaimedRun {
+        id: row.try_get("id")?,
+        task: row.try_get("task")?,
+        group: row.try_get("task_group")?,
+        scheduled_at: row.try_get("scheduled_at")?,
+        shard_index: row.try_get("shard_index")?,
+        shard_total: row.try_get("shard_total")?,
+        shard_param: row.try_get("shard_param")?,
+        page_index: row.try_get("page_index")?,
+        page_size: row.try_get("page_size")?,
+        params: row.try_get("params")?,
+        module: row.try_get("module")?,
+        timeout_ms: row.try_get("timeout_ms")?,
+        memory_mib: row.try_get("memory_mib")?,
+        attempt: row.try_get::<i64, _>("attempt")? + 1,
+        max_attempts: row.try_get("max_attempts")?,
+        retry_backoff_ms: row.try_get("retry_backoff_ms")?,
+        checkpoint: row.try_get("checkpoint")?,
+        selector: row.try_get("selector")?,
+    })
+}
+
+fn run_from_row(row: &AnyRow) -> Result<RunRow, sqlx::Error> {
+    Ok(RunRow {
+        id: row.try_get("id")?,
+        task: row.try_get("task")?,
+        shard_index: row.try_get("shard_index")?,
+        shard_total: row.try_get("shard_total")?,
+        scheduled_at: row.try_get("scheduled_at")?,
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
+        state: row.try_get("state")?,
+        attempt: row.try_get("attempt")?,
+        error: row.try_get("error")?,
+        module_digest: row.try_get("module_digest")?,
+        node: row.try_get("node")?,
+        summary: row.try_get("summary")?,
+        items: row.try_get("items")?,
+        page_index: row.try_get("page_index")?,
+    })
+}
+
+impl Store {
+    /// Claims up to `limit` pending runs due at `now` whose selector `accepts`,
+    /// for `node`: they become `running` with the next attempt number.
+    pub async fn claim_runs(
+        &self,
+        node: &str,
+        now: i64,
+        limit: i64,
+        accepts: impl Fn(Option<&str>) -> bool,
+    ) -> Result<Vec<ClaimedRun>, StoreError> {
+        if limit <= 0 {
+            return Ok(Vec::new());
+        }
+        retry_transient(|| self.claim_runs_once(node, now, limit, &accepts)).await
+    }
+
+    async fn claim_runs_once(
+        &self,
+        node: &str,
+        now: i64,
+        limit: i64,
+        accepts: &impl Fn(Option<&str>) -> bool,
+    ) -> Result<Vec<ClaimedRun>, StoreError> {
+        let _guard = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        let sql = format!(
+            "SELECT {CLAIM_COLUMNS} FROM runs WHERE state = 'pending' AND not_before <= $1 \
+             ORDER BY not_before, id LIMIT $2{}",
+            self.skip_locked()
+        );
+        let rows = sqlx::query(&sql)
+            .bind(now)
+            .bind(limit * 4)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut claimed = Vec::new();
+        for row in &rows {
+            let run = claimed_from_row(row)?;
+            if accepts(run.selector.as_deref()) {
+                claimed.push(run);
+                if claimed.len() as i64 == limit {
+                    break;
+                }
+            }
+        }
+        if !claimed.is_empty() {
+            let sql = format!(
+                "UPDATE runs SET state = 'running', node = $1, attempt = attempt + 1, started_at = $2, \
+                 finished_at = NULL, cancel_reason = NULL WHERE id IN ({})",
+                placeholders(2, claimed.len())
+            );
+            let mut query = sqlx::query(&sql).bind(node).bind(now);
+            for run in &claimed {
+                query = query.bind(run.id);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(claimed)
+    }
+
+    /// Records how attempt `attempt` of run `id` on `node` ended. Fenced:
+    /// ignored (returns false) unless the row still says this node and this
+    /// attempt, so a host declared dead cannot overwrite the run's new owner.
+    pub async fn complete_run(
+        &self,
+        id: i64,
+        node: &str,
+        attempt: i64,
+        completion: &Completion,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        retry_transient(|| async {
+            let _guard = self.write_guard().await;
+            let mut tx = self.pool.begin().await?;
+            let retrying = completion.state == "pending";
+            let done = sqlx::query(
+                "UPDATE runs SET state = $1, not_before = COALESCE($2, not_before), summary = $3, items = $4, \
+                 error = $5, module_digest = COALESCE($6, module_digest), finished_at = $7, \
+                 node = CASE WHEN $8 THEN NULL ELSE node END, attempt = attempt - $9, cancel_reason = NULL \
+                 WHERE id = $10 AND node = $11 AND attempt = $12 AND state = 'running'",
+            )
+            .bind(completion.state)
+            .bind(completion.retry_at)
+            .bind(&completion.summary)
+            .bind(completion.items)
+            .bind(&completion.error)
+            .bind(&completion.module_digest)
+            .bind(if retrying { None } else { Some(now) })
+            .bind(retrying)
+            .bind(i64::from(completion.refund_attempt))
+            .bind(id)
+            .bind(node)
+            .bind(attempt)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            let page_update = match completion.state {
+                "succeeded" => Some("UPDATE task_pages SET state = 'done' WHERE run_id = $1"),
+                "pending" => None,
+                _ => Some("UPDATE task_pages SET run_id = NULL WHERE run_id = $1"),
+            };
+            if let Some(sql) = page_update {
+                sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Saves a checkpoint for the attempt that owns the run. Fails if this
+    /// node and attempt no longer own it.
+    pub async fn save_checkpoint(
+        &self,
+        id: i64,
+        node: &str,
+        attempt: i64,
+        data: &[u8],
+    ) -> Result<bool, StoreError> {
+        retry_transient(|| async {
+            let _guard = self.write_guard().await;
+            let done = sqlx::query(
+                "UPDATE runs SET checkpoint = $1 WHERE id = $2 AND node = $3 AND attempt = $4 AND state = 'running'",
+            )
+            .bind(data)
+            .bind(id)
+            .bind(node)
+            .bind(attempt)
+            .execute(&self.pool)
+            .await?;
+            Ok(done.rows_affected() > 0)
+        })
+        .await
+    }
+
+    /// Runs held by `node` that someone asked to cancel, with the reason.
+    pub async fn cancel_requests(&self, node: &str) -> Result<Vec<(i64, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, cancel_reason FROM runs WHERE node = $1 AND state = 'running' AND cancel_reason IS NOT NULL",
+        )
+        .bind(node)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("id")?, row.try_get("cancel_reason")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
+    /// Runs left `running` by `node` when it stopped without finishing them
+    /// (a crash): back to `pending` (they resume from their last checkpoint)
+    /// or, with no attempts left, `orphaned`. Returns (requeued, orphaned).
+    pub async fn rescue_runs_of(&self, node: &str, now: i64) -> Result<(u64, u64), StoreError> {
+        retry_transient(|| async {
+            let _guard = self.write_guard().await;
+            let mut tx = self.pool.begin().await?;
+            let orphaned_reason = format!(
+                "orphaned: host `{node}` stopped while running it and no attempts are left"
+            );
+            let orphaned = sqlx::query(
+                "UPDATE runs SET state = 'orphaned', finished_at = $1, error = $2 \
+                 WHERE state = 'running' AND node = $3 AND attempt >= max_attempts RETURNING id",
+            )
+            .bind(now)
+            .bind(&orphaned_reason)
+            .bind(node)
+            .fetch_all(&mut *tx)
+            .await?;
+            for row in &orphaned {
+                sqlx::query("UPDATE task_pages SET run_id = NULL WHERE run_id = $1")
+                    .bind(row.try_get::<i64, _>("id")?)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let requeue_reason =
+                format!("host `{node}` stopped while running it; retried from its last checkpoint");
+            let requeued = sqlx::query(
+                "UPDATE runs SET state = 'pending', node = NULL, not_before = $1, error = $2 \
+                 WHERE state = 'running' AND node = $3",
+            )
+            .bind(now)
+            .bind(&requeue_reason)
+            .bind(node)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok((requeued.rows_affected(), orphaned.len() as u64))
+        })
+        .await
+    }
+
+    /// Creates runs outside the schedule (`carillon task trigger`), returning
+    /// how many were created.
+    pub async fn insert_runs(
+        &self,
+        task: &str,
+        runs: &[NewRun],
+        now: i64,
+    ) -> Result<usize, StoreError> {
+        retry_transient(|| async {
+            let _guard = self.write_guard().await;
+            let mut tx = self.pool.begin().await?;
+            let row = sqlx::query(&crate::store::tasks::task_select("WHERE name = $1"))
+                .bind(task)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(row) = row else { return Ok(0) };
+            let task = crate::store::tasks::task_from_row(&row)?;
+            let mut created = 0;
+            for run in runs {
+                created += usize::from(insert_run(&mut tx, &task, run, now).await?);
+            }
+            tx.commit().await?;
+            Ok(created)
+        })
+        .await
+    }
+
+    /// Runs, newest first.
+    pub async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunRow>, StoreError> {
+        let sql = "SELECT id, task, shard_index, shard_total, scheduled_at, started_at, finished_at, state, attempt, \
+                   error, module_digest, node, summary, items, page_index FROM runs \
+                   WHERE ($1 IS NULL OR task = $1) AND ($2 IS NULL OR state = $2) ORDER BY id DESC LIMIT $3";
+        let rows = sqlx::query(sql)
+            .bind(&filter.task)
+            .bind(&filter.state)
+            .bind(filter.limit.max(1))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(run_from_row).collect::<Result<_, _>>()?)
+    }
+
+    /// One run.
+    pub async fn get_run(&self, id: i64) -> Result<Option<RunRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, task, shard_index, shard_total, scheduled_at, started_at, finished_at, state, attempt, \
+             error, module_digest, node, summary, items, page_index FROM runs WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(run_from_row).transpose()?)
+    }
+}
+
+impl Store {
+    /// The earliest time after `now` something becomes due: a task's next
+    /// fire or a pending run's retry time.
+    pub async fn next_wakeup(&self, now: i64) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query(
+            "SELECT MIN(t) AS t FROM (\
+               SELECT MIN(next_fire_at) AS t FROM tasks WHERE next_fire_at > $1 AND NOT paused AND error IS NULL \
+               UNION ALL SELECT MIN(not_before) AS t FROM runs WHERE state = 'pending' AND not_before > $1) AS due",
+        )
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get::<Option<i64>, _>("t")?)
+    }
+}
