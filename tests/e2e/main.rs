@@ -7,9 +7,15 @@
 
 #[path = "../support/examples.rs"]
 mod examples;
+mod host;
 mod support;
 
+mod cli_db;
 mod cli_run;
 mod runtime_cache;
 mod runtime_contract;
 mod runtime_faults;
+mod serve_config;
+mod serve_plugins;
+mod serve_recovery;
+mod serve_tasks;

@@ -17,7 +17,7 @@ mod tasks;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 
 pub use fire::{FireBatch, FireDecision, MisfireRecord, NewRun};
 pub use logs::StoredLogLine;
@@ -25,6 +25,11 @@ pub use modules::ModuleRow;
 pub use nodes::NodeRow;
 pub use runs::{ClaimedRun, Completion, RunFilter, RunRow};
 pub use tasks::{TaskRow, TaskSpec};
+
+/// Every SQLite connection: WAL (readers never block the writer), fsync at
+/// checkpoints only, and wait up to 5 s for another process's write lock.
+const SQLITE_PRAGMAS: &str =
+    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;";
 
 /// Which database is behind the URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,17 +123,24 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(shown));
         };
+        // One direct attempt first: a pool retries until its timeout, but a
+        // refused connection or a corrupt file should fail start-up at once.
+        let connect_error = |source| StoreError::Connect {
+            url: shown.clone(),
+            source,
+        };
+        let mut probe = AnyConnection::connect(&url).await.map_err(connect_error)?;
+        if backend == Backend::Sqlite {
+            probe.execute(SQLITE_PRAGMAS).await.map_err(connect_error)?;
+        }
+        let _ = probe.close().await;
         let options = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |connection, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        connection
-                            .execute(
-                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;",
-                            )
-                            .await?;
+                        connection.execute(SQLITE_PRAGMAS).await?;
                     }
                     Ok(())
                 })
