@@ -163,3 +163,4 @@ CREATE TABLE task_pages (
     run_id      BIGINT,
     PRIMARY KEY (task, page_index)
 );
+CREATE INDEX task_pages_by_run ON task_pages (run_id);

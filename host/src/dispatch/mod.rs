@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub use policy::{completion, retry_delay_ms};
-pub use seams::{DbCheckpoints, DbState, LogWriter};
+pub use seams::{DbCheckpoints, DbState, Recorder};
 
 use crate::clock::now_ms;
 use crate::labels::Labels;
@@ -25,7 +25,7 @@ use crate::runtime::{
     CancelToken, PageSpec, RunContext, RunFault, RunLimits, RunOutcome, RunRequest, Runtime,
 };
 use crate::scheduler::{definition::parse_params, missing_module};
-use crate::store::{ClaimedRun, Completion, Store, StoreError};
+use crate::store::{ClaimedRun, Completion, FencedCompletion, Store, StoreError};
 use crate::units::ByteSize;
 
 /// How this host dispatches.
@@ -60,12 +60,12 @@ struct Inner {
     /// Set when a claim took every free slot: runs may be waiting for one.
     saturated: AtomicBool,
     freed: tokio::sync::Notify,
-    log: LogWriter,
+    recorder: Recorder,
     io: RunIo,
 }
 
 impl Dispatcher {
-    /// A dispatcher for this host. Starts the log writer on the current runtime.
+    /// A dispatcher for this host. Starts the recorder on the current runtime.
     pub fn new(
         store: Store,
         runtime: Arc<Runtime>,
@@ -73,9 +73,9 @@ impl Dispatcher {
         config: DispatchConfig,
     ) -> Self {
         let node: Arc<str> = Arc::from(config.node_id.as_str());
-        let log = LogWriter::start(store.clone());
+        let recorder = Recorder::start(store.clone());
         let io = RunIo {
-            log: Arc::new(log.clone()),
+            log: Arc::new(recorder.clone()),
             checkpoints: Arc::new(DbCheckpoints {
                 store: store.clone(),
                 node: node.clone(),
@@ -97,7 +97,7 @@ impl Dispatcher {
                 shutting_down: AtomicBool::new(false),
                 saturated: AtomicBool::new(false),
                 freed: tokio::sync::Notify::new(),
-                log,
+                recorder,
                 io,
             }),
         }
@@ -184,7 +184,7 @@ impl Dispatcher {
                 drop(permits);
             }
         }
-        inner.log.flush().await;
+        inner.recorder.flush().await;
     }
 
     fn lock_running(&self) -> std::sync::MutexGuard<'_, HashMap<i64, CancelToken>> {
@@ -214,8 +214,7 @@ impl Dispatcher {
         let interrupted = inner.shutting_down.load(Ordering::SeqCst)
             && cancel.reason().as_deref() == Some("host shutting down");
         let record = completion(&outcome, &run, digest, now_ms(), interrupted);
-        inner.log.flush().await;
-        self.record(&run, &record).await;
+        self.record(&run, record).await;
         self.lock_running().remove(&run.id);
         drop(permit);
         if inner.saturated.swap(false, Ordering::SeqCst) {
@@ -228,25 +227,26 @@ impl Dispatcher {
         self.inner.freed.notified().await;
     }
 
-    async fn record(&self, run: &ClaimedRun, record: &Completion) {
+    async fn record(&self, run: &ClaimedRun, record: Completion) {
         let inner = &self.inner;
-        match inner
-            .store
-            .complete_run(run.id, &inner.node, run.attempt, record, now_ms())
-            .await
-        {
-            Ok(true) => {
-                tracing::debug!(task = %run.task, run = run.id, state = record.state, "run recorded")
-            }
-            Ok(false) => tracing::warn!(
+        let state = record.state;
+        let fenced = FencedCompletion {
+            run_id: run.id,
+            node: inner.config.node_id.clone(),
+            attempt: run.attempt,
+            paged: run.page_index.is_some(),
+            completion: record,
+        };
+        if inner.recorder.complete(fenced).await {
+            tracing::debug!(task = %run.task, run = run.id, state, "run recorded");
+        } else {
+            tracing::warn!(
                 task = %run.task,
                 run = run.id,
                 attempt = run.attempt,
-                "completion rejected: this host no longer owns the run (it was rescued by another host)"
-            ),
-            Err(error) => {
-                tracing::error!(task = %run.task, run = run.id, "cannot record the run's outcome: {error}")
-            }
+                "completion rejected: this host no longer owns the run (it was rescued by another host) \
+                 or the database could not be written"
+            );
         }
     }
 

@@ -1,6 +1,8 @@
 //! The runtime's seams ([`crate::runtime::io`]) on the database: log lines
-//! buffered and written in batches by one writer task, checkpoints written
-//! through (fenced by node and attempt), task state read and written through.
+//! and run completions queued to one recorder task that writes them in
+//! batches, one transaction per batch, in the order they were sent (so a
+//! run's log is stored before it shows as finished); checkpoints written
+//! through (fenced by node and attempt); task state read and written through.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,20 +12,21 @@ use tokio::sync::{mpsc, oneshot};
 use crate::runtime::io::{
     BoxFuture, CheckpointStore, Level, LogLine, LogSink, LogSource, RunKey, StateStore,
 };
-use crate::store::{Store, StoredLogLine};
+use crate::store::{FencedCompletion, Store, StoredLogLine};
 
-/// Lines written per batch at most; a batch also closes after this long.
-const BATCH_LINES: usize = 1000;
-const BATCH_WINDOW: Duration = Duration::from_millis(50);
+/// Records per batch at most; a batch also closes after this long.
+const BATCH_RECORDS: usize = 2000;
+const BATCH_WINDOW: Duration = Duration::from_millis(5);
 
 enum Message {
     Line(StoredLogLine),
+    Complete(FencedCompletion, oneshot::Sender<bool>),
     Flush(oneshot::Sender<()>),
 }
 
-/// Buffers run log lines and writes them in batches.
+/// Queues log lines and completions and writes them in batches.
 #[derive(Debug, Clone)]
-pub struct LogWriter {
+pub struct Recorder {
     sender: mpsc::UnboundedSender<Message>,
 }
 
@@ -33,15 +36,30 @@ impl std::fmt::Debug for Message {
     }
 }
 
-impl LogWriter {
-    /// Starts the writer task on the current runtime.
+impl Recorder {
+    /// Starts the recorder task on the current runtime.
     pub fn start(store: Store) -> Self {
         let (sender, receiver) = mpsc::unbounded_channel();
         tokio::spawn(write_batches(store, receiver));
         Self { sender }
     }
 
-    /// Resolves once every line sent before the call is in the database.
+    /// Records a completion after every line sent before it; resolves to
+    /// whether it was accepted (false: this node no longer owns the run, or
+    /// the database could not be written).
+    pub async fn complete(&self, completion: FencedCompletion) -> bool {
+        let (done, wait) = oneshot::channel();
+        if self
+            .sender
+            .send(Message::Complete(completion, done))
+            .is_err()
+        {
+            return false;
+        }
+        wait.await.unwrap_or(false)
+    }
+
+    /// Resolves once everything sent before the call is in the database.
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
         if self.sender.send(Message::Flush(done)).is_ok() {
@@ -53,15 +71,21 @@ impl LogWriter {
 async fn write_batches(store: Store, mut receiver: mpsc::UnboundedReceiver<Message>) {
     while let Some(first) = receiver.recv().await {
         let mut lines = Vec::new();
+        let mut completions = Vec::new();
+        let mut replies = Vec::new();
         let mut flushes = Vec::new();
         let deadline = tokio::time::Instant::now() + BATCH_WINDOW;
         let mut next = Some(first);
         while let Some(message) = next.take() {
             match message {
                 Message::Line(line) => lines.push(line),
+                Message::Complete(completion, reply) => {
+                    completions.push(completion);
+                    replies.push(reply);
+                }
                 Message::Flush(done) => flushes.push(done),
             }
-            if lines.len() >= BATCH_LINES || !flushes.is_empty() {
+            if lines.len() + completions.len() >= BATCH_RECORDS {
                 break;
             }
             next = match receiver.try_recv() {
@@ -72,18 +96,22 @@ async fn write_batches(store: Store, mut receiver: mpsc::UnboundedReceiver<Messa
                     .flatten(),
             };
         }
-        // Take whatever else is queued, so a flush covers everything sent before it.
-        while let Ok(message) = receiver.try_recv() {
-            match message {
-                Message::Line(line) => lines.push(line),
-                Message::Flush(done) => flushes.push(done),
+        let accepted = match store
+            .record(&lines, &completions, crate::clock::now_ms())
+            .await
+        {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                tracing::error!(
+                    lines = lines.len(),
+                    completions = completions.len(),
+                    "run records were not stored: {error}"
+                );
+                vec![false; completions.len()]
             }
-        }
-        if let Err(error) = store.append_logs(&lines).await {
-            tracing::error!(
-                lines = lines.len(),
-                "run log lines were not stored: {error}"
-            );
+        };
+        for (reply, accepted) in replies.into_iter().zip(accepted) {
+            let _ = reply.send(accepted);
         }
         for done in flushes {
             let _ = done.send(());
@@ -91,7 +119,7 @@ async fn write_batches(store: Store, mut receiver: mpsc::UnboundedReceiver<Messa
     }
 }
 
-impl LogSink for LogWriter {
+impl LogSink for Recorder {
     fn write(&self, run: &RunKey, line: LogLine) {
         trace_line(run, &line);
         let fields = (!line.fields.is_empty())

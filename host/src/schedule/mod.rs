@@ -23,8 +23,10 @@ use crate::units::{format_duration, parse_duration};
 pub enum Schedule {
     /// A Quartz cron expression, read in the task's time zone.
     Cron(CronExpr),
-    /// `every 30s`: fixed interval, slots aligned to multiples of the interval
-    /// since the Unix epoch (so every host agrees on the slots).
+    /// `every 30s`: fixed interval, slots at the task's anchor (its `start_at`,
+    /// else its creation time) plus whole intervals, as Quartz anchors a
+    /// simple trigger at its start. Every host computes the same slots from
+    /// the row, and tasks created at different times spread their load.
     Every(Duration),
     /// `at 2026-12-01T10:00:00Z`: once, at that instant.
     At(DateTime<Utc>),
@@ -97,8 +99,9 @@ impl fmt::Display for Schedule {
 
 impl Schedule {
     /// The first fire time strictly after `after_ms` (ms since the Unix epoch),
-    /// or `None` when the schedule is over. `created_at_ms` anchors `after`.
-    pub fn next_after(&self, after_ms: i64, tz: Tz, created_at_ms: i64) -> Option<i64> {
+    /// or `None` when the schedule is over. `anchor_ms` is where `every`
+    /// slots start and what `after` counts from.
+    pub fn next_after(&self, after_ms: i64, tz: Tz, anchor_ms: i64) -> Option<i64> {
         match self {
             Schedule::Cron(cron) => {
                 let after = DateTime::<Utc>::from_timestamp_millis(after_ms)?;
@@ -106,11 +109,12 @@ impl Schedule {
             }
             Schedule::Every(interval) => {
                 let step = interval.as_millis() as i64;
-                Some((after_ms.div_euclid(step) + 1) * step)
+                let steps = (after_ms - anchor_ms).div_euclid(step) + 1;
+                Some(anchor_ms + steps.max(0) * step)
             }
             Schedule::At(at) => Some(at.timestamp_millis()).filter(|t| *t > after_ms),
             Schedule::After(delay) => {
-                Some(created_at_ms + delay.as_millis() as i64).filter(|t| *t > after_ms)
+                Some(anchor_ms + delay.as_millis() as i64).filter(|t| *t > after_ms)
             }
         }
     }
@@ -124,7 +128,8 @@ pub struct TaskTiming {
     pub schedule: Schedule,
     /// The zone cron expressions are read in.
     pub tz: Tz,
-    /// When the task was created, ms since the Unix epoch.
+    /// When the task was created, ms since the Unix epoch: anchors `after`,
+    /// and `every` when there is no `start_at`.
     pub created_at_ms: i64,
     /// No slot before this, if set.
     pub start_at_ms: Option<i64>,
@@ -140,8 +145,12 @@ impl TaskTiming {
             Some(start) => after_ms.max(start - 1),
             None => after_ms,
         };
+        let anchor = match self.schedule {
+            Schedule::Every(_) => self.start_at_ms.unwrap_or(self.created_at_ms),
+            _ => self.created_at_ms,
+        };
         self.schedule
-            .next_after(after, self.tz, self.created_at_ms)
+            .next_after(after, self.tz, anchor)
             .filter(|slot| self.end_at_ms.is_none_or(|end| *slot <= end))
     }
 }

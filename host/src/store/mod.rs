@@ -23,7 +23,7 @@ pub use fire::{FireBatch, FireDecision, MisfireRecord, NewRun};
 pub use logs::StoredLogLine;
 pub use modules::ModuleRow;
 pub use nodes::NodeRow;
-pub use runs::{ClaimedRun, Completion, RunFilter, RunRow};
+pub use runs::{ClaimedRun, Completion, FencedCompletion, RunFilter, RunRow};
 pub use tasks::{TaskRow, TaskSpec};
 
 /// Every SQLite connection: WAL (readers never block the writer), fsync at

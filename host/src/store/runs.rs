@@ -70,6 +70,21 @@ pub struct Completion {
     pub refund_attempt: bool,
 }
 
+/// A completion to record for one attempt, fenced by node and attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FencedCompletion {
+    /// The run.
+    pub run_id: i64,
+    /// The node that ran the attempt.
+    pub node: String,
+    /// The attempt.
+    pub attempt: i64,
+    /// Whether the run holds a page.
+    pub paged: bool,
+    /// How it ended.
+    pub completion: Completion,
+}
+
 /// A run, for listings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RunRow {
@@ -222,59 +237,6 @@ impl Store {
         }
         tx.commit().await?;
         Ok(claimed)
-    }
-
-    /// Records how attempt `attempt` of run `id` on `node` ended. Fenced:
-    /// ignored (returns false) unless the row still says this node and this
-    /// attempt, so a host declared dead cannot overwrite the run's new owner.
-    pub async fn complete_run(
-        &self,
-        id: i64,
-        node: &str,
-        attempt: i64,
-        completion: &Completion,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        retry_transient(|| async {
-            let _guard = self.write_guard().await;
-            let mut tx = self.pool.begin().await?;
-            let retrying = completion.state == "pending";
-            let done = sqlx::query(
-                "UPDATE runs SET state = $1, not_before = COALESCE($2, not_before), summary = $3, items = $4, \
-                 error = $5, module_digest = COALESCE($6, module_digest), finished_at = $7, \
-                 node = CASE WHEN $8 THEN NULL ELSE node END, attempt = attempt - $9, cancel_reason = NULL \
-                 WHERE id = $10 AND node = $11 AND attempt = $12 AND state = 'running'",
-            )
-            .bind(completion.state)
-            .bind(completion.retry_at)
-            .bind(&completion.summary)
-            .bind(completion.items)
-            .bind(&completion.error)
-            .bind(&completion.module_digest)
-            .bind(if retrying { None } else { Some(now) })
-            .bind(retrying)
-            .bind(i64::from(completion.refund_attempt))
-            .bind(id)
-            .bind(node)
-            .bind(attempt)
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() == 0 {
-                tx.rollback().await?;
-                return Ok(false);
-            }
-            let page_update = match completion.state {
-                "succeeded" => Some("UPDATE task_pages SET state = 'done' WHERE run_id = $1"),
-                "pending" => None,
-                _ => Some("UPDATE task_pages SET run_id = NULL WHERE run_id = $1"),
-            };
-            if let Some(sql) = page_update {
-                sqlx::query(sql).bind(id).execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-            Ok(true)
-        })
-        .await
     }
 
     /// Saves a checkpoint for the attempt that owns the run. Fails if this

@@ -1,0 +1,309 @@
+//! Scheduler benchmarks on one host with embedded SQLite, using the real
+//! `carillon` binary (release build) and a trivial job:
+//!
+//! 1. TASKS tasks (default 10,000) each firing every second: sustained
+//!    fires/s, lateness (run start minus slot) p50/p99, host RSS.
+//! 2. 100,000 registered tasks: start-up time (to serving, and to every row
+//!    scheduled) and RSS.
+//! 3. Hot swap: a module replaced in the plugins folder → the first run on
+//!    the new digest.
+//!
+//! `cargo bench -p carillon --bench scheduler`; prints Markdown for
+//! BENCHMARKS.md. `TASKS=N`, `SECONDS=N` change the load and its length.
+
+#[path = "../../tests/support/examples.rs"]
+mod examples;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use carillon::digest::Digest;
+use sqlx::Row;
+use sqlx::sqlite::SqlitePoolOptions;
+
+struct Host {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Host {
+    fn start(dir: &Path, extra: &[&str]) -> (Host, Duration) {
+        let log = dir.join(format!(
+            "host-{}.log",
+            std::time::SystemTime::now()
+                .elapsed()
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        ));
+        let started = Instant::now();
+        let child = Command::new(env!("CARGO_BIN_EXE_carillon"))
+            .arg("serve")
+            .args(["--database", &url(dir)])
+            .args(["--plugins", dir.join("plugins").to_str().unwrap()])
+            .args(["--node-id", "bench"])
+            .args(extra)
+            .env("CARILLON_CACHE_DIR", dir.join("cache"))
+            .env("CARILLON_LOG_LEVEL", "warn,carillon::serve=info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start carillon");
+        let host = Host { child, log };
+        while !std::fs::read_to_string(&host.log)
+            .unwrap_or_default()
+            .contains("carillon is serving")
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "host did not start"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        (host, started.elapsed())
+    }
+
+    /// Resident set size now and at its peak, in MiB, from /proc.
+    fn rss_mib(&self) -> (f64, f64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+                .map_or(0.0, |kb| kb / 1024.0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn url(dir: &Path) -> String {
+    format!("sqlite://{}", dir.join("carillon.db").display())
+}
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+fn sql(dir: &Path, statements: &[String]) {
+    let url = url(dir);
+    block_on(async move {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await
+            .unwrap();
+        let mut tx = pool.begin().await.unwrap();
+        for statement in statements {
+            sqlx::query(statement).execute(&mut *tx).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        pool.close().await;
+    });
+}
+
+fn query_i64(dir: &Path, statement: &str) -> Vec<i64> {
+    let url = url(dir);
+    let statement = statement.to_owned();
+    block_on(async move {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await
+            .unwrap();
+        let rows = sqlx::query(&statement).fetch_all(&pool).await.unwrap();
+        pool.close().await;
+        rows.iter()
+            .map(|r| r.try_get::<i64, _>(0).unwrap_or(0))
+            .collect()
+    })
+}
+
+fn insert_tasks(dir: &Path, prefix: &str, count: usize, schedule: &str) {
+    let statements: Vec<String> = (0..count)
+        .collect::<Vec<_>>()
+        .chunks(500)
+        .map(|chunk| {
+            let values: Vec<String> = chunk
+                .iter()
+                .map(|i| format!("('{prefix}{i}', 'noop', '{schedule}', '{{\"mode\":\"ok\"}}')"))
+                .collect();
+            format!(
+                "INSERT INTO tasks (name, module, schedule, params) VALUES {}",
+                values.join(", ")
+            )
+        })
+        .collect();
+    sql(dir, &statements);
+}
+
+fn percentile(sorted: &[i64], p: f64) -> i64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn prepare(dir: &Path) {
+    std::fs::create_dir_all(dir.join("plugins")).unwrap();
+    std::fs::copy(examples::path("hostile"), dir.join("plugins/noop.wasm")).unwrap();
+}
+
+fn main() {
+    let tasks: usize = std::env::var("TASKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let seconds: u64 = std::env::var("SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+
+    // 1. Sustained load.
+    let dir = tempfile::tempdir().unwrap();
+    prepare(dir.path());
+    let (host, _) = Host::start(dir.path(), &["--max-concurrent-runs", "256"]);
+    insert_tasks(dir.path(), "t", tasks, "every 1s");
+    let warmup = Duration::from_secs(5);
+    std::thread::sleep(warmup);
+    let window_start = carillon::clock::now_ms();
+    let mut peak_rss = 0.0f64;
+    let measure = Instant::now();
+    while measure.elapsed() < Duration::from_secs(seconds) {
+        std::thread::sleep(Duration::from_millis(500));
+        peak_rss = peak_rss.max(host.rss_mib().0);
+    }
+    let window_end = carillon::clock::now_ms();
+    // Let runs of the window finish being recorded.
+    std::thread::sleep(Duration::from_secs(3));
+    let (rss, hwm) = host.rss_mib();
+    host.stop();
+    let slots = format!(
+        "scheduled_at >= {window_start} AND scheduled_at < {}",
+        window_end - window_end % 1000
+    );
+    let fired = query_i64(
+        dir.path(),
+        &format!("SELECT COUNT(*) FROM runs WHERE {slots}"),
+    )[0];
+    let mut lateness = query_i64(
+        dir.path(),
+        &format!(
+            "SELECT started_at - scheduled_at FROM runs WHERE {slots} AND state = 'succeeded'"
+        ),
+    );
+    lateness.sort();
+    let expected_slots =
+        ((window_end - window_end % 1000) - window_start) as f64 / 1000.0 * tasks as f64;
+    let span = (window_end - window_end % 1000 - window_start) as f64 / 1000.0;
+    println!(
+        "## {tasks} tasks firing every second, one host, SQLite ({seconds} s measured after {}s warm-up)\n",
+        warmup.as_secs()
+    );
+    println!(
+        "| fires/s (runs created per second of slots) | runs succeeded | of slots due | lateness p50 | lateness p99 | lateness max | RSS now / peak |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| {:.0} | {} | {:.1} % | {} ms | {} ms | {} ms | {:.0} / {:.0} MiB |",
+        fired as f64 / span,
+        lateness.len(),
+        100.0 * lateness.len() as f64 / expected_slots,
+        percentile(&lateness, 0.5),
+        percentile(&lateness, 0.99),
+        lateness.last().copied().unwrap_or(0),
+        rss,
+        hwm.max(peak_rss)
+    );
+
+    // 2. 100,000 registered tasks: start-up.
+    let dir = tempfile::tempdir().unwrap();
+    prepare(dir.path());
+    {
+        // Create the schema, then register the tasks while no host runs.
+        let (host, _) = Host::start(dir.path(), &[]);
+        host.stop();
+    }
+    insert_tasks(dir.path(), "r", 100_000, "0 0 3 * * ?");
+    let started = Instant::now();
+    let (host, to_serving) = Host::start(dir.path(), &[]);
+    while query_i64(
+        dir.path(),
+        "SELECT COUNT(*) FROM tasks WHERE next_fire_at IS NULL",
+    )[0] > 0
+    {
+        assert!(started.elapsed() < Duration::from_secs(300));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let to_scheduled = started.elapsed();
+    std::thread::sleep(Duration::from_secs(1));
+    let (rss, hwm) = host.rss_mib();
+    host.stop();
+    println!("\n## 100,000 registered tasks (daily cron), one host, SQLite\n");
+    println!("| start to serving | start to every task scheduled | RSS now / peak |");
+    println!("|---|---|---|");
+    println!(
+        "| {:.0} ms | {:.0} ms | {rss:.0} / {hwm:.0} MiB |",
+        to_serving.as_secs_f64() * 1e3,
+        to_scheduled.as_secs_f64() * 1e3
+    );
+
+    // 3. Hot swap.
+    let dir = tempfile::tempdir().unwrap();
+    prepare(dir.path());
+    let (host, _) = Host::start(dir.path(), &["--poll-interval", "1s"]);
+    insert_tasks(dir.path(), "s", 1, "every 1s");
+    std::thread::sleep(Duration::from_secs(2));
+    let mut swaps = Vec::new();
+    for (i, module) in ["hello", "hostile", "hello", "hostile", "hello"]
+        .iter()
+        .enumerate()
+    {
+        let bytes = examples::bytes(module);
+        let digest = Digest::of(&bytes).to_string();
+        let temporary = dir.path().join("plugins/noop.partial");
+        std::fs::write(&temporary, &bytes).unwrap();
+        let swapped_at = carillon::clock::now_ms();
+        std::fs::rename(&temporary, dir.path().join("plugins/noop.wasm")).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let first = query_i64(
+                dir.path(),
+                &format!(
+                    "SELECT MIN(started_at) FROM runs WHERE module_digest = '{digest}' AND started_at >= {swapped_at}"
+                ),
+            );
+            if let Some(at) = first.first().filter(|at| **at > 0) {
+                swaps.push(at - swapped_at);
+                break;
+            }
+            assert!(Instant::now() < deadline, "swap {i} never took effect");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    host.stop();
+    swaps.sort();
+    println!(
+        "\n## Hot swap: module file replaced → first run on the new digest (task firing every second, 5 swaps)\n"
+    );
+    println!("| median | max |");
+    println!("|---|---|");
+    println!(
+        "| {} ms | {} ms |",
+        swaps[swaps.len() / 2],
+        swaps.last().unwrap()
+    );
+}
