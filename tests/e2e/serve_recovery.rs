@@ -146,3 +146,46 @@ fn a_database_locked_by_another_process_is_waited_for_not_fatal() {
     );
     assert!(!host.log().contains("panicked"), "{}", host.log());
 }
+
+#[test]
+fn slots_missed_while_down_are_recorded_and_handled_per_misfire_policy() {
+    let mut host = Host::start(&["hello"], &[]);
+    host.sql(
+        "INSERT INTO tasks (name, module, schedule, misfire) VALUES \
+         ('skipper', 'hello', '0 * * * * ?', 'skip'), \
+         ('catcher', 'hello', '0 * * * * ?', 'catch-up:3'), \
+         ('nower', 'hello', '0 * * * * ?', 'fire-now')",
+    );
+    wait_until("the tasks to be scheduled", Duration::from_secs(10), || {
+        let rows = host.query("SELECT COUNT(*) FROM tasks WHERE next_fire_at IS NOT NULL");
+        (rows[0][0] == "3").then_some(())
+    });
+    // The host was down for ten minutes: its next slots lie in the past. Of
+    // the ten slots now due, the newest is less than the 60 s misfire
+    // threshold old and fires on time; the nine older ones are misfires.
+    host.kill9();
+    host.sql("DELETE FROM runs");
+    host.sql("UPDATE tasks SET next_fire_at = next_fire_at - 600000");
+    host.restart();
+    let misfires = wait_until("three misfire records", Duration::from_secs(15), || {
+        let rows = host.query("SELECT task, missed, policy FROM misfires ORDER BY task");
+        (rows.len() == 3).then_some(rows)
+    });
+    assert_eq!(
+        misfires[0],
+        ["catcher", "6", "catch-up:3"],
+        "3 of 9 caught up: {misfires:?}"
+    );
+    assert_eq!(
+        misfires[1],
+        ["nower", "9", "fire-now"],
+        "the on-time fire is the fire now: {misfires:?}"
+    );
+    assert_eq!(misfires[2], ["skipper", "9", "skip"], "{misfires:?}");
+    let runs = |task: &str| {
+        host.query(&format!("SELECT COUNT(*) FROM runs WHERE task = '{task}'"))[0][0].clone()
+    };
+    assert_eq!(runs("skipper"), "1");
+    assert_eq!(runs("nower"), "1");
+    assert_eq!(runs("catcher"), "4");
+}
