@@ -1,10 +1,11 @@
-//! `carillon serve`: wires the parts into a running host and owns its main
-//! loop. Start-up: open (and migrate) the database, build the runtime, load
-//! modules (database, then the plugins folder), rescue runs this node left
-//! behind, register the node. Then, until SIGINT/SIGTERM: heartbeat, rescue
-//! runs of dead nodes, schedule and materialise fires, claim and run. At
-//! shutdown: stop claiming, give running runs the grace period, hand the rest
-//! back as interrupted.
+//! `carillon serve`: wires the parts into a running host and owns its loops.
+//! Start-up: open (and migrate) the database, build the runtime, load modules
+//! (database, then the plugins folder), rescue runs this node left behind,
+//! register the node. Then, until SIGINT/SIGTERM, three loops: the scheduler
+//! materialises fires, the dispatcher claims and runs them, and housekeeping
+//! heartbeats, rescues runs of dead nodes, relays cancel requests and loads
+//! modules pushed to the database. At shutdown: stop claiming, give running
+//! runs the grace period, hand the rest back as interrupted.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -133,10 +134,89 @@ pub async fn serve_until(config: Config, mut stopped: watch::Receiver<bool>) -> 
         "carillon is serving"
     );
 
-    let mut last_heartbeat = now;
-    loop {
-        if *stopped.borrow() {
-            break;
+    let fired = Arc::new(tokio::sync::Notify::new());
+    let loops = [
+        tokio::spawn(schedule_loop(scheduler, dispatcher.clone(), store.clone(), config.clone(), fired.clone(), stopped.clone())),
+        tokio::spawn(dispatch_loop(dispatcher.clone(), config.poll_interval, fired, stopped.clone())),
+        tokio::spawn(housekeeping_loop(store.clone(), plugins.clone(), dispatcher.clone(), config.clone(), stopped.clone())),
+    ];
+    let _ = stopped.wait_for(|stop| *stop).await;
+    for handle in loops {
+        let _ = handle.await;
+    }
+
+    dispatcher.shutdown(config.shutdown_grace).await;
+    let _ = watcher.await;
+    store.close().await;
+    tracing::info!("carillon stopped");
+    Ok(())
+}
+
+/// Materialises due fires, then sleeps until the next task is due (at most
+/// one poll interval, so rows changed with plain SQL are seen in time).
+async fn schedule_loop(
+    scheduler: Scheduler,
+    dispatcher: Dispatcher,
+    store: Store,
+    config: Config,
+    fired: Arc<tokio::sync::Notify>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    while !*stopped.borrow() {
+        match scheduler.tick(now_ms()).await {
+            Ok(report) => {
+                if report.runs > 0 {
+                    fired.notify_one();
+                }
+                for id in &report.cancelled {
+                    dispatcher.cancel(*id, "replaced by a newer fire (concurrency `replace`)");
+                }
+            }
+            Err(error) => tracing::error!("scheduling pass failed (will retry): {error}"),
+        }
+        let wake = next_wake(&store, &config).await;
+        tokio::select! {
+            () = tokio::time::sleep(wake) => {}
+            _ = stopped.changed() => {}
+        }
+    }
+}
+
+/// Claims runs whenever there is a free slot and something to run: woken by
+/// new fires, by a slot freeing up, or at the poll interval (retries whose
+/// backoff ended, runs created by other hosts or the CLI).
+async fn dispatch_loop(
+    dispatcher: Dispatcher,
+    poll: Duration,
+    fired: Arc<tokio::sync::Notify>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    while !*stopped.borrow() {
+        if let Err(error) = dispatcher.claim_and_start().await {
+            tracing::error!("claiming runs failed (will retry): {error}");
+        }
+        tokio::select! {
+            () = fired.notified() => {}
+            () = dispatcher.slot_freed() => {}
+            () = tokio::time::sleep(poll) => {}
+            _ = stopped.changed() => {}
+        }
+    }
+}
+
+/// Every poll interval: relay cancel requests; every heartbeat interval:
+/// heartbeat, rescue runs of dead nodes, load modules pushed meanwhile.
+async fn housekeeping_loop(
+    store: Store,
+    plugins: Plugins,
+    dispatcher: Dispatcher,
+    config: Config,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut last_heartbeat = now_ms();
+    while !*stopped.borrow() {
+        if let Err(error) = dispatcher.relay_cancel_requests().await {
+            tracing::error!("reading cancel requests failed: {error}");
         }
         let now = now_ms();
         if now - last_heartbeat >= config.heartbeat_interval.as_millis() as i64 {
@@ -148,33 +228,11 @@ pub async fn serve_until(config: Config, mut stopped: watch::Receiver<bool>) -> 
                 tracing::error!("module sync failed: {error}");
             }
         }
-        if let Err(error) = pass(&scheduler, &dispatcher, now).await {
-            tracing::error!("scheduling pass failed (will retry): {error:#}");
-        }
-        let wake = next_wake(&store, &config).await;
         tokio::select! {
-            () = tokio::time::sleep(wake) => {}
-            () = dispatcher.slot_freed() => {}
+            () = tokio::time::sleep(config.poll_interval) => {}
             _ = stopped.changed() => {}
         }
     }
-
-    dispatcher.shutdown(config.shutdown_grace).await;
-    let _ = watcher.await;
-    store.close().await;
-    tracing::info!("carillon stopped");
-    Ok(())
-}
-
-/// One scheduling pass: materialise due fires, relay cancels, claim runs.
-async fn pass(scheduler: &Scheduler, dispatcher: &Dispatcher, now: i64) -> anyhow::Result<()> {
-    let report = scheduler.tick(now).await?;
-    for id in &report.cancelled {
-        dispatcher.cancel(*id, "replaced by a newer fire (concurrency `replace`)");
-    }
-    dispatcher.relay_cancel_requests().await?;
-    dispatcher.claim_and_start().await?;
-    Ok(())
 }
 
 /// One write per host per interval, and rescue of runs held by dead nodes.
@@ -188,10 +246,10 @@ async fn heartbeat(store: &Store, config: &Config, now: i64) -> anyhow::Result<(
     Ok(())
 }
 
-/// Sleep until the next due time, at most one poll interval, at least 1 ms.
+/// Sleep until the next task is due, at most one poll interval, at least 1 ms.
 async fn next_wake(store: &Store, config: &Config) -> Duration {
     let poll = config.poll_interval;
-    match store.next_wakeup(now_ms()).await {
+    match store.next_fire_after(now_ms()).await {
         Ok(Some(at)) => {
             let until = (at - now_ms()).clamp(1, poll.as_millis() as i64);
             Duration::from_millis(until as u64)

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::plugins::ModuleRegistry;
 use crate::schedule::{Schedule, plan_fires};
-use crate::store::{FireDecision, MisfireRecord, NewRun, Store, StoreError, TaskRow};
+use crate::store::{FireDecision, MisfireRecord, NewRun, ScheduleVerdict, Store, StoreError, TaskRow};
 pub use definition::{Concurrency, TaskDefinition};
 
 /// How the scheduler behaves.
@@ -27,7 +27,7 @@ impl Default for SchedulerConfig {
     fn default() -> Self {
         Self {
             misfire_threshold: Duration::from_secs(60),
-            batch: 500,
+            batch: 2000,
         }
     }
 }
@@ -104,22 +104,29 @@ impl Scheduler {
                 return Ok(scheduled);
             }
             let count = rows.len();
-            for row in rows {
-                let (next, error) = match self.check(&row) {
-                    Err(reason) => {
-                        tracing::warn!(task = %row.spec.name, "task cannot be scheduled: {reason}");
-                        (None, Some(reason))
+            let verdicts: Vec<ScheduleVerdict> = rows
+                .into_iter()
+                .map(|row| {
+                    let (next_fire_at, error) = match self.check(&row) {
+                        Err(reason) => {
+                            tracing::warn!(task = %row.spec.name, "task cannot be scheduled: {reason}");
+                            (None, Some(reason))
+                        }
+                        Ok(definition) => match first_slot(&definition, &row, now_ms) {
+                            Some(slot) => (Some(slot), None),
+                            None => (None, Some(FINISHED.to_owned())),
+                        },
+                    };
+                    ScheduleVerdict {
+                        name: row.spec.name,
+                        revision: row.revision,
+                        next_fire_at,
+                        error,
                     }
-                    Ok(definition) => match first_slot(&definition, &row, now_ms) {
-                        Some(slot) => (Some(slot), None),
-                        None => (None, Some(FINISHED.to_owned())),
-                    },
-                };
-                self.store
-                    .set_schedule(&row.spec.name, row.revision, next, error.as_deref())
-                    .await?;
-                scheduled += 1;
-            }
+                })
+                .collect();
+            self.store.set_schedules(&verdicts).await?;
+            scheduled += count;
             if (count as i64) < self.config.batch {
                 return Ok(scheduled);
             }

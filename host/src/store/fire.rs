@@ -7,7 +7,7 @@
 use sqlx::{Any, Row, Transaction};
 
 use crate::store::tasks::{TaskRow, task_from_row, task_select};
-use crate::store::{Store, StoreError, TransientBackoff};
+use crate::store::{Backend, Store, StoreError, TransientBackoff, placeholders, row_placeholders};
 
 /// One run to create: a slot and a shard of the task being fired.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,8 +114,10 @@ impl Store {
             .fetch_all(&mut *tx)
             .await?;
         let mut batch = FireBatch::default();
-        for row in &rows {
-            let task = task_from_row(row)?;
+        let mut new_runs: Vec<(&TaskRow, NewRun)> = Vec::new();
+        let mut task_updates: Vec<TaskUpdate> = Vec::new();
+        let tasks: Vec<TaskRow> = rows.iter().map(task_from_row).collect::<Result<_, _>>()?;
+        for task in &tasks {
             let active = if task.spec.concurrency.trim() == "allow" {
                 0
             } else {
@@ -126,13 +128,14 @@ impl Store {
                     .try_get::<i64, _>("n")?
             };
             batch.tasks += 1;
-            match decide(&task, active) {
+            match decide(task, active) {
                 FireDecision::Block(reason) => {
-                    sqlx::query("UPDATE tasks SET next_fire_at = NULL, error = $1 WHERE name = $2")
-                        .bind(&reason)
-                        .bind(&task.spec.name)
-                        .execute(&mut *tx)
-                        .await?;
+                    task_updates.push(TaskUpdate {
+                        name: &task.spec.name,
+                        next_fire_at: None,
+                        last_fire_at: None,
+                        error: Some(reason.clone()),
+                    });
                     batch.blocked.push((task.spec.name.clone(), reason));
                 }
                 FireDecision::Fire {
@@ -154,12 +157,6 @@ impl Store {
                             batch.cancelled.push(id.try_get("id")?);
                         }
                     }
-                    let last_fired = runs.iter().map(|r| r.scheduled_at).max();
-                    for run in &runs {
-                        if insert_run(&mut tx, &task, run, now).await? {
-                            batch.runs += 1;
-                        }
-                    }
                     if let Some(misfire) = &misfire {
                         sqlx::query(
                             "INSERT INTO misfires (task, first_slot, last_slot, missed, policy, recorded_at) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -174,21 +171,122 @@ impl Store {
                         .await?;
                         batch.missed += misfire.missed;
                     }
-                    sqlx::query(
-                        "UPDATE tasks SET next_fire_at = $1, last_fire_at = COALESCE($2, last_fire_at), error = $3 WHERE name = $4",
-                    )
-                    .bind(next_fire_at)
-                    .bind(last_fired)
-                    .bind(note)
-                    .bind(&task.spec.name)
-                    .execute(&mut *tx)
-                    .await?;
+                    task_updates.push(TaskUpdate {
+                        name: &task.spec.name,
+                        next_fire_at,
+                        last_fire_at: runs.iter().map(|r| r.scheduled_at).max(),
+                        error: note,
+                    });
+                    new_runs.extend(runs.into_iter().map(|run| (task, run)));
                 }
             }
         }
+        let (paged, unpaged): (Vec<_>, Vec<_>) = new_runs
+            .into_iter()
+            .partition(|(task, run)| task.spec.page_size.is_some_and(|s| s > 0) && run.skipped.is_none());
+        batch.runs += insert_runs_batched(&mut tx, self.backend, &unpaged, now).await?;
+        for (task, run) in &paged {
+            batch.runs += usize::from(insert_run(&mut tx, task, run, now).await?);
+        }
+        update_tasks_batched(&mut tx, self.backend, &task_updates).await?;
         tx.commit().await?;
         Ok(batch)
     }
+}
+
+/// The scheduler's bookkeeping for one task after a fire.
+struct TaskUpdate<'a> {
+    name: &'a str,
+    next_fire_at: Option<i64>,
+    last_fire_at: Option<i64>,
+    error: Option<String>,
+}
+
+/// Rows per multi-row statement: well under SQLite's 32,766 parameters.
+const ROWS_PER_STATEMENT: usize = 100;
+
+/// Columns of a run row as the scheduler creates it.
+const RUN_COLUMNS: &str = "task, task_group, scheduled_at, shard_index, shard_total, shard_param, params, \
+    module, selector, timeout_ms, memory_mib, max_attempts, retry_backoff_ms, state, not_before, \
+    created_at, finished_at, error";
+const RUN_COLUMN_COUNT: usize = 18;
+
+type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
+
+fn bind_run<'q>(query: AnyQuery<'q>, task: &'q TaskRow, run: &'q NewRun, now: i64) -> AnyQuery<'q> {
+    let spec = &task.spec;
+    let (state, finished_at) = match run.skipped {
+        Some(_) => ("skipped", Some(now)),
+        None => ("pending", None),
+    };
+    query
+        .bind(&spec.name)
+        .bind(&spec.group)
+        .bind(run.scheduled_at)
+        .bind(run.shard_index)
+        .bind(spec.shard_total.max(1))
+        .bind(&run.shard_param)
+        .bind(&run.params)
+        .bind(&spec.module)
+        .bind(&spec.selector)
+        .bind(spec.timeout_ms)
+        .bind(spec.memory_mib)
+        .bind(spec.max_retries.max(0) + 1)
+        .bind(spec.retry_backoff_ms.max(0))
+        .bind(state)
+        .bind(run.scheduled_at.min(now))
+        .bind(now)
+        .bind(finished_at)
+        .bind(&run.skipped)
+}
+
+/// Inserts runs that need no page, many per statement; a slot and shard
+/// that already has a run is left alone. Returns how many were created.
+async fn insert_runs_batched(
+    tx: &mut Transaction<'_, Any>,
+    backend: Backend,
+    runs: &[(&TaskRow, NewRun)],
+    now: i64,
+) -> Result<usize, StoreError> {
+    let mut created = 0;
+    for chunk in runs.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO runs ({RUN_COLUMNS}) VALUES {} ON CONFLICT (task, scheduled_at, shard_index) DO NOTHING",
+            row_placeholders(backend, chunk.len(), RUN_COLUMN_COUNT)
+        );
+        let mut query = sqlx::query(&sql);
+        for (task, run) in chunk {
+            query = bind_run(query, task, run, now);
+        }
+        created += query.execute(&mut **tx).await?.rows_affected() as usize;
+    }
+    Ok(created)
+}
+
+/// Moves many tasks on in one statement per chunk (`UPDATE … FROM (VALUES …)`;
+/// both databases name the VALUES columns `column1`, `column2`, …).
+async fn update_tasks_batched(
+    tx: &mut Transaction<'_, Any>,
+    backend: Backend,
+    updates: &[TaskUpdate<'_>],
+) -> Result<(), StoreError> {
+    for chunk in updates.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "UPDATE tasks SET next_fire_at = v.column2, last_fire_at = COALESCE(v.column3, tasks.last_fire_at), \
+             error = v.column4 FROM (VALUES {}) AS v WHERE tasks.name = v.column1",
+            row_placeholders(backend, chunk.len(), 4)
+        );
+        let mut query = sqlx::query(&sql);
+        for update in chunk {
+            query = query
+                .bind(update.name)
+                .bind(update.next_fire_at)
+                .bind(update.last_fire_at)
+                .bind(&update.error);
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 /// Inserts one run (a no-op if the slot and shard already have one) and, for
@@ -200,37 +298,12 @@ pub(crate) async fn insert_run(
     now: i64,
 ) -> Result<bool, StoreError> {
     let spec = &task.spec;
-    let (state, finished_at) = match run.skipped {
-        Some(_) => ("skipped", Some(now)),
-        None => ("pending", None),
-    };
-    let inserted = sqlx::query(
-        "INSERT INTO runs (task, task_group, scheduled_at, shard_index, shard_total, shard_param, params, \
-         module, selector, timeout_ms, memory_mib, max_attempts, retry_backoff_ms, state, not_before, \
-         created_at, finished_at, error) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+    let sql = format!(
+        "INSERT INTO runs ({RUN_COLUMNS}) VALUES ({}) \
          ON CONFLICT (task, scheduled_at, shard_index) DO NOTHING RETURNING id",
-    )
-    .bind(&spec.name)
-    .bind(&spec.group)
-    .bind(run.scheduled_at)
-    .bind(run.shard_index)
-    .bind(spec.shard_total.max(1))
-    .bind(&run.shard_param)
-    .bind(&run.params)
-    .bind(&spec.module)
-    .bind(&spec.selector)
-    .bind(spec.timeout_ms)
-    .bind(spec.memory_mib)
-    .bind(spec.max_retries.max(0) + 1)
-    .bind(spec.retry_backoff_ms.max(0))
-    .bind(state)
-    .bind(run.scheduled_at.min(now))
-    .bind(now)
-    .bind(finished_at)
-    .bind(&run.skipped)
-    .fetch_optional(&mut **tx)
-    .await?;
+        placeholders(0, RUN_COLUMN_COUNT)
+    );
+    let inserted = bind_run(sqlx::query(&sql), task, run, now).fetch_optional(&mut **tx).await?;
     let Some(row) = inserted else {
         return Ok(false);
     };

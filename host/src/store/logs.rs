@@ -8,7 +8,7 @@ use serde::Serialize;
 use sqlx::{Any, Row, Transaction};
 
 use crate::store::runs::FencedCompletion;
-use crate::store::{Store, StoreError, placeholders, retry_transient};
+use crate::store::{Backend, Store, StoreError, retry_transient, row_placeholders};
 
 /// One stored log line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -50,10 +50,10 @@ impl Store {
         retry_transient(|| async {
             let _guard = self.write_guard().await;
             let mut tx = self.pool.begin().await?;
-            insert_lines(&mut tx, lines).await?;
+            insert_lines(&mut tx, self.backend, lines).await?;
             let mut accepted = Vec::with_capacity(completions.len());
-            for completion in completions {
-                accepted.push(complete(&mut tx, completion, now).await?);
+            for chunk in completions.chunks(COMPLETIONS_PER_STATEMENT) {
+                accepted.extend(complete(&mut tx, self.backend, chunk, now).await?);
             }
             tx.commit().await?;
             Ok(accepted)
@@ -90,16 +90,14 @@ impl Store {
 
 async fn insert_lines(
     tx: &mut Transaction<'_, Any>,
+    backend: Backend,
     lines: &[StoredLogLine],
 ) -> Result<(), StoreError> {
     for chunk in lines.chunks(ROWS_PER_INSERT) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| format!("({})", placeholders(i * 8, 8)))
-            .collect();
         let sql = format!(
             "INSERT INTO run_logs (run_id, attempt, seq, at, level, source, message, fields) VALUES {} \
              ON CONFLICT (run_id, attempt, seq) DO NOTHING",
-            values.join(", ")
+            row_placeholders(backend, chunk.len(), 8)
         );
         let mut query = sqlx::query(&sql);
         for line in chunk {
@@ -118,50 +116,59 @@ async fn insert_lines(
     Ok(())
 }
 
-/// Records one fenced completion; false when the row no longer names this
-/// node and attempt.
+/// Completions per statement (12 parameters each).
+const COMPLETIONS_PER_STATEMENT: usize = 200;
+
+/// Records fenced completions in one statement (`UPDATE … FROM (VALUES …)`);
+/// per completion, false when the row no longer names its node and attempt.
 async fn complete(
     tx: &mut Transaction<'_, Any>,
-    fenced: &FencedCompletion,
+    backend: Backend,
+    batch: &[FencedCompletion],
     now: i64,
-) -> Result<bool, StoreError> {
-    let completion = &fenced.completion;
-    let retrying = completion.state == "pending";
-    let done = sqlx::query(
-        "UPDATE runs SET state = $1, not_before = COALESCE($2, not_before), summary = $3, items = $4, \
-         error = $5, module_digest = COALESCE($6, module_digest), finished_at = $7, \
-         node = CASE WHEN $8 THEN NULL ELSE node END, attempt = attempt - $9, cancel_reason = NULL \
-         WHERE id = $10 AND node = $11 AND attempt = $12 AND state = 'running'",
-    )
-    .bind(completion.state)
-    .bind(completion.retry_at)
-    .bind(&completion.summary)
-    .bind(completion.items)
-    .bind(&completion.error)
-    .bind(&completion.module_digest)
-    .bind(if retrying { None } else { Some(now) })
-    .bind(retrying)
-    .bind(i64::from(completion.refund_attempt))
-    .bind(fenced.run_id)
-    .bind(&fenced.node)
-    .bind(fenced.attempt)
-    .execute(&mut **tx)
-    .await?;
-    if done.rows_affected() == 0 {
-        return Ok(false);
+) -> Result<Vec<bool>, StoreError> {
+    let sql = format!(
+        "UPDATE runs SET state = v.column2, not_before = COALESCE(v.column3, runs.not_before), \
+         summary = v.column4, items = v.column5, error = v.column6, \
+         module_digest = COALESCE(v.column7, runs.module_digest), finished_at = v.column8, \
+         node = CASE WHEN v.column9 = 1 THEN NULL ELSE runs.node END, attempt = runs.attempt - v.column10, \
+         cancel_reason = NULL \
+         FROM (VALUES {}) AS v \
+         WHERE runs.id = v.column1 AND runs.node = v.column11 AND runs.attempt = v.column12 AND runs.state = 'running' \
+         RETURNING runs.id",
+        row_placeholders(backend, batch.len(), 12)
+    );
+    let mut query = sqlx::query(&sql);
+    for fenced in batch {
+        let completion = &fenced.completion;
+        let retrying = completion.state == "pending";
+        query = query
+            .bind(fenced.run_id)
+            .bind(completion.state)
+            .bind(completion.retry_at)
+            .bind(&completion.summary)
+            .bind(completion.items)
+            .bind(&completion.error)
+            .bind(&completion.module_digest)
+            .bind(if retrying { None } else { Some(now) })
+            .bind(i64::from(retrying))
+            .bind(i64::from(completion.refund_attempt))
+            .bind(&fenced.node)
+            .bind(fenced.attempt);
     }
-    if fenced.paged {
-        let page_update = match completion.state {
-            "succeeded" => Some("UPDATE task_pages SET state = 'done' WHERE run_id = $1"),
-            "pending" => None,
-            _ => Some("UPDATE task_pages SET run_id = NULL WHERE run_id = $1"),
+    let updated: std::collections::HashSet<i64> = query
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|row| row.try_get::<i64, _>("id"))
+        .collect::<Result<_, _>>()?;
+    for fenced in batch.iter().filter(|f| f.paged && updated.contains(&f.run_id)) {
+        let page_update = match fenced.completion.state {
+            "succeeded" => "UPDATE task_pages SET state = 'done' WHERE run_id = $1",
+            "pending" => continue,
+            _ => "UPDATE task_pages SET run_id = NULL WHERE run_id = $1",
         };
-        if let Some(sql) = page_update {
-            sqlx::query(sql)
-                .bind(fenced.run_id)
-                .execute(&mut **tx)
-                .await?;
-        }
+        sqlx::query(page_update).bind(fenced.run_id).execute(&mut **tx).await?;
     }
-    Ok(true)
+    Ok(batch.iter().map(|f| updated.contains(&f.run_id)).collect())
 }

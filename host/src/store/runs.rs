@@ -375,13 +375,10 @@ impl Store {
 }
 
 impl Store {
-    /// The earliest time after `now` something becomes due: a task's next
-    /// fire or a pending run's retry time.
-    pub async fn next_wakeup(&self, now: i64) -> Result<Option<i64>, StoreError> {
+    /// The earliest task fire time after `now`.
+    pub async fn next_fire_after(&self, now: i64) -> Result<Option<i64>, StoreError> {
         let row = sqlx::query(
-            "SELECT MIN(t) AS t FROM (\
-               SELECT MIN(next_fire_at) AS t FROM tasks WHERE next_fire_at > $1 AND NOT paused AND error IS NULL \
-               UNION ALL SELECT MIN(not_before) AS t FROM runs WHERE state = 'pending' AND not_before > $1) AS due",
+            "SELECT MIN(next_fire_at) AS t FROM tasks WHERE next_fire_at > $1 AND NOT paused AND error IS NULL",
         )
         .bind(now)
         .fetch_one(&self.pool)

@@ -6,7 +6,7 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::store::{Store, StoreError, retry_transient};
+use crate::store::{Store, StoreError, retry_transient, row_placeholders};
 
 /// The columns a user sets. Every field but name, module and schedule has a
 /// default in the table.
@@ -77,6 +77,19 @@ impl TaskSpec {
             end_at: None,
         }
     }
+}
+
+/// The scheduler's verdict on one task row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleVerdict {
+    /// The task.
+    pub name: String,
+    /// The revision the verdict was made on.
+    pub revision: i64,
+    /// Its next fire time, if any.
+    pub next_fire_at: Option<i64>,
+    /// Why it has none, if it has none.
+    pub error: Option<String>,
 }
 
 /// A task row: the user's spec and the host's bookkeeping.
@@ -248,26 +261,33 @@ impl Store {
         Ok(rows.iter().map(task_from_row).collect::<Result<_, _>>()?)
     }
 
-    /// Records the scheduler's verdict on a task: its next fire time, or why it
-    /// has none. Skipped if the row changed (another revision) meanwhile.
-    pub async fn set_schedule(
-        &self,
-        name: &str,
-        revision: i64,
-        next_fire_at: Option<i64>,
-        error: Option<&str>,
-    ) -> Result<(), StoreError> {
+    /// Records the scheduler's verdicts on tasks: each one's next fire time,
+    /// or why it has none. A row whose revision changed meanwhile (someone
+    /// edited it) is left for the next pass.
+    pub async fn set_schedules(&self, verdicts: &[ScheduleVerdict]) -> Result<(), StoreError> {
+        if verdicts.is_empty() {
+            return Ok(());
+        }
         retry_transient(|| async {
             let _guard = self.write_guard().await;
-            sqlx::query(
-                "UPDATE tasks SET next_fire_at = $1, error = $2 WHERE name = $3 AND revision = $4",
-            )
-            .bind(next_fire_at)
-            .bind(error)
-            .bind(name)
-            .bind(revision)
-            .execute(&self.pool)
-            .await?;
+            let mut tx = self.pool.begin().await?;
+            for chunk in verdicts.chunks(200) {
+                let sql = format!(
+                    "UPDATE tasks SET next_fire_at = v.column3, error = v.column4 FROM (VALUES {}) AS v \
+                     WHERE tasks.name = v.column1 AND tasks.revision = v.column2",
+                    row_placeholders(self.backend, chunk.len(), 4)
+                );
+                let mut query = sqlx::query(&sql);
+                for verdict in chunk {
+                    query = query
+                        .bind(&verdict.name)
+                        .bind(verdict.revision)
+                        .bind(verdict.next_fire_at)
+                        .bind(&verdict.error);
+                }
+                query.execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
             Ok(())
         })
         .await
