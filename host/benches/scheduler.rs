@@ -144,7 +144,11 @@ fn insert_tasks(dir: &Path, prefix: &str, count: usize, schedule: &str, spread: 
             let values: Vec<String> = chunk
                 .iter()
                 .map(|i| {
-                    let start = if spread { base + (*i as i64 * 1000) / count as i64 } else { base };
+                    let start = if spread {
+                        base + (*i as i64 * 1000) / count as i64
+                    } else {
+                        base
+                    };
                     format!("('{prefix}{i}', 'noop', '{schedule}', '{{\"mode\":\"ok\"}}', {start})")
                 })
                 .collect();
@@ -225,7 +229,6 @@ fn sustained(tasks: usize, seconds: u64, spread: bool) {
         rss,
         hwm.max(peak_rss)
     );
-
 }
 
 fn main() {
@@ -239,8 +242,12 @@ fn main() {
         .unwrap_or(30);
 
     // 1. Sustained load.
-    println!("## {tasks} tasks firing every second, one host, SQLite ({seconds} s measured after a 5 s warm-up)\n");
-    println!("| phases | fires/s | runs succeeded | of slots due | lateness p50 | lateness p99 | lateness max | RSS now / peak |");
+    println!(
+        "## {tasks} tasks firing every second, one host, SQLite ({seconds} s measured after a 5 s warm-up)\n"
+    );
+    println!(
+        "| phases | fires/s | runs succeeded | of slots due | lateness p50 | lateness p99 | lateness max | RSS now / peak |"
+    );
     println!("|---|---|---|---|---|---|---|---|");
     sustained(tasks, seconds, true);
     sustained(tasks, seconds, false);

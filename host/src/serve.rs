@@ -136,9 +136,27 @@ pub async fn serve_until(config: Config, mut stopped: watch::Receiver<bool>) -> 
 
     let fired = Arc::new(tokio::sync::Notify::new());
     let loops = [
-        tokio::spawn(schedule_loop(scheduler, dispatcher.clone(), store.clone(), config.clone(), fired.clone(), stopped.clone())),
-        tokio::spawn(dispatch_loop(dispatcher.clone(), config.poll_interval, fired, stopped.clone())),
-        tokio::spawn(housekeeping_loop(store.clone(), plugins.clone(), dispatcher.clone(), config.clone(), stopped.clone())),
+        tokio::spawn(schedule_loop(
+            scheduler,
+            dispatcher.clone(),
+            store.clone(),
+            config.clone(),
+            fired.clone(),
+            stopped.clone(),
+        )),
+        tokio::spawn(dispatch_loop(
+            dispatcher.clone(),
+            config.poll_interval,
+            fired,
+            stopped.clone(),
+        )),
+        tokio::spawn(housekeeping_loop(
+            store.clone(),
+            plugins.clone(),
+            dispatcher.clone(),
+            config.clone(),
+            stopped.clone(),
+        )),
     ];
     let _ = stopped.wait_for(|stop| *stop).await;
     for handle in loops {
@@ -246,14 +264,17 @@ async fn heartbeat(store: &Store, config: &Config, now: i64) -> anyhow::Result<(
     Ok(())
 }
 
-/// Sleep until the next task is due, at most one poll interval, at least 1 ms.
+/// Ticks come at most this often: tasks due within the same 5 ms are fired
+/// in one transaction instead of one each.
+const MIN_TICK: Duration = Duration::from_millis(5);
+
+/// Sleep until the next task is due: at most one poll interval, at least
+/// [`MIN_TICK`].
 async fn next_wake(store: &Store, config: &Config) -> Duration {
     let poll = config.poll_interval;
-    match store.next_fire_after(now_ms()).await {
-        Ok(Some(at)) => {
-            let until = (at - now_ms()).clamp(1, poll.as_millis() as i64);
-            Duration::from_millis(until as u64)
-        }
+    let until = match store.next_fire_after(now_ms()).await {
+        Ok(Some(at)) => Duration::from_millis((at - now_ms()).max(0) as u64),
         _ => poll,
-    }
+    };
+    until.clamp(MIN_TICK, poll.max(MIN_TICK))
 }

@@ -94,7 +94,6 @@ CREATE TABLE runs (
 );
 CREATE INDEX runs_pending ON runs (not_before) WHERE state = 'pending';
 CREATE INDEX runs_running ON runs (node) WHERE state = 'running';
-CREATE INDEX runs_by_task ON runs (task, id);
 
 CREATE TABLE run_logs (
     run_id   BIGINT NOT NULL,

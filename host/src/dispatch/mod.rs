@@ -116,7 +116,9 @@ impl Dispatcher {
             return Ok(0);
         }
         let free = inner.slots.available_permits();
-        if free == 0 {
+        // With a backlog (the last claim took every free slot), claim in
+        // batches: a claim is a transaction, not worth making for one slot.
+        if free == 0 || (inner.saturated.load(Ordering::SeqCst) && free < self.claim_batch()) {
             return Ok(0);
         }
         let labels = &inner.config.labels;
@@ -217,12 +219,20 @@ impl Dispatcher {
         self.record(&run, record).await;
         self.lock_running().remove(&run.id);
         drop(permit);
-        if inner.saturated.swap(false, Ordering::SeqCst) {
+        if inner.saturated.load(Ordering::SeqCst)
+            && inner.slots.available_permits() >= self.claim_batch()
+        {
             inner.freed.notify_one();
         }
     }
 
-    /// Resolves when a slot frees up after a claim had taken every free slot.
+    /// Free slots worth a claim while there is a backlog: a quarter of them.
+    fn claim_batch(&self) -> usize {
+        (self.inner.config.max_concurrent_runs / 4).max(1)
+    }
+
+    /// Resolves when, after a claim had taken every free slot, a quarter of
+    /// the slots are free again.
     pub async fn slot_freed(&self) {
         self.inner.freed.notified().await;
     }

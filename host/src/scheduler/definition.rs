@@ -33,6 +33,8 @@ pub struct TaskDefinition {
     pub concurrency: Concurrency,
     /// Misfire policy.
     pub misfire: MisfirePolicy,
+    /// The params every scheduled fire gets, as the JSON stored on its runs.
+    pub fire_params: String,
 }
 
 fn column(name: &str, value: &str, reason: impl std::fmt::Display) -> String {
@@ -108,7 +110,9 @@ impl TaskDefinition {
         if let Some(selector) = &spec.selector {
             crate::labels::Labels::parse(selector).map_err(|e| column("selector", selector, e))?;
         }
+        let fire_params = serde_json::to_string(&params).unwrap_or_else(|_| "{}".to_owned());
         Ok(Self {
+            fire_params,
             timing: TaskTiming {
                 schedule,
                 tz,

@@ -5,13 +5,15 @@
 
 pub mod definition;
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::plugins::ModuleRegistry;
 use crate::schedule::{Schedule, plan_fires};
-use crate::store::{FireDecision, MisfireRecord, NewRun, ScheduleVerdict, Store, StoreError, TaskRow};
+use crate::store::{
+    FireDecision, MisfireRecord, NewRun, ScheduleVerdict, Store, StoreError, TaskRow,
+};
 pub use definition::{Concurrency, TaskDefinition};
 
 /// How the scheduler behaves.
@@ -53,7 +55,13 @@ pub struct Scheduler {
     store: Store,
     modules: Arc<ModuleRegistry>,
     config: SchedulerConfig,
+    /// Checked definitions by task name, with the revision they were read
+    /// from: a task firing every second is parsed once, not every second.
+    definitions: Arc<Mutex<DefinitionCache>>,
 }
+
+/// Task name → (revision read, checked definition).
+type DefinitionCache = HashMap<String, (i64, Arc<TaskDefinition>)>;
 
 /// The prefix of the error recorded on tasks whose module is missing; the
 /// plugin loader clears such errors when the module arrives.
@@ -66,6 +74,7 @@ impl Scheduler {
             store,
             modules,
             config,
+            definitions: Arc::default(),
         }
     }
 
@@ -133,11 +142,23 @@ impl Scheduler {
         }
     }
 
-    fn check(&self, row: &TaskRow) -> Result<TaskDefinition, String> {
-        let definition = TaskDefinition::from_row(row)?;
+    fn check(&self, row: &TaskRow) -> Result<Arc<TaskDefinition>, String> {
+        let definition = self.definition(row)?;
         if !self.modules.contains(&row.spec.module) {
             return Err(missing_module(&row.spec.module));
         }
+        Ok(definition)
+    }
+
+    fn definition(&self, row: &TaskRow) -> Result<Arc<TaskDefinition>, String> {
+        let mut cache = self.definitions.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((revision, definition)) = cache.get(&row.spec.name)
+            && *revision == row.revision
+        {
+            return Ok(definition.clone());
+        }
+        let definition = Arc::new(TaskDefinition::from_row(row)?);
+        cache.insert(row.spec.name.clone(), (row.revision, definition.clone()));
         Ok(definition)
     }
 
@@ -171,7 +192,7 @@ impl Scheduler {
             }
             Concurrency::Replace => {}
         }
-        let params = definition.params_json(&BTreeMap::new());
+        let params = &definition.fire_params;
         let mut runs = Vec::with_capacity(plan.fire.len() * definition.shard_total as usize);
         for (position, slot) in plan.fire.iter().enumerate() {
             // Under `forbid`, one fire per tick runs; later slots wait their turn.
@@ -179,7 +200,7 @@ impl Scheduler {
                 (definition.concurrency == Concurrency::Forbid && position > 0)
                     .then(|| "skipped: concurrency is `forbid` and an earlier slot fired in the same pass".to_owned())
             });
-            runs.extend(shard_runs(&definition, *slot, &params, skipped));
+            runs.extend(shard_runs(&definition, *slot, params, skipped));
         }
         let misfire = (plan.missed > 0).then(|| MisfireRecord {
             first_slot: plan.first_missed.unwrap_or(due),

@@ -181,9 +181,9 @@ impl Store {
                 }
             }
         }
-        let (paged, unpaged): (Vec<_>, Vec<_>) = new_runs
-            .into_iter()
-            .partition(|(task, run)| task.spec.page_size.is_some_and(|s| s > 0) && run.skipped.is_none());
+        let (paged, unpaged): (Vec<_>, Vec<_>) = new_runs.into_iter().partition(|(task, run)| {
+            task.spec.page_size.is_some_and(|s| s > 0) && run.skipped.is_none()
+        });
         batch.runs += insert_runs_batched(&mut tx, self.backend, &unpaged, now).await?;
         for (task, run) in &paged {
             batch.runs += usize::from(insert_run(&mut tx, task, run, now).await?);
@@ -303,7 +303,9 @@ pub(crate) async fn insert_run(
          ON CONFLICT (task, scheduled_at, shard_index) DO NOTHING RETURNING id",
         placeholders(0, RUN_COLUMN_COUNT)
     );
-    let inserted = bind_run(sqlx::query(&sql), task, run, now).fetch_optional(&mut **tx).await?;
+    let inserted = bind_run(sqlx::query(&sql), task, run, now)
+        .fetch_optional(&mut **tx)
+        .await?;
     let Some(row) = inserted else {
         return Ok(false);
     };

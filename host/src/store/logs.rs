@@ -162,13 +162,19 @@ async fn complete(
         .iter()
         .map(|row| row.try_get::<i64, _>("id"))
         .collect::<Result<_, _>>()?;
-    for fenced in batch.iter().filter(|f| f.paged && updated.contains(&f.run_id)) {
+    for fenced in batch
+        .iter()
+        .filter(|f| f.paged && updated.contains(&f.run_id))
+    {
         let page_update = match fenced.completion.state {
             "succeeded" => "UPDATE task_pages SET state = 'done' WHERE run_id = $1",
             "pending" => continue,
             _ => "UPDATE task_pages SET run_id = NULL WHERE run_id = $1",
         };
-        sqlx::query(page_update).bind(fenced.run_id).execute(&mut **tx).await?;
+        sqlx::query(page_update)
+            .bind(fenced.run_id)
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(batch.iter().map(|f| updated.contains(&f.run_id)).collect())
 }

@@ -298,7 +298,10 @@ mod tests {
     #[test]
     fn placeholders_number_from_the_offset() {
         assert_eq!(placeholders(2, 3), "$3, $4, $5");
-        assert_eq!(row_placeholders(Backend::Postgres, 2, 2), "($1, $2), ($3, $4)");
+        assert_eq!(
+            row_placeholders(Backend::Postgres, 2, 2),
+            "($1, $2), ($3, $4)"
+        );
         assert_eq!(row_placeholders(Backend::Sqlite, 2, 2), "(?, ?), (?, ?)");
     }
 }
