@@ -9,7 +9,8 @@
 //!    the new digest.
 //!
 //! `cargo bench -p carillon --bench scheduler`; prints Markdown for
-//! BENCHMARKS.md. `TASKS=N`, `SECONDS=N` change the load and its length.
+//! BENCHMARKS.md. `TASKS=N`, `SECONDS=N` change the load and its length;
+//! `BENCH_DIR=/dev/shm` puts the databases on tmpfs.
 
 #[path = "../../tests/support/examples.rs"]
 mod examples;
@@ -83,6 +84,16 @@ impl Host {
             .args(["-INT", &self.child.id().to_string()])
             .status();
         let _ = self.child.wait();
+    }
+}
+
+/// A fresh directory for one benchmark's database and plugins: under
+/// `$BENCH_DIR` if set (e.g. `/dev/shm` to take the disk out), else the
+/// system temp dir.
+fn bench_dir() -> tempfile::TempDir {
+    match std::env::var_os("BENCH_DIR") {
+        Some(dir) => tempfile::tempdir_in(dir).unwrap(),
+        None => tempfile::tempdir().unwrap(),
     }
 }
 
@@ -174,7 +185,7 @@ fn prepare(dir: &Path) {
 }
 
 fn sustained(tasks: usize, seconds: u64, spread: bool) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = bench_dir();
     prepare(dir.path());
     let (host, _) = Host::start(dir.path(), &["--max-concurrent-runs", "256"]);
     insert_tasks(dir.path(), "t", tasks, "every 1s", spread);
@@ -246,7 +257,7 @@ fn main() {
     sustained(tasks, seconds, false);
 
     // 2. 100,000 registered tasks: start-up.
-    let dir = tempfile::tempdir().unwrap();
+    let dir = bench_dir();
     prepare(dir.path());
     {
         // Create the schema, then register the tasks while no host runs.
@@ -278,7 +289,7 @@ fn main() {
     );
 
     // 3. Hot swap.
-    let dir = tempfile::tempdir().unwrap();
+    let dir = bench_dir();
     prepare(dir.path());
     let (host, _) = Host::start(dir.path(), &["--poll-interval", "1s"]);
     insert_tasks(dir.path(), "s", 1, "every 1s", false);
