@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh clone: installs the wasm32-wasip2 target if
-# missing, builds the example jobs once, then runs the host's unit and
-# end-to-end tests (real binary, real .wasm) and the guest SDK's tests.
+# The whole test suite, from a fresh clone: starts the local PostgreSQL if it
+# is down, installs the wasm32-wasip2 target if missing, builds the example
+# jobs once, then runs the host's unit and end-to-end tests (real binary, real
+# .wasm, real SQLite and PostgreSQL) and the guest SDK's tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# PostgreSQL on 127.0.0.1:5432 for the tests that run on it (trust auth, as
+# on the development machines); start the local cluster if it is down.
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start
+    for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+fi
 
 CARILLON_EXAMPLES_DIR="$(./scripts/build-examples.sh)"
 export CARILLON_EXAMPLES_DIR

@@ -223,7 +223,11 @@ fn sustained(tasks: usize, seconds: u64, spread: bool) {
     let span = (window_end - window_end % 1000 - window_start) as f64 / 1000.0;
     println!(
         "| {} | {:.0} | {} | {:.1} % | {} ms | {} ms | {} ms | {:.0} / {:.0} MiB |",
-        if spread { "spread over the second" } else { "all on the same millisecond" },
+        if spread {
+            "spread over the second"
+        } else {
+            "all on the same millisecond"
+        },
         fired as f64 / span,
         lateness.len(),
         100.0 * lateness.len() as f64 / expected_slots,
@@ -310,7 +314,9 @@ fn main() {
         loop {
             let stored = query_i64(
                 dir.path(),
-                &format!("SELECT updated_at FROM modules WHERE name = 'noop' AND digest = '{digest}'"),
+                &format!(
+                    "SELECT updated_at FROM modules WHERE name = 'noop' AND digest = '{digest}'"
+                ),
             );
             if let Some(at) = stored.first() {
                 live.push(at - swapped_at);

@@ -6,7 +6,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use sqlx::Row;
-use sqlx::sqlite::SqlitePoolOptions;
+use sqlx::any::AnyPoolOptions;
 
 use crate::examples;
 
@@ -16,11 +16,17 @@ pub struct Host {
     pub dir: tempfile::TempDir,
     pub node_id: String,
     extra: Vec<String>,
+    database: Option<String>,
 }
 
 impl Host {
-    /// Starts a host with the given example modules in its plugins folder.
+    /// Starts a host on SQLite with the given example modules in its plugins folder.
     pub fn start(modules: &[&str], extra: &[&str]) -> Host {
+        Self::start_on(None, modules, extra)
+    }
+
+    /// Starts a host on `database` (default: a SQLite file in its directory).
+    pub fn start_on(database: Option<String>, modules: &[&str], extra: &[&str]) -> Host {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
         for module in modules {
@@ -35,6 +41,7 @@ impl Host {
             dir,
             node_id: "test-node".into(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            database,
         };
         host.spawn();
         host.wait_until_serving();
@@ -42,7 +49,10 @@ impl Host {
     }
 
     pub fn database_url(&self) -> String {
-        format!("sqlite://{}", self.dir.path().join("carillon.db").display())
+        match &self.database {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.dir.path().join("carillon.db").display()),
+        }
     }
 
     pub fn plugins(&self) -> PathBuf {
@@ -130,7 +140,7 @@ impl Host {
         let url = self.database_url();
         let statement = statement.to_owned();
         block_on(async move {
-            let pool = SqlitePoolOptions::new().connect(&url).await.unwrap();
+            let pool = connect(&url).await;
             sqlx::query(&statement).execute(&pool).await.unwrap();
             pool.close().await;
         });
@@ -152,7 +162,7 @@ pub fn query_db(url: &str, statement: &str) -> Vec<Vec<String>> {
     let url = url.to_owned();
     let statement = statement.to_owned();
     block_on(async move {
-        let pool = SqlitePoolOptions::new().connect(&url).await.unwrap();
+        let pool = connect(&url).await;
         let rows = sqlx::query(&statement).fetch_all(&pool).await.unwrap();
         let out = rows
             .iter()
@@ -176,6 +186,15 @@ pub fn query_db(url: &str, statement: &str) -> Vec<Vec<String>> {
         pool.close().await;
         out
     })
+}
+
+async fn connect(url: &str) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await
+        .unwrap()
 }
 
 fn block_on<F: std::future::Future>(future: F) -> F::Output {

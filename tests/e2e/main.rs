@@ -17,5 +17,6 @@ mod runtime_contract;
 mod runtime_faults;
 mod serve_config;
 mod serve_plugins;
+mod serve_postgres;
 mod serve_recovery;
 mod serve_tasks;
