@@ -11,6 +11,7 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use crate::cli::output::{rfc3339_ms, table, time_or_dash};
+use crate::cli::parse_param;
 use crate::clock::now_ms;
 use crate::config::{Config, Overrides};
 use crate::digest::Digest;
@@ -506,13 +507,4 @@ pub(crate) async fn module(db: &DbArgs, command: ModuleCommand) -> anyhow::Resul
         }
     }
     Ok(())
-}
-
-fn parse_param(text: &str) -> Result<(String, String), String> {
-    match text.split_once('=') {
-        Some((key, value)) if !key.trim().is_empty() => {
-            Ok((key.trim().to_owned(), value.to_owned()))
-        }
-        _ => Err(format!("`{text}` is not a param; write KEY=VALUE")),
-    }
 }

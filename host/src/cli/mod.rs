@@ -86,6 +86,16 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Parses a `KEY=VALUE` param flag.
+pub(crate) fn parse_param(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_owned(), value.to_owned()))
+        }
+        _ => Err(format!("`{text}` is not a param; write KEY=VALUE")),
+    }
+}
+
 /// Runs a database command on a small async runtime.
 fn block_on(
     command: impl std::future::Future<Output = anyhow::Result<()>>,

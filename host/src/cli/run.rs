@@ -10,7 +10,7 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 use serde_json::json;
 
-use crate::cli::{EXIT_BAD_INPUT, default_cache_dir, output};
+use crate::cli::{EXIT_BAD_INPUT, default_cache_dir, output, parse_param};
 use crate::runtime::{
     CancelToken, PageSpec, RunContext, RunLimits, RunOutcome, RunRequest, Runtime, RuntimeConfig,
 };
@@ -212,15 +212,6 @@ fn parse_page(text: &str) -> Result<PageSpec, String> {
         index: index.trim().parse().map_err(|_| error())?,
         size,
     })
-}
-
-fn parse_param(text: &str) -> Result<(String, String), String> {
-    match text.split_once('=') {
-        Some((key, value)) if !key.trim().is_empty() => {
-            Ok((key.trim().to_owned(), value.to_owned()))
-        }
-        _ => Err(format!("`{text}` is not a param; write KEY=VALUE")),
-    }
 }
 
 #[cfg(test)]

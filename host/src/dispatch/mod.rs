@@ -103,11 +103,6 @@ impl Dispatcher {
         }
     }
 
-    /// Runs in flight on this host.
-    pub fn running(&self) -> usize {
-        self.inner.config.max_concurrent_runs - self.inner.slots.available_permits()
-    }
-
     /// Claims as many due runs as there is free capacity and starts them.
     /// Returns how many started.
     pub async fn claim_and_start(&self) -> Result<usize, StoreError> {

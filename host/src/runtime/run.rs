@@ -10,12 +10,13 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use wasmtime::{Engine, Store, Trap};
 
+use crate::clock::now_ms;
 use crate::runtime::RunFault;
 use crate::runtime::bindings::carillon::job::types as wit;
 use crate::runtime::cancel::CancelToken;
 use crate::runtime::io::{Level, RunIo, RunKey};
 use crate::runtime::loader::{JobComponent, error_text};
-use crate::runtime::run_log::{RunLog, now_ms};
+use crate::runtime::run_log::RunLog;
 use crate::runtime::store_data::{ImportCaps, RunState};
 use crate::units::{ByteSize, format_duration};
 

@@ -5,6 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use crate::clock::now_ms;
 use crate::runtime::RunFault;
 use crate::runtime::io::{Level, LogLine, LogSink, LogSource, RunKey};
 use crate::units::ByteSize;
@@ -186,12 +187,4 @@ impl RunLog {
         };
         self.sink.write(&self.key, line);
     }
-}
-
-/// Milliseconds since the Unix epoch, from the system clock.
-pub(crate) fn now_ms() -> i64 {
-    let now = std::time::SystemTime::now();
-    now.duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
