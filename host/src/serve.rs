@@ -209,16 +209,17 @@ async fn dispatch_loop(
     fired: Arc<tokio::sync::Notify>,
     mut stopped: watch::Receiver<bool>,
 ) {
+    let mut polled = true;
     while !*stopped.borrow() {
-        if let Err(error) = dispatcher.claim_and_start().await {
+        if let Err(error) = dispatcher.claim_and_start(polled).await {
             tracing::error!("claiming runs failed (will retry): {error}");
         }
-        tokio::select! {
-            () = fired.notified() => {}
-            () = dispatcher.slot_freed() => {}
-            () = tokio::time::sleep(poll) => {}
-            _ = stopped.changed() => {}
-        }
+        polled = tokio::select! {
+            () = fired.notified() => false,
+            () = dispatcher.slot_freed() => false,
+            () = tokio::time::sleep(poll) => true,
+            _ = stopped.changed() => false,
+        };
     }
 }
 

@@ -104,8 +104,10 @@ impl Dispatcher {
     }
 
     /// Claims as many due runs as there is free capacity and starts them.
-    /// Returns how many started.
-    pub async fn claim_and_start(&self) -> Result<usize, StoreError> {
+    /// Returns how many started. While there is a backlog, a claim waits for
+    /// a batch of free slots unless `any_free` (the poll-interval claim, so
+    /// long-running jobs never hold a backlog back for more than a poll).
+    pub async fn claim_and_start(&self, any_free: bool) -> Result<usize, StoreError> {
         let inner = &self.inner;
         if inner.shutting_down.load(Ordering::SeqCst) {
             return Ok(0);
@@ -113,7 +115,9 @@ impl Dispatcher {
         let free = inner.slots.available_permits();
         // With a backlog (the last claim took every free slot), claim in
         // batches: a claim is a transaction, not worth making for one slot.
-        if free == 0 || (inner.saturated.load(Ordering::SeqCst) && free < self.claim_batch()) {
+        if free == 0
+            || (!any_free && inner.saturated.load(Ordering::SeqCst) && free < self.claim_batch())
+        {
             return Ok(0);
         }
         let labels = &inner.config.labels;
@@ -129,7 +133,7 @@ impl Dispatcher {
             let Ok(permit) = inner.slots.clone().try_acquire_owned() else {
                 tracing::error!(
                     run = run.id,
-                    "claimed a run without a free slot; it will be rescued"
+                    "claimed a run without a free slot; it is rescued when this host restarts"
                 );
                 continue;
             };
