@@ -109,14 +109,18 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .block_on(future)
 }
 
+async fn connect(url: &str) -> sqlx::SqlitePool {
+    SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await
+        .unwrap()
+}
+
 fn sql(dir: &Path, statements: &[String]) {
     let url = url(dir);
     block_on(async move {
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect(&url)
-            .await
-            .unwrap();
+        let pool = connect(&url).await;
         let mut tx = pool.begin().await.unwrap();
         for statement in statements {
             sqlx::query(statement).execute(&mut *tx).await.unwrap();
@@ -130,11 +134,7 @@ fn query_i64(dir: &Path, statement: &str) -> Vec<i64> {
     let url = url(dir);
     let statement = statement.to_owned();
     block_on(async move {
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect(&url)
-            .await
-            .unwrap();
+        let pool = connect(&url).await;
         let rows = sqlx::query(&statement).fetch_all(&pool).await.unwrap();
         pool.close().await;
         rows.iter()

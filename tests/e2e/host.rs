@@ -9,6 +9,7 @@ use sqlx::Row;
 use sqlx::any::AnyPoolOptions;
 
 use crate::examples;
+use crate::support::block_on;
 
 /// A served host and its files.
 pub struct Host {
@@ -195,14 +196,6 @@ async fn connect(url: &str) -> sqlx::AnyPool {
         .connect(url)
         .await
         .unwrap()
-}
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(future)
 }
 
 /// Polls `check` every 50 ms until it returns `Some`, or panics after `timeout`.

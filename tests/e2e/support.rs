@@ -144,7 +144,7 @@ pub fn run_example(name: &str, params: &[(&str, &str)], limits: RunLimits) -> Re
 
 pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
-        .enable_time()
+        .enable_all()
         .build()
         .expect("tokio runtime")
         .block_on(future)

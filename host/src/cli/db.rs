@@ -295,17 +295,16 @@ pub(crate) async fn task(db: &DbArgs, command: TaskCommand) -> anyhow::Result<()
                 }
             }
         }
-        TaskCommand::Pause { name } | TaskCommand::Resume { name }
-            if store.get_task(&name).await?.is_none() =>
-        {
-            bail!("there is no task `{name}`");
-        }
         TaskCommand::Pause { name } => {
-            store.set_paused(&name, true).await?;
+            if !store.set_paused(&name, true).await? {
+                bail!("there is no task `{name}`");
+            }
             println!("task `{name}` paused");
         }
         TaskCommand::Resume { name } => {
-            store.set_paused(&name, false).await?;
+            if !store.set_paused(&name, false).await? {
+                bail!("there is no task `{name}`");
+            }
             println!("task `{name}` resumed");
         }
         TaskCommand::Trigger { name, params } => {

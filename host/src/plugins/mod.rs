@@ -57,11 +57,6 @@ impl Plugins {
         }
     }
 
-    /// The registry this loader fills.
-    pub fn registry(&self) -> &Arc<ModuleRegistry> {
-        &self.registry
-    }
-
     /// Validates and compiles `bytes` as module `name` (on a blocking thread),
     /// stores them in the database and makes them live.
     pub async fn load(
@@ -88,7 +83,9 @@ impl Plugins {
             )
             .await?;
         self.registry.insert(name, job);
-        self.store.unblock_module_tasks(name).await?;
+        self.store
+            .unblock_module_tasks(name, &missing_module(name))
+            .await?;
         Ok(LoadOutcome::Loaded(digest))
     }
 
@@ -110,7 +107,9 @@ impl Plugins {
                 Ok(Ok(job)) => {
                     tracing::info!(module = %module.name, digest = %job.digest().short(), "module loaded from the database");
                     self.registry.insert(&module.name, job);
-                    self.store.unblock_module_tasks(&module.name).await?;
+                    self.store
+                        .unblock_module_tasks(&module.name, &missing_module(&module.name))
+                        .await?;
                 }
                 Ok(Err(error)) => {
                     tracing::error!(module = %module.name, "module in the database does not load: {error}");

@@ -110,7 +110,7 @@ impl TaskDefinition {
         if let Some(selector) = &spec.selector {
             crate::labels::Labels::parse(selector).map_err(|e| column("selector", selector, e))?;
         }
-        let fire_params = serde_json::to_string(&params).unwrap_or_else(|_| "{}".to_owned());
+        let fire_params = merged_params_json(&params, &BTreeMap::new());
         Ok(Self {
             fire_params,
             timing: TaskTiming {
@@ -130,10 +130,18 @@ impl TaskDefinition {
 
     /// The params as a JSON object, with `overrides` (per-fire params) winning.
     pub fn params_json(&self, overrides: &BTreeMap<String, String>) -> String {
-        let mut merged = self.params.clone();
-        merged.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
-        serde_json::to_string(&merged).unwrap_or_else(|_| "{}".to_owned())
+        merged_params_json(&self.params, overrides)
     }
+}
+
+/// `params` with `overrides` winning, as the JSON object stored on runs.
+fn merged_params_json(
+    params: &BTreeMap<String, String>,
+    overrides: &BTreeMap<String, String>,
+) -> String {
+    let mut merged = params.clone();
+    merged.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+    serde_json::to_string(&merged).unwrap_or_else(|_| "{}".to_owned())
 }
 
 /// `0=Beijing,1=Shanghai` → {0: Beijing, 1: Shanghai}.

@@ -63,10 +63,6 @@ pub struct Scheduler {
 /// Task name → (revision read, checked definition).
 type DefinitionCache = HashMap<String, (i64, Arc<TaskDefinition>)>;
 
-/// The prefix of the error recorded on tasks whose module is missing; the
-/// plugin loader clears such errors when the module arrives.
-pub const MISSING_MODULE_PREFIX: &str = "module ";
-
 impl Scheduler {
     /// A scheduler over `store`, checking modules against `modules`.
     pub fn new(store: Store, modules: Arc<ModuleRegistry>, config: SchedulerConfig) -> Self {
@@ -229,10 +225,11 @@ impl Scheduler {
 /// Recorded on a task whose schedule has no fire times left.
 pub const FINISHED: &str = "finished: the schedule has no fire times left";
 
-/// The error recorded on tasks whose module is not loaded.
+/// The error recorded on tasks whose module is not loaded; the plugin loader
+/// clears exactly this error when the module arrives.
 pub fn missing_module(module: &str) -> String {
     format!(
-        "{MISSING_MODULE_PREFIX}`{module}` is not loaded: drop {module}.wasm into the plugins folder or run `carillon module push {module} FILE.wasm`"
+        "module `{module}` is not loaded: drop {module}.wasm into the plugins folder or run `carillon module push {module} FILE.wasm`"
     )
 }
 

@@ -158,6 +158,10 @@ fn claimed_from_row(row: &AnyRow) -> Result<ClaimedRun, sqlx::Error> {
     })
 }
 
+/// The columns [`run_from_row`] reads.
+const RUN_ROW_COLUMNS: &str = "id, task, shard_index, shard_total, scheduled_at, started_at, finished_at, state, \
+    attempt, error, module_digest, node, summary, items, page_index";
+
 fn run_from_row(row: &AnyRow) -> Result<RunRow, sqlx::Error> {
     Ok(RunRow {
         id: row.try_get("id")?,
@@ -349,10 +353,11 @@ impl Store {
 
     /// Runs, newest first.
     pub async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunRow>, StoreError> {
-        let sql = "SELECT id, task, shard_index, shard_total, scheduled_at, started_at, finished_at, state, attempt, \
-                   error, module_digest, node, summary, items, page_index FROM runs \
-                   WHERE ($1 IS NULL OR task = $1) AND ($2 IS NULL OR state = $2) ORDER BY id DESC LIMIT $3";
-        let rows = sqlx::query(sql)
+        let sql = format!(
+            "SELECT {RUN_ROW_COLUMNS} FROM runs \
+             WHERE ($1 IS NULL OR task = $1) AND ($2 IS NULL OR state = $2) ORDER BY id DESC LIMIT $3"
+        );
+        let rows = sqlx::query(&sql)
             .bind(&filter.task)
             .bind(&filter.state)
             .bind(filter.limit.max(1))
@@ -363,13 +368,10 @@ impl Store {
 
     /// One run.
     pub async fn get_run(&self, id: i64) -> Result<Option<RunRow>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, task, shard_index, shard_total, scheduled_at, started_at, finished_at, state, attempt, \
-             error, module_digest, node, summary, items, page_index FROM runs WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(&format!("SELECT {RUN_ROW_COLUMNS} FROM runs WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.as_ref().map(run_from_row).transpose()?)
     }
 }

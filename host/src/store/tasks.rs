@@ -308,16 +308,17 @@ impl Store {
         .await
     }
 
-    /// Lets tasks of `module` that were blocked for want of it be scheduled again.
-    pub async fn unblock_module_tasks(&self, module: &str) -> Result<u64, StoreError> {
+    /// Lets tasks of `module` blocked with exactly `error` (the scheduler's
+    /// "module is not loaded" message) be scheduled again.
+    pub async fn unblock_module_tasks(&self, module: &str, error: &str) -> Result<u64, StoreError> {
         retry_transient(|| async {
             let _guard = self.write_guard().await;
-            let done = sqlx::query(
-                "UPDATE tasks SET error = NULL WHERE module = $1 AND error IS NOT NULL AND error LIKE 'module %'",
-            )
-            .bind(module)
-            .execute(&self.pool)
-            .await?;
+            let done =
+                sqlx::query("UPDATE tasks SET error = NULL WHERE module = $1 AND error = $2")
+                    .bind(module)
+                    .bind(error)
+                    .execute(&self.pool)
+                    .await?;
             Ok(done.rows_affected())
         })
         .await
