@@ -244,6 +244,10 @@ pub struct Overrides {
     pub labels: Option<String>,
     /// `--poll-interval`.
     pub poll_interval: Option<Duration>,
+    /// `--heartbeat-interval`.
+    pub heartbeat_interval: Option<Duration>,
+    /// `--node-timeout`.
+    pub node_timeout: Option<Duration>,
     /// `--max-concurrent-runs`.
     pub max_concurrent_runs: Option<usize>,
     /// `--log-level`.
@@ -443,7 +447,7 @@ impl Config {
                 })?;
             }
         }
-        config.apply_overrides(overrides);
+        config.apply_overrides(overrides)?;
         config.check()?;
         Ok(config)
     }
@@ -499,7 +503,7 @@ impl Config {
         Ok(())
     }
 
-    fn apply_overrides(&mut self, overrides: &Overrides) {
+    fn apply_overrides(&mut self, overrides: &Overrides) -> Result<(), ConfigError> {
         let o = overrides.clone();
         if let Some(v) = o.database_url {
             self.database_url = v;
@@ -513,15 +517,26 @@ impl Config {
         if let Some(v) = o.poll_interval {
             self.poll_interval = v;
         }
+        if let Some(v) = o.heartbeat_interval {
+            self.heartbeat_interval = v;
+        }
+        if let Some(v) = o.node_timeout {
+            self.node_timeout = v;
+        }
         if let Some(v) = o.max_concurrent_runs {
             self.max_concurrent_runs = v;
         }
         if let Some(v) = o.log_level {
             self.log_level = v;
         }
-        if let Some(v) = o.labels.and_then(|l| Labels::parse(&l).ok()) {
-            self.labels = v;
+        if let Some(text) = o.labels {
+            self.labels = Labels::parse(&text).map_err(|message| ConfigError::BadValue {
+                origin: "flag --labels".to_owned(),
+                key: "node.labels",
+                message,
+            })?;
         }
+        Ok(())
     }
 
     fn check(&self) -> Result<(), ConfigError> {
@@ -576,11 +591,24 @@ mod tests {
         assert_eq!(config.poll_interval, Duration::from_millis(250));
         assert!(config.labels.satisfy(Some("region=eu")));
         let mut config = config;
-        config.apply_overrides(&Overrides {
-            database_url: Some("sqlite://c.db".into()),
-            ..Overrides::default()
-        });
+        config
+            .apply_overrides(&Overrides {
+                database_url: Some("sqlite://c.db".into()),
+                ..Overrides::default()
+            })
+            .unwrap();
         assert_eq!(config.database_url, "sqlite://c.db");
+        let error = config
+            .apply_overrides(&Overrides {
+                labels: Some("eu".into()),
+                ..Overrides::default()
+            })
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("flag --labels: key `node.labels`"),
+            "{error}"
+        );
     }
 
     #[test]

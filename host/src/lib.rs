@@ -14,6 +14,7 @@
 
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod digest;
 pub mod dispatch;

@@ -1,11 +1,14 @@
 //! `carillon serve`: wires the parts into a running host and owns its loops.
 //! Start-up: open (and migrate) the database, build the runtime, load modules
 //! (database, then the plugins folder), rescue runs this node left behind,
-//! register the node. Then, until SIGINT/SIGTERM, three loops: the scheduler
-//! materialises fires, the dispatcher claims and runs them, and housekeeping
-//! heartbeats, rescues runs of dead nodes, relays cancel requests and loads
-//! modules pushed to the database. At shutdown: stop claiming, give running
-//! runs the grace period, hand the rest back as interrupted.
+//! register the node. Then, until SIGINT/SIGTERM, these loops: the scheduler
+//! materialises fires, the dispatcher claims and runs them, liveness
+//! heartbeats, rescues runs of dead hosts and fences this one when the
+//! database is out of reach, housekeeping relays cancel requests and loads
+//! modules pushed to the database, and on PostgreSQL a listener wakes the
+//! scheduler and dispatcher on change notifications. At shutdown: stop
+//! claiming, give running runs the grace period, hand the rest back as
+//! interrupted.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,12 +17,13 @@ use anyhow::Context as _;
 use tokio::sync::watch;
 
 use crate::clock::now_ms;
+use crate::cluster::{ClusterView, OFFER_WINDOW, liveness, notify};
 use crate::config::Config;
 use crate::dispatch::{DispatchConfig, Dispatcher};
 use crate::plugins::{ModuleRegistry, Plugins};
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::scheduler::{Scheduler, SchedulerConfig};
-use crate::store::{Store, redact};
+use crate::store::{Backend, Store, redact};
 use crate::units::ByteSize;
 
 /// Runs a host until a shutdown signal.
@@ -55,8 +59,18 @@ async fn wait_for_signal() {
     }
 }
 
-/// Runs a host until `stopped` turns true.
-pub async fn serve_until(config: Config, mut stopped: watch::Receiver<bool>) -> anyhow::Result<()> {
+/// Runs a host until `stop` turns true, or until one of its loops fails
+/// (then it shuts down the same way and returns the error, so a supervisor
+/// restarts it rather than leaving a host that heartbeats but never fires).
+pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+    let (halt, stopped) = watch::channel(false);
+    {
+        let halt = halt.clone();
+        tokio::spawn(async move {
+            let _ = stop.wait_for(|s| *s).await;
+            let _ = halt.send(true);
+        });
+    }
     let store = Store::connect(&config.database_url).await?;
     tracing::info!(database = %redact(&config.database_url), node = %config.node_id, "database ready");
 
@@ -95,9 +109,11 @@ pub async fn serve_until(config: Config, mut stopped: watch::Receiver<bool>) -> 
         )
         .await?;
 
+    let view = Arc::new(ClusterView::new(&config.node_id, config.labels.clone()));
     let scheduler = Scheduler::new(
         store.clone(),
         registry.clone(),
+        view.clone(),
         SchedulerConfig {
             misfire_threshold: config.misfire_threshold,
             ..SchedulerConfig::default()
@@ -112,6 +128,7 @@ pub async fn serve_until(config: Config, mut stopped: watch::Receiver<bool>) -> 
             labels: config.labels.clone(),
             max_concurrent_runs: config.max_concurrent_runs,
             default_limits: config.limits,
+            offer_window: OFFER_WINDOW,
         },
     );
 
@@ -134,50 +151,100 @@ pub async fn serve_until(config: Config, mut stopped: watch::Receiver<bool>) -> 
         "carillon is serving"
     );
 
-    let fired = Arc::new(tokio::sync::Notify::new());
-    let loops = [
-        tokio::spawn(schedule_loop(
-            scheduler,
-            dispatcher.clone(),
-            store.clone(),
-            config.clone(),
-            fired.clone(),
+    // Wakes the dispatcher: runs were fired, rescued or offered to this host.
+    let runnable = Arc::new(tokio::sync::Notify::new());
+    // Wakes the scheduler: task rows changed.
+    let tasks_changed = Arc::new(tokio::sync::Notify::new());
+    // Wakes the module sync: modules were pushed or removed elsewhere.
+    let modules_changed = Arc::new(tokio::sync::Notify::new());
+    let mut loops = tokio::task::JoinSet::new();
+    loops.spawn(schedule_loop(
+        scheduler,
+        dispatcher.clone(),
+        store.clone(),
+        config.clone(),
+        runnable.clone(),
+        tasks_changed.clone(),
+        stopped.clone(),
+    ));
+    loops.spawn(dispatch_loop(
+        dispatcher.clone(),
+        config.poll_interval,
+        runnable.clone(),
+        stopped.clone(),
+    ));
+    loops.spawn(liveness::run(
+        store.clone(),
+        view,
+        dispatcher.clone(),
+        liveness::LivenessConfig {
+            node_id: config.node_id.clone(),
+            labels: config.labels.clone(),
+            capacity: config.max_concurrent_runs as i64,
+            heartbeat_interval: config.heartbeat_interval,
+            node_timeout: config.node_timeout,
+            poll_interval: config.poll_interval,
+        },
+        runnable.clone(),
+        stopped.clone(),
+    ));
+    loops.spawn(housekeeping_loop(
+        plugins.clone(),
+        dispatcher.clone(),
+        config.clone(),
+        modules_changed.clone(),
+        stopped.clone(),
+    ));
+    if store.backend() == Backend::Postgres {
+        loops.spawn(notify::listen(
+            config.database_url.clone(),
+            notify::Wakers {
+                node_id: config.node_id.clone(),
+                tasks: tasks_changed,
+                runs: runnable,
+                modules: modules_changed,
+            },
             stopped.clone(),
-        )),
-        tokio::spawn(dispatch_loop(
-            dispatcher.clone(),
-            config.poll_interval,
-            fired,
-            stopped.clone(),
-        )),
-        tokio::spawn(housekeeping_loop(
-            store.clone(),
-            plugins.clone(),
-            dispatcher.clone(),
-            config.clone(),
-            stopped.clone(),
-        )),
-    ];
-    let _ = stopped.wait_for(|stop| *stop).await;
-    for handle in loops {
-        let _ = handle.await;
+        ));
     }
+    let mut failure = None;
+    let mut until_stopped = stopped.clone();
+    tokio::select! {
+        _ = until_stopped.wait_for(|stop| *stop) => {}
+        Some(ended) = loops.join_next() => {
+            let why = match ended {
+                Ok(()) => "it returned".to_owned(),
+                Err(error) => error.to_string(),
+            };
+            tracing::error!("a loop of this host stopped unexpectedly ({why}): shutting down");
+            failure = Some(why);
+            let _ = halt.send(true);
+        }
+    }
+    while loops.join_next().await.is_some() {}
 
     dispatcher.shutdown(config.shutdown_grace).await;
     let _ = watcher.await;
     store.close().await;
     tracing::info!("carillon stopped");
-    Ok(())
+    match failure {
+        None => Ok(()),
+        Some(why) => {
+            anyhow::bail!("a loop of the host stopped unexpectedly ({why}); restart the host")
+        }
+    }
 }
 
-/// Materialises due fires, then sleeps until the next task is due (at most
-/// one poll interval, so rows changed with plain SQL are seen in time).
+/// Materialises due fires, then sleeps until the next task is due, a change
+/// notification arrives, or one poll interval passed (so rows changed with
+/// plain SQL are seen in time without notifications).
 async fn schedule_loop(
     scheduler: Scheduler,
     dispatcher: Dispatcher,
     store: Store,
     config: Config,
     fired: Arc<tokio::sync::Notify>,
+    tasks_changed: Arc<tokio::sync::Notify>,
     mut stopped: watch::Receiver<bool>,
 ) {
     while !*stopped.borrow() {
@@ -195,14 +262,16 @@ async fn schedule_loop(
         let wake = next_wake(&store, &config).await;
         tokio::select! {
             () = tokio::time::sleep(wake) => {}
+            () = tasks_changed.notified() => {}
             _ = stopped.changed() => {}
         }
     }
 }
 
 /// Claims runs whenever there is a free slot and something to run: woken by
-/// new fires, by a slot freeing up, or at the poll interval (retries whose
-/// backoff ended, runs created by other hosts or the CLI).
+/// new or rescued runs (of this host, or offered to it by another), by a
+/// slot freeing up, or at the poll interval (retries whose backoff ended,
+/// runs whose offer window passed, missed notifications).
 async fn dispatch_loop(
     dispatcher: Dispatcher,
     poll: Duration,
@@ -223,46 +292,34 @@ async fn dispatch_loop(
     }
 }
 
-/// Every poll interval: relay cancel requests; every heartbeat interval:
-/// heartbeat, rescue runs of dead nodes, load modules pushed meanwhile.
+/// Every poll interval: relay cancel requests; every heartbeat interval, or
+/// at once when notified: load modules pushed to the database meanwhile.
 async fn housekeeping_loop(
-    store: Store,
     plugins: Plugins,
     dispatcher: Dispatcher,
     config: Config,
+    modules_changed: Arc<tokio::sync::Notify>,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let mut last_heartbeat = now_ms();
+    let mut last_sync = now_ms();
+    let mut sync_now = false;
     while !*stopped.borrow() {
         if let Err(error) = dispatcher.relay_cancel_requests().await {
             tracing::error!("reading cancel requests failed: {error}");
         }
         let now = now_ms();
-        if now - last_heartbeat >= config.heartbeat_interval.as_millis() as i64 {
-            last_heartbeat = now;
-            if let Err(error) = heartbeat(&store, &config, now).await {
-                tracing::error!("heartbeat failed: {error:#}");
-            }
+        if sync_now || now - last_sync >= config.heartbeat_interval.as_millis() as i64 {
+            last_sync = now;
             if let Err(error) = plugins.sync_from_store().await {
                 tracing::error!("module sync failed: {error}");
             }
         }
-        tokio::select! {
-            () = tokio::time::sleep(config.poll_interval) => {}
-            _ = stopped.changed() => {}
-        }
+        sync_now = tokio::select! {
+            () = tokio::time::sleep(config.poll_interval) => false,
+            () = modules_changed.notified() => true,
+            _ = stopped.changed() => false,
+        };
     }
-}
-
-/// One write per host per interval, and rescue of runs held by dead nodes.
-async fn heartbeat(store: &Store, config: &Config, now: i64) -> anyhow::Result<()> {
-    store.heartbeat(&config.node_id, now).await?;
-    let cutoff = now - config.node_timeout.as_millis() as i64;
-    for node in store.dead_nodes_with_runs(&config.node_id, cutoff).await? {
-        let (requeued, orphaned) = store.rescue_runs_of(&node, now).await?;
-        tracing::warn!(node = %node, requeued, orphaned, "node missed its heartbeat: rescued its runs");
-    }
-    Ok(())
 }
 
 /// Ticks come at most this often: tasks due within the same 5 ms are fired

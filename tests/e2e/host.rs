@@ -28,6 +28,16 @@ impl Host {
 
     /// Starts a host on `database` (default: a SQLite file in its directory).
     pub fn start_on(database: Option<String>, modules: &[&str], extra: &[&str]) -> Host {
+        Self::start_node(database, "test-node", modules, extra)
+    }
+
+    /// Starts host `node_id` on `database`, one of a cluster.
+    pub fn start_node(
+        database: Option<String>,
+        node_id: &str,
+        modules: &[&str],
+        extra: &[&str],
+    ) -> Host {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
         for module in modules {
@@ -40,7 +50,7 @@ impl Host {
         let mut host = Host {
             child: None,
             dir,
-            node_id: "test-node".into(),
+            node_id: node_id.into(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
             database,
         };
@@ -75,7 +85,11 @@ impl Host {
             .args(["--database", &self.database_url()])
             .args(["--plugins", self.plugins().to_str().unwrap()])
             .args(["--node-id", &self.node_id])
-            .args(["--poll-interval", "100ms"])
+            .args(if self.extra.iter().any(|a| a == "--poll-interval") {
+                &[][..]
+            } else {
+                &["--poll-interval", "100ms"][..]
+            })
             .args(&self.extra)
             .env("CARILLON_CACHE_DIR", self.dir.path().join("cache"))
             .env("CARILLON_SHUTDOWN_GRACE", "500ms")

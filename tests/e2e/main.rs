@@ -5,9 +5,13 @@
 // Test helpers are `pub` for the test modules; nothing outside uses them.
 #![allow(unreachable_pub)]
 
+#[allow(dead_code)] // round trips are counted by the benchmarks only
+#[path = "../support/db_proxy.rs"]
+mod db_proxy;
 #[path = "../support/examples.rs"]
 mod examples;
 mod host;
+mod pg;
 mod support;
 
 mod cli_db;
@@ -15,6 +19,7 @@ mod cli_run;
 mod runtime_cache;
 mod runtime_contract;
 mod runtime_faults;
+mod serve_cluster;
 mod serve_config;
 mod serve_plugins;
 mod serve_postgres;

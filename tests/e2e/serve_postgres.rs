@@ -4,39 +4,7 @@
 use std::time::Duration;
 
 use crate::host::{Host, wait_until};
-
-const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
-
-/// A database of its own for one test, dropped at the end.
-struct TestDatabase {
-    name: String,
-}
-
-impl TestDatabase {
-    fn create(test: &str) -> Self {
-        let name = format!("carillon_{test}_{}", std::process::id());
-        admin(&format!("DROP DATABASE IF EXISTS {name}"));
-        admin(&format!("CREATE DATABASE {name}"));
-        Self { name }
-    }
-
-    fn url(&self) -> String {
-        format!("{SERVER}/{}", self.name)
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        admin(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        ));
-    }
-}
-
-fn admin(statement: &str) {
-    crate::host::query_db(&format!("{SERVER}/postgres"), statement);
-}
+use crate::pg::TestDatabase;
 
 #[test]
 fn a_host_on_postgresql_fires_shards_retries_and_records_runs() {

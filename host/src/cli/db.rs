@@ -1,5 +1,5 @@
 //! The CLI commands that work on the database directly: `task`, `runs`,
-//! `logs`, `module`. They work whether or not a host is serving; a serving
+//! `logs`, `module` (and, in its own module, `nodes`). They work whether or not a host is serving; a serving
 //! host picks their changes up within its poll interval.
 
 use std::collections::BTreeMap;
@@ -31,17 +31,22 @@ pub(crate) struct DbArgs {
 }
 
 impl DbArgs {
-    async fn open(&self) -> anyhow::Result<Store> {
+    /// The configuration these flags, the config file and `CARILLON_*` give.
+    pub(crate) fn config(&self) -> anyhow::Result<Config> {
         let overrides = Overrides {
             database_url: self.database.clone(),
             ..Overrides::default()
         };
-        let config = Config::load(
+        Ok(Config::load(
             self.config.as_deref(),
             |name| std::env::var(name).ok(),
             &overrides,
-        )?;
-        Ok(Store::connect(&config.database_url).await?)
+        )?)
+    }
+
+    /// Opens (and migrates) the configured database.
+    pub(crate) async fn open(&self) -> anyhow::Result<Store> {
+        Ok(Store::connect(&self.config()?.database_url).await?)
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod cron;
 mod db;
+mod nodes;
 mod output;
 mod run;
 mod serve;
@@ -60,6 +61,14 @@ enum Command {
         #[command(subcommand)]
         command: db::ModuleCommand,
     },
+    /// List the hosts sharing the database: labels, heartbeat age, runs.
+    Nodes {
+        #[command(flatten)]
+        db: db::DbArgs,
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Exit code for bad input or a contained fault.
@@ -76,6 +85,7 @@ pub fn main() -> ExitCode {
         Command::Runs { db, args } => block_on(db::runs(&db, args)),
         Command::Logs { db, run_id, json } => block_on(db::logs(&db, run_id, json)),
         Command::Module { db, command } => block_on(db::module(&db, command)),
+        Command::Nodes { db, json } => block_on(nodes::nodes(&db, json)),
     };
     match result {
         Ok(code) => code,

@@ -30,6 +30,12 @@ pub(crate) struct ServeArgs {
     /// How often to poll the task table.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     poll_interval: Option<Duration>,
+    /// How often this host heartbeats (cluster).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    heartbeat_interval: Option<Duration>,
+    /// A host silent this long is dead and its runs are rescued (cluster).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    node_timeout: Option<Duration>,
     /// Runs in flight at once.
     #[arg(long)]
     max_concurrent_runs: Option<usize>,
@@ -45,6 +51,8 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         node_id: args.node_id,
         labels: args.labels,
         poll_interval: args.poll_interval,
+        heartbeat_interval: args.heartbeat_interval,
+        node_timeout: args.node_timeout,
         max_concurrent_runs: args.max_concurrent_runs,
         log_level: args.log_level,
     };

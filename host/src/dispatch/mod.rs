@@ -1,8 +1,9 @@
 //! The dispatcher: claims pending runs this host may take (free capacity,
-//! matching selector), runs each in the sandbox, and records the outcome,
-//! fenced by node and attempt. It also relays cancel requests to running runs
-//! and, at shutdown, lets runs finish within a grace period and hands the rest
-//! back as interrupted.
+//! matching selector, offered to it or waiting past the offer window), runs
+//! each in the sandbox, and records the outcome, fenced by node and attempt.
+//! It also relays cancel requests to running runs, stops them all when the
+//! host is fenced off the database, and, at shutdown, lets runs finish within
+//! a grace period and hands the rest back as interrupted.
 
 mod policy;
 mod seams;
@@ -39,7 +40,15 @@ pub struct DispatchConfig {
     pub max_concurrent_runs: usize,
     /// Limits for runs whose task sets none.
     pub default_limits: RunLimits,
+    /// How long a run offered to another host waits before this one may
+    /// take it.
+    pub offer_window: Duration,
 }
+
+/// The cancel reason given to runs when the host shuts down.
+const SHUTTING_DOWN: &str = "host shutting down";
+/// The cancel reason given to runs when the host is fenced.
+const FENCED: &str = "fenced: this host lost the database, so another host may take its runs over";
 
 /// Claims and runs. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -57,6 +66,8 @@ struct Inner {
     slots: Arc<Semaphore>,
     running: Mutex<HashMap<i64, CancelToken>>,
     shutting_down: AtomicBool,
+    /// Set while this host cannot reach the database: it claims nothing.
+    fenced: AtomicBool,
     /// Set when a claim took every free slot: runs may be waiting for one.
     saturated: AtomicBool,
     freed: tokio::sync::Notify,
@@ -95,6 +106,7 @@ impl Dispatcher {
                 slots,
                 running: Mutex::new(HashMap::new()),
                 shutting_down: AtomicBool::new(false),
+                fenced: AtomicBool::new(false),
                 saturated: AtomicBool::new(false),
                 freed: tokio::sync::Notify::new(),
                 recorder,
@@ -109,7 +121,7 @@ impl Dispatcher {
     /// long-running jobs never hold a backlog back for more than a poll).
     pub async fn claim_and_start(&self, any_free: bool) -> Result<usize, StoreError> {
         let inner = &self.inner;
-        if inner.shutting_down.load(Ordering::SeqCst) {
+        if inner.shutting_down.load(Ordering::SeqCst) || inner.fenced.load(Ordering::SeqCst) {
             return Ok(0);
         }
         let free = inner.slots.available_permits();
@@ -123,9 +135,13 @@ impl Dispatcher {
         let labels = &inner.config.labels;
         let claimed = inner
             .store
-            .claim_runs(&inner.node, now_ms(), free as i64, |selector| {
-                labels.satisfy(selector)
-            })
+            .claim_runs(
+                &inner.node,
+                now_ms(),
+                free as i64,
+                inner.config.offer_window.as_millis() as i64,
+                |selector| labels.satisfy(selector),
+            )
             .await?;
         let started = claimed.len();
         inner.saturated.store(started == free, Ordering::SeqCst);
@@ -153,6 +169,30 @@ impl Dispatcher {
         Ok(())
     }
 
+    /// Fencing: this host has lost the database for so long that other hosts
+    /// may declare it dead and take its runs over. It stops claiming and asks
+    /// every running run to stop (each is recorded as interrupted once the
+    /// database is back, unless another host owns it by then). Returns how
+    /// many runs were asked to stop.
+    pub fn fence(&self) -> usize {
+        self.inner.fenced.store(true, Ordering::SeqCst);
+        let tokens: Vec<CancelToken> = self.lock_running().values().cloned().collect();
+        for token in &tokens {
+            token.cancel(FENCED);
+        }
+        tokens.len()
+    }
+
+    /// The database is reachable again: claim as usual.
+    pub fn unfence(&self) {
+        self.inner.fenced.store(false, Ordering::SeqCst);
+    }
+
+    /// Whether the host is fenced.
+    pub fn is_fenced(&self) -> bool {
+        self.inner.fenced.load(Ordering::SeqCst)
+    }
+
     /// Asks run `id` to stop, if it runs here.
     pub fn cancel(&self, id: i64, reason: &str) {
         if let Some(token) = self.lock_running().get(&id) {
@@ -177,7 +217,7 @@ impl Dispatcher {
                 "grace period over: interrupting the runs still going"
             );
             for token in tokens {
-                token.cancel("host shutting down");
+                token.cancel(SHUTTING_DOWN);
             }
             let wait = inner.config.default_limits.cancel_grace + Duration::from_secs(5);
             if let Ok(Ok(permits)) = tokio::time::timeout(wait, inner.slots.acquire_many(all)).await
@@ -185,7 +225,15 @@ impl Dispatcher {
                 drop(permits);
             }
         }
-        inner.recorder.flush().await;
+        if tokio::time::timeout(RECORD_FLUSH_LIMIT, inner.recorder.flush())
+            .await
+            .is_err()
+        {
+            tracing::error!(
+                "could not store the last run records before exiting (database unreachable); \
+                 runs still shown as running on this host are rescued when it or another host starts"
+            );
+        }
     }
 
     fn lock_running(&self) -> std::sync::MutexGuard<'_, HashMap<i64, CancelToken>> {
@@ -212,8 +260,13 @@ impl Dispatcher {
                 (report.outcome, Some(job.digest().to_string()))
             }
         };
-        let interrupted = inner.shutting_down.load(Ordering::SeqCst)
-            && cancel.reason().as_deref() == Some("host shutting down");
+        let interrupted = match cancel.reason().as_deref() {
+            Some(SHUTTING_DOWN) if inner.shutting_down.load(Ordering::SeqCst) => {
+                Some("the host shut down before the run finished")
+            }
+            Some(FENCED) => Some("its host lost the database and stopped it (fencing)"),
+            _ => None,
+        };
         let record = completion(&outcome, &run, digest, now_ms(), interrupted);
         self.record(&run, record).await;
         self.lock_running().remove(&run.id);
@@ -272,6 +325,9 @@ impl Dispatcher {
         }
     }
 }
+
+/// How long shutdown waits for the last run records to reach the database.
+const RECORD_FLUSH_LIMIT: Duration = Duration::from_secs(15);
 
 /// The context a claimed run's job receives.
 fn context_of(run: &ClaimedRun) -> RunContext {

@@ -18,13 +18,15 @@ pub fn retry_delay_ms(backoff_ms: i64, attempt: i64) -> i64 {
 }
 
 /// What to record for `run` after its attempt ended with `outcome` at `now`.
-/// `interrupted` means the host cancelled it because it is shutting down.
+/// `interrupted` says why the host itself stopped the run (shutting down, or
+/// fenced off the database): such a run goes back to pending without
+/// spending an attempt.
 pub fn completion(
     outcome: &RunOutcome,
     run: &ClaimedRun,
     digest: Option<String>,
     now: i64,
-    interrupted: bool,
+    interrupted: Option<&str>,
 ) -> Completion {
     let base = Completion {
         state: "failed",
@@ -50,10 +52,13 @@ pub fn completion(
             error: None,
             ..base
         },
-        _ if interrupted => Completion {
+        _ if interrupted.is_some() => Completion {
             state: "pending",
             retry_at: Some(now),
-            error: Some("interrupted: the host shut down before the run finished; it resumes from its last checkpoint".into()),
+            error: Some(format!(
+                "interrupted: {}; it resumes from its last checkpoint",
+                interrupted.unwrap_or_default()
+            )),
             refund_attempt: true,
             ..base
         },
@@ -64,7 +69,9 @@ pub fn completion(
                 base
             }
         }
-        RunOutcome::Fault { fault: fault @ RunFault::Cancelled(_) } => Completion {
+        RunOutcome::Fault {
+            fault: fault @ RunFault::Cancelled(_),
+        } => Completion {
             state: fault.state_name(),
             ..base
         },
@@ -127,7 +134,7 @@ mod tests {
 
     #[test]
     fn a_retryable_failure_with_attempts_left_is_retried_after_backoff() {
-        let c = completion(&failed(true), &run(2, 3), None, 10_000, false);
+        let c = completion(&failed(true), &run(2, 3), None, 10_000, None);
         assert_eq!(c.state, "pending");
         assert_eq!(c.retry_at, Some(12_000));
         assert_eq!(c.error.as_deref(), Some("attempt 2 failed: boom; retrying"));
@@ -136,11 +143,11 @@ mod tests {
     #[test]
     fn no_retry_when_attempts_are_spent_or_the_job_says_it_cannot_help() {
         assert_eq!(
-            completion(&failed(true), &run(3, 3), None, 0, false).state,
+            completion(&failed(true), &run(3, 3), None, 0, None).state,
             "failed"
         );
         assert_eq!(
-            completion(&failed(false), &run(1, 3), None, 0, false).state,
+            completion(&failed(false), &run(1, 3), None, 0, None).state,
             "failed"
         );
     }
@@ -151,18 +158,18 @@ mod tests {
             fault: RunFault::TimedOut(Duration::from_secs(1)),
         };
         assert_eq!(
-            completion(&timeout, &run(1, 2), None, 0, false).state,
+            completion(&timeout, &run(1, 2), None, 0, None).state,
             "pending"
         );
         assert_eq!(
-            completion(&timeout, &run(2, 2), None, 0, false).state,
+            completion(&timeout, &run(2, 2), None, 0, None).state,
             "timed-out"
         );
         let cancelled = RunOutcome::Fault {
             fault: RunFault::Cancelled("replaced".into()),
         };
         assert_eq!(
-            completion(&cancelled, &run(1, 5), None, 0, false).state,
+            completion(&cancelled, &run(1, 5), None, 0, None).state,
             "cancelled"
         );
     }
@@ -172,7 +179,7 @@ mod tests {
         let cancelled = RunOutcome::Fault {
             fault: RunFault::Cancelled("host shutting down".into()),
         };
-        let c = completion(&cancelled, &run(1, 1), None, 5, true);
+        let c = completion(&cancelled, &run(1, 1), None, 5, Some("the host shut down"));
         assert_eq!(
             (c.state, c.retry_at, c.refund_attempt),
             ("pending", Some(5), true)
@@ -182,7 +189,7 @@ mod tests {
             items: 3,
         };
         assert_eq!(
-            completion(&success, &run(1, 1), None, 5, true).state,
+            completion(&success, &run(1, 1), None, 5, Some("the host shut down")).state,
             "succeeded"
         );
     }

@@ -1,7 +1,8 @@
 //! The runtime's seams ([`crate::runtime::io`]) on the database: log lines
 //! and run completions queued to one recorder task that writes them in
 //! batches, one transaction per batch, in the order they were sent (so a
-//! run's log is stored before it shows as finished); checkpoints written
+//! run's log is stored before it shows as finished), held and retried while
+//! the database is unreachable; checkpoints written
 //! through (fenced by node and attempt); task state read and written through.
 
 use std::sync::Arc;
@@ -96,25 +97,58 @@ async fn write_batches(store: Store, mut receiver: mpsc::UnboundedReceiver<Messa
                     .flatten(),
             };
         }
-        let accepted = match store
-            .record(&lines, &completions, crate::clock::now_ms())
+        let accepted = store_batch(&store, &lines, &completions).await;
+        for (reply, accepted) in replies.into_iter().zip(accepted) {
+            let _ = reply.send(accepted);
+        }
+        for done in flushes {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// Writes one batch. While the database is unreachable the batch is kept and
+/// tried again (a completion dropped here would leave its run `running` on a
+/// live host for ever); once it is back, completions of runs another host
+/// took over meanwhile are rejected by the fence.
+async fn store_batch(
+    store: &Store,
+    lines: &[StoredLogLine],
+    completions: &[FencedCompletion],
+) -> Vec<bool> {
+    let mut pause = Duration::from_millis(100);
+    let mut warned = false;
+    loop {
+        match store
+            .record(lines, completions, crate::clock::now_ms())
             .await
         {
-            Ok(accepted) => accepted,
+            Ok(accepted) => {
+                if warned {
+                    tracing::info!("database reachable again: held run records stored");
+                }
+                return accepted;
+            }
+            Err(error) if error.is_transient() && !store.is_closed() => {
+                if !warned {
+                    tracing::error!(
+                        lines = lines.len(),
+                        completions = completions.len(),
+                        "cannot store run records, holding them until the database is back: {error}"
+                    );
+                    warned = true;
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
             Err(error) => {
                 tracing::error!(
                     lines = lines.len(),
                     completions = completions.len(),
                     "run records were not stored: {error}"
                 );
-                vec![false; completions.len()]
+                return vec![false; completions.len()];
             }
-        };
-        for (reply, accepted) in replies.into_iter().zip(accepted) {
-            let _ = reply.send(accepted);
-        }
-        for done in flushes {
-            let _ = done.send(());
         }
     }
 }

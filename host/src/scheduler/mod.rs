@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::cluster::ClusterView;
 use crate::plugins::ModuleRegistry;
 use crate::schedule::{Schedule, plan_fires};
 use crate::store::{
@@ -54,6 +55,8 @@ pub struct TickReport {
 pub struct Scheduler {
     store: Store,
     modules: Arc<ModuleRegistry>,
+    /// Live hosts: each new run is offered to one of them.
+    cluster: Arc<ClusterView>,
     config: SchedulerConfig,
     /// Checked definitions by task name, with the revision they were read
     /// from: a task firing every second is parsed once, not every second.
@@ -64,11 +67,18 @@ pub struct Scheduler {
 type DefinitionCache = HashMap<String, (i64, Arc<TaskDefinition>)>;
 
 impl Scheduler {
-    /// A scheduler over `store`, checking modules against `modules`.
-    pub fn new(store: Store, modules: Arc<ModuleRegistry>, config: SchedulerConfig) -> Self {
+    /// A scheduler over `store`, checking modules against `modules` and
+    /// offering new runs round `cluster`'s live hosts.
+    pub fn new(
+        store: Store,
+        modules: Arc<ModuleRegistry>,
+        cluster: Arc<ClusterView>,
+        config: SchedulerConfig,
+    ) -> Self {
         Self {
             store,
             modules,
+            cluster,
             config,
             definitions: Arc::default(),
         }
@@ -198,6 +208,9 @@ impl Scheduler {
             });
             runs.extend(shard_runs(&definition, *slot, params, skipped));
         }
+        for run in runs.iter_mut().filter(|r| r.skipped.is_none()) {
+            run.offered_to = self.cluster.offer(task.spec.selector.as_deref());
+        }
         let misfire = (plan.missed > 0).then(|| MisfireRecord {
             first_slot: plan.first_missed.unwrap_or(due),
             last_slot: plan.last_missed.unwrap_or(due),
@@ -247,6 +260,7 @@ pub fn shard_runs(
             shard_param: definition.shard_params.get(&index).cloned(),
             params: params.to_owned(),
             skipped: skipped.clone(),
+            offered_to: None,
         })
         .collect()
 }

@@ -22,6 +22,8 @@ pub struct NewRun {
     pub params: String,
     /// `Some(reason)` records the fire as `skipped` instead of running it.
     pub skipped: Option<String>,
+    /// The host offered the run first (see [`crate::cluster::ClusterView`]).
+    pub offered_to: Option<String>,
 }
 
 /// Slots a misfire policy did not fire.
@@ -208,8 +210,8 @@ const ROWS_PER_STATEMENT: usize = 100;
 /// Columns of a run row as the scheduler creates it.
 const RUN_COLUMNS: &str = "task, task_group, scheduled_at, shard_index, shard_total, shard_param, params, \
     module, selector, timeout_ms, memory_mib, max_attempts, retry_backoff_ms, state, not_before, \
-    created_at, finished_at, error";
-const RUN_COLUMN_COUNT: usize = 18;
+    created_at, finished_at, error, offered_to";
+const RUN_COLUMN_COUNT: usize = 19;
 
 type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
 
@@ -238,6 +240,7 @@ fn bind_run<'q>(query: AnyQuery<'q>, task: &'q TaskRow, run: &'q NewRun, now: i6
         .bind(now)
         .bind(finished_at)
         .bind(&run.skipped)
+        .bind(&run.offered_to)
 }
 
 /// Inserts runs that need no page, many per statement; a slot and shard

@@ -1,4 +1,5 @@
 //! `nodes`: the hosts sharing the database, with their labels and heartbeat.
+//! A host writes its row once per heartbeat interval, never per run.
 
 use serde::Serialize;
 use sqlx::Row;
@@ -14,6 +15,8 @@ pub struct NodeRow {
     pub labels: String,
     /// Max concurrent runs.
     pub capacity: i64,
+    /// Runs it holds now (`running` rows naming it).
+    pub running: i64,
     /// When it started (ms).
     pub started_at: i64,
     /// Its last heartbeat (ms).
@@ -61,10 +64,13 @@ impl Store {
         .await
     }
 
-    /// Every node.
+    /// Every node, with the runs it holds now.
     pub async fn list_nodes(&self) -> Result<Vec<NodeRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, labels, capacity, started_at, heartbeat_at FROM nodes ORDER BY id",
+            "SELECT n.id AS id, n.labels AS labels, n.capacity AS capacity, n.started_at AS started_at, \
+             n.heartbeat_at AS heartbeat_at, \
+             (SELECT COUNT(*) FROM runs r WHERE r.state = 'running' AND r.node = n.id) AS running \
+             FROM nodes n ORDER BY n.id",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -74,6 +80,7 @@ impl Store {
                     id: row.try_get("id")?,
                     labels: row.try_get("labels")?,
                     capacity: row.try_get("capacity")?,
+                    running: row.try_get("running")?,
                     started_at: row.try_get("started_at")?,
                     heartbeat_at: row.try_get("heartbeat_at")?,
                 })

@@ -7,7 +7,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::store::fire::{NewRun, insert_run};
-use crate::store::{Store, StoreError, placeholders, retry_transient};
+use crate::store::{Backend, Store, StoreError, placeholders, retry_transient};
 
 /// A run this node has claimed: everything needed to run it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,17 +185,20 @@ fn run_from_row(row: &AnyRow) -> Result<RunRow, sqlx::Error> {
 impl Store {
     /// Claims up to `limit` pending runs due at `now` whose selector `accepts`,
     /// for `node`: they become `running` with the next attempt number.
+    /// A run offered to another host is taken only once it has waited
+    /// `offer_window_ms` since it was created (that host is busy, slow or gone).
     pub async fn claim_runs(
         &self,
         node: &str,
         now: i64,
         limit: i64,
+        offer_window_ms: i64,
         accepts: impl Fn(Option<&str>) -> bool,
     ) -> Result<Vec<ClaimedRun>, StoreError> {
         if limit <= 0 {
             return Ok(Vec::new());
         }
-        retry_transient(|| self.claim_runs_once(node, now, limit, &accepts)).await
+        retry_transient(|| self.claim_runs_once(node, now, limit, offer_window_ms, &accepts)).await
     }
 
     async fn claim_runs_once(
@@ -203,18 +206,22 @@ impl Store {
         node: &str,
         now: i64,
         limit: i64,
+        offer_window_ms: i64,
         accepts: &impl Fn(Option<&str>) -> bool,
     ) -> Result<Vec<ClaimedRun>, StoreError> {
         let _guard = self.write_guard().await;
         let mut tx = self.pool.begin().await?;
         let sql = format!(
             "SELECT {CLAIM_COLUMNS} FROM runs WHERE state = 'pending' AND not_before <= $1 \
+             AND (offered_to IS NULL OR offered_to = $3 OR created_at <= $4) \
              ORDER BY not_before, id LIMIT $2{}",
             self.skip_locked()
         );
         let rows = sqlx::query(&sql)
             .bind(now)
             .bind(limit * 4)
+            .bind(node)
+            .bind(now - offer_window_ms)
             .fetch_all(&mut *tx)
             .await?;
         let mut claimed = Vec::new();
@@ -230,7 +237,7 @@ impl Store {
         if !claimed.is_empty() {
             let sql = format!(
                 "UPDATE runs SET state = 'running', node = $1, attempt = attempt + 1, started_at = $2, \
-                 finished_at = NULL, cancel_reason = NULL WHERE id IN ({})",
+                 finished_at = NULL, cancel_reason = NULL, offered_to = NULL WHERE id IN ({})",
                 placeholders(2, claimed.len())
             );
             let mut query = sqlx::query(&sql).bind(node).bind(now);
@@ -318,6 +325,11 @@ impl Store {
             .bind(node)
             .execute(&mut *tx)
             .await?;
+            if requeued.rows_affected() > 0 && self.backend == Backend::Postgres {
+                sqlx::query("SELECT pg_notify('carillon_runs', '*')")
+                    .execute(&mut *tx)
+                    .await?;
+            }
             tx.commit().await?;
             Ok((requeued.rows_affected(), orphaned.len() as u64))
         })
