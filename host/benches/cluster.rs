@@ -102,7 +102,7 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .block_on(future)
 }
 
-/// Runs statements on `url`, in one transaction.
+/// Runs statements on `url`, one after the other.
 fn sql(url: &str, statements: &[String]) {
     block_on(async {
         let pool = PgPoolOptions::new()
@@ -110,11 +110,9 @@ fn sql(url: &str, statements: &[String]) {
             .connect(url)
             .await
             .unwrap();
-        let mut tx = pool.begin().await.unwrap();
         for statement in statements {
-            sqlx::query(statement).execute(&mut *tx).await.unwrap();
+            sqlx::query(statement).execute(&pool).await.unwrap();
         }
-        tx.commit().await.unwrap();
         pool.close().await;
     });
 }

@@ -22,8 +22,9 @@ use crate::config::Config;
 use crate::dispatch::{DispatchConfig, Dispatcher};
 use crate::plugins::{ModuleRegistry, Plugins};
 use crate::runtime::{Runtime, RuntimeConfig};
-use crate::scheduler::{Scheduler, SchedulerConfig};
-use crate::store::{Backend, Store, redact};
+use crate::scheduler::{FIRE_AHEAD, Scheduler, SchedulerConfig};
+use crate::store::upkeep::upkeep_loop;
+use crate::store::{Backend, ClaimAtFire, Store, redact};
 use crate::units::ByteSize;
 
 /// Runs a host until a shutdown signal.
@@ -129,6 +130,7 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
             max_concurrent_runs: config.max_concurrent_runs,
             default_limits: config.limits,
             offer_window: OFFER_WINDOW,
+            claim_ahead: FIRE_AHEAD,
         },
     );
 
@@ -206,6 +208,7 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
             },
             stopped.clone(),
         ));
+        tokio::spawn(upkeep_loop(config.database_url.clone(), stopped.clone()));
     }
     let mut failure = None;
     let mut until_stopped = stopped.clone();
@@ -247,10 +250,22 @@ async fn schedule_loop(
     tasks_changed: Arc<tokio::sync::Notify>,
     mut stopped: watch::Receiver<bool>,
 ) {
+    let labels = config.labels.clone();
+    let accepts = move |selector: Option<&str>| labels.satisfy(selector);
     while !*stopped.borrow() {
-        match scheduler.tick(now_ms()).await {
+        let reservation = dispatcher.reserve();
+        let claim = ClaimAtFire {
+            node: &config.node_id,
+            max: reservation.len(),
+            accepts: &accepts,
+        };
+        let now = now_ms();
+        let horizon = now + FIRE_AHEAD.as_millis() as i64;
+        match scheduler.tick(now, horizon, &claim).await {
             Ok(report) => {
-                if report.runs > 0 {
+                let claimed = report.claimed.len();
+                dispatcher.start_claimed(report.claimed, reservation);
+                if report.runs > claimed {
                     fired.notify_one();
                 }
                 for id in &report.cancelled {
@@ -326,12 +341,13 @@ async fn housekeeping_loop(
 /// in one transaction instead of one each.
 const MIN_TICK: Duration = Duration::from_millis(5);
 
-/// Sleep until the next task is due: at most one poll interval, at least
-/// [`MIN_TICK`].
+/// Sleep until the next task is due for firing ([`FIRE_AHEAD`] before its
+/// slot): at most one poll interval, at least [`MIN_TICK`].
 async fn next_wake(store: &Store, config: &Config) -> Duration {
     let poll = config.poll_interval;
-    let until = match store.next_fire_after(now_ms()).await {
-        Ok(Some(at)) => Duration::from_millis((at - now_ms()).max(0) as u64),
+    let ahead = FIRE_AHEAD.as_millis() as i64;
+    let until = match store.next_fire_after(now_ms() + ahead).await {
+        Ok(Some(at)) => Duration::from_millis((at - ahead - now_ms()).max(0) as u64),
         _ => poll,
     };
     until.clamp(MIN_TICK, poll.max(MIN_TICK))

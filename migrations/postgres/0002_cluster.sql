@@ -11,26 +11,35 @@ ALTER TABLE runs ADD COLUMN offered_to TEXT;
 --
 -- `carillon_tasks`: a task row was added, removed or changed by anyone but
 -- the scheduler. One notification per transaction (same payload).
+--
+-- The trigger of 0001 is redefined with its condition in WHEN, evaluated
+-- without entering PL/pgSQL: the scheduler rewrites next_fire_at on every
+-- fire, thousands of rows a second, and those updates now cost no call.
+DROP TRIGGER tasks_changed ON tasks;
+
 CREATE OR REPLACE FUNCTION carillon_tasks_changed() RETURNS trigger AS $$
 BEGIN
-    IF NEW.next_fire_at IS NOT DISTINCT FROM OLD.next_fire_at
-       AND NEW.last_fire_at IS NOT DISTINCT FROM OLD.last_fire_at
-       AND NEW.error IS NOT DISTINCT FROM OLD.error
-       AND NEW.revision = OLD.revision THEN
-        NEW.error := NULL;
-        NEW.revision := OLD.revision + 1;
-        IF NEW.schedule IS DISTINCT FROM OLD.schedule
-           OR NEW.time_zone IS DISTINCT FROM OLD.time_zone
-           OR NEW.start_at IS DISTINCT FROM OLD.start_at
-           OR NEW.end_at IS DISTINCT FROM OLD.end_at
-           OR NEW.paused IS DISTINCT FROM OLD.paused THEN
-            NEW.next_fire_at := NULL;
-        END IF;
-        PERFORM pg_notify('carillon_tasks', '');
+    NEW.error := NULL;
+    NEW.revision := OLD.revision + 1;
+    IF NEW.schedule IS DISTINCT FROM OLD.schedule
+       OR NEW.time_zone IS DISTINCT FROM OLD.time_zone
+       OR NEW.start_at IS DISTINCT FROM OLD.start_at
+       OR NEW.end_at IS DISTINCT FROM OLD.end_at
+       OR NEW.paused IS DISTINCT FROM OLD.paused THEN
+        NEW.next_fire_at := NULL;
     END IF;
+    PERFORM pg_notify('carillon_tasks', '');
     RETURN NEW;
 END;
 $$ LANGUAGE plpgsql;
+
+CREATE TRIGGER tasks_changed BEFORE UPDATE ON tasks
+FOR EACH ROW
+WHEN (NEW.next_fire_at IS NOT DISTINCT FROM OLD.next_fire_at
+      AND NEW.last_fire_at IS NOT DISTINCT FROM OLD.last_fire_at
+      AND NEW.error IS NOT DISTINCT FROM OLD.error
+      AND NEW.revision = OLD.revision)
+EXECUTE FUNCTION carillon_tasks_changed();
 
 CREATE FUNCTION carillon_tasks_added_or_removed() RETURNS trigger AS $$
 BEGIN
@@ -42,27 +51,9 @@ $$ LANGUAGE plpgsql;
 CREATE TRIGGER tasks_added_or_removed AFTER INSERT OR DELETE ON tasks
 FOR EACH STATEMENT EXECUTE FUNCTION carillon_tasks_added_or_removed();
 
--- `carillon_runs`: pending runs were created; the payload lists the hosts
--- they were offered to (`*` for any host), so only those wake up to claim.
-CREATE FUNCTION carillon_runs_added() RETURNS trigger AS $$
-DECLARE
-    offered TEXT;
-BEGIN
-    SELECT string_agg(DISTINCT COALESCE(offered_to, '*'), ',') INTO offered
-    FROM added WHERE state = 'pending';
-    IF length(offered) > 7900 THEN
-        offered := '*';
-    END IF;
-    IF offered IS NOT NULL THEN
-        PERFORM pg_notify('carillon_runs', offered);
-    END IF;
-    RETURN NULL;
-END;
-$$ LANGUAGE plpgsql;
-
-CREATE TRIGGER runs_added AFTER INSERT ON runs
-REFERENCING NEW TABLE AS added
-FOR EACH STATEMENT EXECUTE FUNCTION carillon_runs_added();
+-- `carillon_runs` is notified by the hosts themselves, in the transaction
+-- that creates pending runs, with the hosts they were offered to as payload
+-- (`*`: any host), so only those wake up to claim.
 
 -- `carillon_modules`: a module was pushed, replaced or removed; every host
 -- loads it (or drops it) at once instead of at its next module sync.
@@ -75,3 +66,9 @@ $$ LANGUAGE plpgsql;
 
 CREATE TRIGGER modules_changed AFTER INSERT OR UPDATE OR DELETE ON modules
 FOR EACH STATEMENT EXECUTE FUNCTION carillon_modules_changed();
+
+-- Claims read pending runs in (not_before, id) order: an index in that
+-- order lets the claim stop after the rows it takes, however long the
+-- backlog.
+DROP INDEX runs_pending;
+CREATE INDEX runs_pending ON runs (not_before, id) WHERE state = 'pending';

@@ -62,10 +62,15 @@ fn three_hosts_share_a_sharded_task_a_module_pushed_once_and_sql_edits() {
     // Only `a` has the module in its folder; `b` and `c` load it from the database.
     let a = start(&url, "a", &["hello"]);
     let b = start(&url, "b", &[]);
-    let c = start(&url, "c", &[]);
+    let mut flags = FAST.to_vec();
+    flags.extend(["--labels", "disk=ssd"]);
+    let c = Host::start_node(Some(url.clone()), "c", &[], &flags);
     wait_for_live(&[&a, &b, &c], "a,b,c");
 
-    a.sql("INSERT INTO tasks (name, module, schedule, shard_total) VALUES ('spread', 'hello', 'every 1s', 3)");
+    a.sql(
+        "INSERT INTO tasks (name, module, schedule, shard_total, selector) VALUES \
+         ('spread', 'hello', 'every 1s', 3, NULL), ('pinned', 'hello', 'every 1s', 3, 'disk=ssd')",
+    );
     wait_until(
         "a fire whose three shards ran on three different hosts",
         Duration::from_secs(20),
@@ -76,6 +81,16 @@ fn three_hosts_share_a_sharded_task_a_module_pushed_once_and_sql_edits() {
                 .then_some(())
         },
     );
+
+    // A selector pins a task to the hosts whose labels match.
+    wait_until(
+        "a fire of the pinned task to succeed",
+        Duration::from_secs(10),
+        || (!nodes_per_slot(&a, "pinned", "%").is_empty()).then_some(()),
+    );
+    let pinned =
+        a.query("SELECT DISTINCT node FROM runs WHERE task = 'pinned' AND node IS NOT NULL");
+    assert_eq!(pinned, [["c"]], "only host c has disk=ssd");
 
     // An edit made with plain SQL reaches every host.
     a.sql("UPDATE tasks SET params = '{\"name\": \"cluster\"}' WHERE name = 'spread'");
@@ -91,7 +106,7 @@ fn three_hosts_share_a_sharded_task_a_module_pushed_once_and_sql_edits() {
     );
 
     // Paused with plain SQL: no host fires it any more.
-    a.sql("UPDATE tasks SET paused = TRUE WHERE name = 'spread'");
+    a.sql("UPDATE tasks SET paused = TRUE");
     let paused_at: i64 = a
         .query("SELECT CAST((extract(epoch from clock_timestamp()) * 1000)::BIGINT AS TEXT)")[0][0]
         .parse()
@@ -99,10 +114,10 @@ fn three_hosts_share_a_sharded_task_a_module_pushed_once_and_sql_edits() {
     // Absence can only be watched for a while: three fire periods.
     std::thread::sleep(Duration::from_secs(3));
     let late = a.query(&format!(
-        "SELECT CAST(COUNT(*) AS TEXT) FROM runs WHERE task = 'spread' AND created_at > {}",
+        "SELECT CAST(COUNT(*) AS TEXT) FROM runs WHERE created_at > {}",
         paused_at + 200
     ));
-    assert_eq!(late[0][0], "0", "no host fired the paused task");
+    assert_eq!(late[0][0], "0", "no host fired the paused tasks");
 
     // `carillon nodes` shows the three hosts alive.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_carillon"))

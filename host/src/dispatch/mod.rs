@@ -43,7 +43,14 @@ pub struct DispatchConfig {
     /// How long a run offered to another host waits before this one may
     /// take it.
     pub offer_window: Duration,
+    /// How far ahead of their time runs are claimed (each starts at its
+    /// time): the scheduler's fire-ahead.
+    pub claim_ahead: Duration,
 }
+
+/// Runs a host holds at most, per run slot: running, or claimed and waiting
+/// for their time or for a slot.
+const HELD_PER_SLOT: usize = 8;
 
 /// The cancel reason given to runs when the host shuts down.
 const SHUTTING_DOWN: &str = "host shutting down";
@@ -63,8 +70,12 @@ struct Inner {
     registry: Arc<ModuleRegistry>,
     config: DispatchConfig,
     node: Arc<str>,
+    /// Runs held (claimed, running or waiting): [`HELD_PER_SLOT`] per slot.
     slots: Arc<Semaphore>,
+    /// Runs executing: `max_concurrent_runs`.
+    executing: Arc<Semaphore>,
     running: Mutex<HashMap<i64, CancelToken>>,
+    selectors: Mutex<Selectors>,
     shutting_down: AtomicBool,
     /// Set while this host cannot reach the database: it claims nothing.
     fenced: AtomicBool,
@@ -95,7 +106,8 @@ impl Dispatcher {
                 store: store.clone(),
             }),
         };
-        let slots = Arc::new(Semaphore::new(config.max_concurrent_runs));
+        let slots = Arc::new(Semaphore::new(config.max_concurrent_runs * HELD_PER_SLOT));
+        let executing = Arc::new(Semaphore::new(config.max_concurrent_runs));
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -104,7 +116,9 @@ impl Dispatcher {
                 config,
                 node,
                 slots,
+                executing,
                 running: Mutex::new(HashMap::new()),
+                selectors: Mutex::new(Selectors::default()),
                 shutting_down: AtomicBool::new(false),
                 fenced: AtomicBool::new(false),
                 saturated: AtomicBool::new(false),
@@ -121,9 +135,6 @@ impl Dispatcher {
     /// long-running jobs never hold a backlog back for more than a poll).
     pub async fn claim_and_start(&self, any_free: bool) -> Result<usize, StoreError> {
         let inner = &self.inner;
-        if inner.shutting_down.load(Ordering::SeqCst) || inner.fenced.load(Ordering::SeqCst) {
-            return Ok(0);
-        }
         let free = inner.slots.available_permits();
         // With a backlog (the last claim took every free slot), claim in
         // batches: a claim is a transaction, not worth making for one slot.
@@ -132,32 +143,100 @@ impl Dispatcher {
         {
             return Ok(0);
         }
-        let labels = &inner.config.labels;
+        // The slots are taken before the claim, so a run is never claimed
+        // without one (the scheduler sets slots aside the same way).
+        let reservation = self.reserve();
+        let reserved = reservation.len();
+        if reserved == 0 {
+            return Ok(0);
+        }
+        if any_free {
+            self.learn_selectors().await?;
+        }
+        let accepted = self.lock_selectors().accepted.clone();
+        let now = now_ms();
         let claimed = inner
             .store
             .claim_runs(
                 &inner.node,
-                now_ms(),
-                free as i64,
+                now,
+                now + inner.config.claim_ahead.as_millis() as i64,
+                reserved as i64,
                 inner.config.offer_window.as_millis() as i64,
-                |selector| labels.satisfy(selector),
+                &accepted,
             )
             .await?;
         let started = claimed.len();
-        inner.saturated.store(started == free, Ordering::SeqCst);
-        for run in claimed {
-            let Ok(permit) = inner.slots.clone().try_acquire_owned() else {
-                tracing::error!(
-                    run = run.id,
-                    "claimed a run without a free slot; it is rescued when this host restarts"
-                );
-                continue;
-            };
-            let token = CancelToken::new();
-            self.lock_running().insert(run.id, token.clone());
-            tokio::spawn(self.clone().execute(run, token, permit));
-        }
+        inner.saturated.store(started == reserved, Ordering::SeqCst);
+        self.start_claimed(claimed, reservation);
         Ok(started)
+    }
+
+    /// Sorts the selectors of pending runs not seen before into those this
+    /// host's labels satisfy and those they do not, so claims can pick runs
+    /// in one statement (runs offered to this host need no learning: the
+    /// offering host matched the labels).
+    async fn learn_selectors(&self) -> Result<(), StoreError> {
+        let known = self.lock_selectors().known.clone();
+        let new = self.inner.store.pending_selectors(now_ms(), &known).await?;
+        if new.is_empty() {
+            return Ok(());
+        }
+        let mut selectors = self.lock_selectors();
+        for selector in new {
+            if self.inner.config.labels.satisfy(Some(&selector)) {
+                selectors.accepted.push(selector.clone());
+            }
+            selectors.known.push(selector);
+        }
+        Ok(())
+    }
+
+    fn lock_selectors(&self) -> std::sync::MutexGuard<'_, Selectors> {
+        self.inner
+            .selectors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets every free slot aside for runs the scheduler claims as it fires
+    /// them ([`crate::store::ClaimAtFire`]); nothing while shutting down or
+    /// fenced. Slots not used go back when the reservation is dropped.
+    pub fn reserve(&self) -> Reservation {
+        let inner = &self.inner;
+        if inner.shutting_down.load(Ordering::SeqCst) || inner.fenced.load(Ordering::SeqCst) {
+            return Reservation { permit: None };
+        }
+        let free = inner.slots.available_permits() as u32;
+        Reservation {
+            permit: (free > 0)
+                .then(|| inner.slots.clone().try_acquire_many_owned(free).ok())
+                .flatten(),
+        }
+    }
+
+    /// Starts claimed runs, each on a slot of `reservation`; the slots left
+    /// over go back.
+    pub fn start_claimed(&self, runs: Vec<ClaimedRun>, mut reservation: Reservation) {
+        let all_used = !runs.is_empty() && runs.len() >= reservation.len();
+        for run in runs {
+            match reservation.permit.as_mut().and_then(|p| p.split(1)) {
+                Some(permit) => self.start(run, permit),
+                None => tracing::error!(
+                    run = run.id,
+                    "claimed more runs than slots were set aside; it is rescued when this host restarts"
+                ),
+            }
+        }
+        if all_used {
+            self.inner.saturated.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn start(&self, run: ClaimedRun, permit: OwnedSemaphorePermit) {
+        let token = CancelToken::new();
+        self.lock_running().insert(run.id, token.clone());
+        tokio::spawn(self.clone().execute(run, token, permit));
     }
 
     /// Passes cancel requests recorded in the database to the runs.
@@ -206,7 +285,7 @@ impl Dispatcher {
     pub async fn shutdown(&self, grace: Duration) {
         let inner = &self.inner;
         inner.shutting_down.store(true, Ordering::SeqCst);
-        let all = inner.config.max_concurrent_runs as u32;
+        let all = (inner.config.max_concurrent_runs * HELD_PER_SLOT) as u32;
         let drained = tokio::time::timeout(grace, inner.slots.acquire_many(all)).await;
         if let Ok(Ok(permits)) = drained {
             drop(permits);
@@ -242,22 +321,19 @@ impl Dispatcher {
 
     async fn execute(self, run: ClaimedRun, cancel: CancelToken, permit: OwnedSemaphorePermit) {
         let inner = &self.inner;
-        let (outcome, digest) = match inner.registry.get(&run.module) {
-            None => (
+        let (outcome, digest, started_at) = match self.wait_for_start(&run, &cancel).await {
+            Err(reason) => (
                 RunOutcome::Fault {
-                    fault: RunFault::Instantiation(missing_module(&run.module)),
+                    fault: RunFault::Cancelled(reason),
                 },
                 None,
+                None,
             ),
-            Some(job) => {
-                let request = RunRequest {
-                    context: context_of(&run),
-                    limits: self.limits_of(&run),
-                    io: inner.io.clone(),
-                    cancel: cancel.clone(),
-                };
-                let report = inner.runtime.run(&job, request).await;
-                (report.outcome, Some(job.digest().to_string()))
+            Ok(executing) => {
+                let started_at = now_ms();
+                let (outcome, digest) = self.run_job(&run, &cancel).await;
+                drop(executing);
+                (outcome, digest, Some(started_at))
             }
         };
         let interrupted = match cancel.reason().as_deref() {
@@ -267,14 +343,65 @@ impl Dispatcher {
             Some(FENCED) => Some("its host lost the database and stopped it (fencing)"),
             _ => None,
         };
-        let record = completion(&outcome, &run, digest, now_ms(), interrupted);
-        self.record(&run, record).await;
+        let mut record = completion(&outcome, &run, digest, now_ms(), interrupted);
+        record.started_at = started_at;
+        // The outcome is queued before the slot is given back (so shutdown,
+        // which waits for every slot, then flushes, never misses it), but the
+        // slot does not wait for the database write: a trivial job would
+        // otherwise hold its slot a thousand times longer than it ran.
+        let recorded = self.record(&run, record);
         self.lock_running().remove(&run.id);
         drop(permit);
         if inner.saturated.load(Ordering::SeqCst)
             && inner.slots.available_permits() >= self.claim_batch()
         {
             inner.freed.notify_one();
+        }
+        recorded.await;
+    }
+
+    /// Waits for the run's time, then for a free execution slot; returns
+    /// the slot, or the cancel reason if the run was cancelled meanwhile.
+    async fn wait_for_start(
+        &self,
+        run: &ClaimedRun,
+        cancel: &CancelToken,
+    ) -> Result<OwnedSemaphorePermit, String> {
+        let wait = Duration::from_millis((run.not_before - now_ms()).max(0) as u64);
+        tokio::select! {
+            biased;
+            reason = cancel.cancelled() => Err(reason),
+            executing = async {
+                tokio::time::sleep(wait).await;
+                self.inner.executing.clone().acquire_owned().await
+            } => executing.map_err(|_| "the host is stopping".to_owned()),
+        }
+    }
+
+    /// Runs the job once; returns its outcome and the module digest that ran.
+    async fn run_job(
+        &self,
+        run: &ClaimedRun,
+        cancel: &CancelToken,
+    ) -> (RunOutcome, Option<String>) {
+        let inner = &self.inner;
+        match inner.registry.get(&run.module) {
+            None => (
+                RunOutcome::Fault {
+                    fault: RunFault::Instantiation(missing_module(&run.module)),
+                },
+                None,
+            ),
+            Some(job) => {
+                let request = RunRequest {
+                    context: context_of(run),
+                    limits: self.limits_of(run),
+                    io: inner.io.clone(),
+                    cancel: cancel.clone(),
+                };
+                let report = inner.runtime.run(&job, request).await;
+                (report.outcome, Some(job.digest().to_string()))
+            }
         }
     }
 
@@ -289,7 +416,12 @@ impl Dispatcher {
         self.inner.freed.notified().await;
     }
 
-    async fn record(&self, run: &ClaimedRun, record: Completion) {
+    /// Queues `record` for `run`; the future logs whether it was accepted.
+    fn record(
+        &self,
+        run: &ClaimedRun,
+        record: Completion,
+    ) -> impl std::future::Future<Output = ()> + use<> {
         let inner = &self.inner;
         let state = record.state;
         let fenced = FencedCompletion {
@@ -299,16 +431,20 @@ impl Dispatcher {
             paged: run.page_index.is_some(),
             completion: record,
         };
-        if inner.recorder.complete(fenced).await {
-            tracing::debug!(task = %run.task, run = run.id, state, "run recorded");
-        } else {
-            tracing::warn!(
-                task = %run.task,
-                run = run.id,
-                attempt = run.attempt,
-                "completion rejected: this host no longer owns the run (it was rescued by another host) \
-                 or the database could not be written"
-            );
+        let accepted = inner.recorder.submit(fenced);
+        let (task, id, attempt) = (run.task.clone(), run.id, run.attempt);
+        async move {
+            if accepted.await {
+                tracing::debug!(task = %task, run = id, state, "run recorded");
+            } else {
+                tracing::warn!(
+                    task = %task,
+                    run = id,
+                    attempt,
+                    "completion rejected: this host no longer owns the run (it was rescued by another host) \
+                     or the database could not be written"
+                );
+            }
         }
     }
 
@@ -323,6 +459,33 @@ impl Dispatcher {
                 .map_or(defaults.memory, |mib| ByteSize::mib(mib.max(1) as u64)),
             ..defaults
         }
+    }
+}
+
+/// Run selectors this host has seen: all of them, and those its labels
+/// satisfy. Labels do not change while a host runs, so neither list is ever
+/// wrong, only incomplete (selectors are learned at the poll interval).
+#[derive(Debug, Default)]
+struct Selectors {
+    known: Vec<String>,
+    accepted: Vec<String>,
+}
+
+/// Slots set aside by [`Dispatcher::reserve`].
+#[derive(Debug)]
+pub struct Reservation {
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Reservation {
+    /// Slots still set aside.
+    pub fn len(&self) -> usize {
+        self.permit.as_ref().map_or(0, |p| p.num_permits())
+    }
+
+    /// Whether no slot is set aside.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 

@@ -36,6 +36,7 @@ pub fn completion(
         error: outcome.reason(),
         module_digest: digest,
         refund_attempt: false,
+        started_at: None,
     };
     let may_retry = run.attempt < run.max_attempts;
     let retry = |error: String| Completion {
@@ -105,6 +106,7 @@ mod tests {
             shard_param: None,
             page_index: None,
             page_size: None,
+            not_before: 0,
             params: "{}".into(),
             module: "m".into(),
             timeout_ms: None,

@@ -49,15 +49,21 @@ impl Recorder {
     /// whether it was accepted (false: this node no longer owns the run, or
     /// the database could not be written).
     pub async fn complete(&self, completion: FencedCompletion) -> bool {
+        self.submit(completion).await
+    }
+
+    /// Queues a completion now (after every line sent before it); the
+    /// returned future resolves to whether it was accepted.
+    pub fn submit(
+        &self,
+        completion: FencedCompletion,
+    ) -> impl std::future::Future<Output = bool> + use<> {
         let (done, wait) = oneshot::channel();
-        if self
+        let sent = self
             .sender
             .send(Message::Complete(completion, done))
-            .is_err()
-        {
-            return false;
-        }
-        wait.await.unwrap_or(false)
+            .is_ok();
+        async move { sent && wait.await.unwrap_or(false) }
     }
 
     /// Resolves once everything sent before the call is in the database.

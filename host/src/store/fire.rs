@@ -3,9 +3,15 @@
 //! fires, insert the runs (the UNIQUE (task, slot, shard) key makes a second
 //! fire of a slot impossible), record misfires and skipped fires, hand out
 //! pages, and advance `next_fire_at`: all or nothing.
+//!
+//! Runs this host may take (offered to it, selector matched) are inserted
+//! already claimed, up to the slots the dispatcher reserved: one row write
+//! and no claim query saved per run, and the run starts as soon as the
+//! transaction commits.
 
 use sqlx::{Any, Row, Transaction};
 
+use crate::store::runs::ClaimedRun;
 use crate::store::tasks::{TaskRow, task_from_row, task_select};
 use crate::store::{Backend, Store, StoreError, TransientBackoff, placeholders, row_placeholders};
 
@@ -59,6 +65,37 @@ pub enum FireDecision {
     Block(String),
 }
 
+/// Runs the firing host takes at insert time.
+pub struct ClaimAtFire<'a> {
+    /// This host.
+    pub node: &'a str,
+    /// At most this many (free slots reserved for them).
+    pub max: usize,
+    /// Whether this host's labels satisfy a selector.
+    pub accepts: &'a (dyn Fn(Option<&str>) -> bool + Sync),
+}
+
+impl std::fmt::Debug for ClaimAtFire<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClaimAtFire")
+            .field("node", &self.node)
+            .field("max", &self.max)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClaimAtFire<'_> {
+    /// Whether `run` of `task` may be taken here: not skipped, not paged
+    /// (pages are handed out at claim), offered to this host or to anyone,
+    /// and matching its selector.
+    fn wants(&self, task: &TaskRow, run: &NewRun) -> bool {
+        run.skipped.is_none()
+            && task.spec.page_size.is_none_or(|s| s <= 0)
+            && run.offered_to.as_deref().is_none_or(|n| n == self.node)
+            && (self.accepts)(task.spec.selector.as_deref())
+    }
+}
+
 /// What a materialisation pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FireBatch {
@@ -72,15 +109,21 @@ pub struct FireBatch {
     pub cancelled: Vec<i64>,
     /// Names of the tasks blocked, with the reason.
     pub blocked: Vec<(String, String)>,
+    /// Runs created already claimed by this host ([`ClaimAtFire`]).
+    pub claimed: Vec<ClaimedRun>,
 }
 
 impl Store {
-    /// Takes up to `limit` tasks due at `now` and applies `decide` to each
-    /// (given the task and its count of pending or running runs).
+    /// Takes up to `limit` tasks due by `horizon` (now, or a little ahead:
+    /// runs are made before their slot and start at it) and applies `decide`
+    /// to each (given the task and its count of pending or running runs).
+    /// Runs `claim` wants are created already running on its node.
     pub async fn fire_due_tasks<F>(
         &self,
         now: i64,
+        horizon: i64,
         limit: i64,
+        claim: &ClaimAtFire<'_>,
         mut decide: F,
     ) -> Result<FireBatch, StoreError>
     where
@@ -88,7 +131,10 @@ impl Store {
     {
         let mut backoff = TransientBackoff::default();
         loop {
-            match self.fire_due_tasks_once(now, limit, &mut decide).await {
+            match self
+                .fire_due_tasks_once(now, horizon, limit, claim, &mut decide)
+                .await
+            {
                 Err(error) if backoff.should_retry(&error).await => continue,
                 result => return result,
             }
@@ -98,7 +144,9 @@ impl Store {
     async fn fire_due_tasks_once<F>(
         &self,
         now: i64,
+        horizon: i64,
         limit: i64,
+        claim: &ClaimAtFire<'_>,
         decide: &mut F,
     ) -> Result<FireBatch, StoreError>
     where
@@ -111,7 +159,7 @@ impl Store {
             self.skip_locked()
         ));
         let rows = sqlx::query(&sql)
-            .bind(now)
+            .bind(horizon)
             .bind(limit)
             .fetch_all(&mut *tx)
             .await?;
@@ -186,13 +234,63 @@ impl Store {
         let (paged, unpaged): (Vec<_>, Vec<_>) = new_runs.into_iter().partition(|(task, run)| {
             task.spec.page_size.is_some_and(|s| s > 0) && run.skipped.is_none()
         });
-        batch.runs += insert_runs_batched(&mut tx, self.backend, &unpaged, now).await?;
+        let mut taken = 0;
+        let (mine, others): (Vec<_>, Vec<_>) = unpaged.into_iter().partition(|(task, run)| {
+            let take = taken < claim.max && claim.wants(task, run);
+            taken += usize::from(take);
+            take
+        });
+        batch.claimed = insert_claimed(&mut tx, self.backend, &mine, claim.node, now).await?;
+        batch.runs += batch.claimed.len();
+        let pending = insert_runs_batched(&mut tx, self.backend, &others, now).await?;
+        batch.runs += pending;
+        let mut paged_created = 0;
         for (task, run) in &paged {
-            batch.runs += usize::from(insert_run(&mut tx, task, run, now).await?);
+            paged_created += usize::from(insert_run(&mut tx, task, run, now).await?);
+        }
+        batch.runs += paged_created;
+        if pending + paged_created > 0 {
+            let offered = others
+                .iter()
+                .chain(&paged)
+                .filter(|(_, run)| run.skipped.is_none())
+                .map(|(_, run)| run.offered_to.as_deref());
+            self.notify_runs(&mut tx, offered).await?;
         }
         update_tasks_batched(&mut tx, self.backend, &task_updates).await?;
         tx.commit().await?;
         Ok(batch)
+    }
+}
+
+impl Store {
+    /// PostgreSQL: tells the hosts pending runs `offered` to them (`None`:
+    /// to anyone) were created, when the transaction commits. Nothing on
+    /// SQLite, whose single host was woken in-process.
+    pub(crate) async fn notify_runs<'a>(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        offered: impl Iterator<Item = Option<&'a str>>,
+    ) -> Result<(), StoreError> {
+        if self.backend != Backend::Postgres {
+            return Ok(());
+        }
+        let mut hosts = std::collections::BTreeSet::new();
+        for host in offered {
+            hosts.insert(host.unwrap_or("*"));
+        }
+        if hosts.is_empty() {
+            return Ok(());
+        }
+        let mut payload = hosts.into_iter().collect::<Vec<_>>().join(",");
+        if payload.len() > 7900 {
+            payload = "*".to_owned();
+        }
+        sqlx::query("SELECT pg_notify('carillon_runs', $1)")
+            .bind(payload)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
     }
 }
 
@@ -204,22 +302,32 @@ struct TaskUpdate<'a> {
     error: Option<String>,
 }
 
-/// Rows per multi-row statement: well under SQLite's 32,766 parameters.
-const ROWS_PER_STATEMENT: usize = 100;
+/// Rows per multi-row statement: well under SQLite's 32,766 and
+/// PostgreSQL's 65,535 parameters.
+const ROWS_PER_STATEMENT: usize = 500;
 
 /// Columns of a run row as the scheduler creates it.
 const RUN_COLUMNS: &str = "task, task_group, scheduled_at, shard_index, shard_total, shard_param, params, \
     module, selector, timeout_ms, memory_mib, max_attempts, retry_backoff_ms, state, not_before, \
-    created_at, finished_at, error, offered_to";
-const RUN_COLUMN_COUNT: usize = 19;
+    created_at, finished_at, error, offered_to, node, attempt, started_at";
+const RUN_COLUMN_COUNT: usize = 22;
 
 type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
 
-fn bind_run<'q>(query: AnyQuery<'q>, task: &'q TaskRow, run: &'q NewRun, now: i64) -> AnyQuery<'q> {
+/// Binds a new run's columns; with `claimed_by`, the run starts out running
+/// there as attempt 1.
+fn bind_run<'q>(
+    query: AnyQuery<'q>,
+    task: &'q TaskRow,
+    run: &'q NewRun,
+    now: i64,
+    claimed_by: Option<&'q str>,
+) -> AnyQuery<'q> {
     let spec = &task.spec;
-    let (state, finished_at) = match run.skipped {
-        Some(_) => ("skipped", Some(now)),
-        None => ("pending", None),
+    let (state, finished_at) = match (&run.skipped, claimed_by) {
+        (Some(_), _) => ("skipped", Some(now)),
+        (None, Some(_)) => ("running", None),
+        (None, None) => ("pending", None),
     };
     query
         .bind(&spec.name)
@@ -236,11 +344,85 @@ fn bind_run<'q>(query: AnyQuery<'q>, task: &'q TaskRow, run: &'q NewRun, now: i6
         .bind(spec.max_retries.max(0) + 1)
         .bind(spec.retry_backoff_ms.max(0))
         .bind(state)
-        .bind(run.scheduled_at.min(now))
+        .bind(run.scheduled_at)
         .bind(now)
         .bind(finished_at)
         .bind(&run.skipped)
-        .bind(&run.offered_to)
+        .bind(if claimed_by.is_some() {
+            None
+        } else {
+            run.offered_to.as_deref()
+        })
+        .bind(claimed_by)
+        .bind(i64::from(claimed_by.is_some()))
+        .bind(claimed_by.map(|_| run.scheduled_at.max(now)))
+}
+
+/// Inserts runs already claimed by `node`, many per statement, and returns
+/// them as claimed runs (a slot and shard that already has a run is left
+/// alone and not returned).
+async fn insert_claimed(
+    tx: &mut Transaction<'_, Any>,
+    backend: Backend,
+    runs: &[(&TaskRow, NewRun)],
+    node: &str,
+    now: i64,
+) -> Result<Vec<ClaimedRun>, StoreError> {
+    let mut claimed = Vec::with_capacity(runs.len());
+    for chunk in runs.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO runs ({RUN_COLUMNS}) VALUES {} ON CONFLICT (task, scheduled_at, shard_index) DO NOTHING \
+             RETURNING id, task, scheduled_at, shard_index",
+            row_placeholders(backend, chunk.len(), RUN_COLUMN_COUNT)
+        );
+        let mut query = sqlx::query(&sql);
+        for (task, run) in chunk {
+            query = bind_run(query, task, run, now, Some(node));
+        }
+        let mut ids = std::collections::HashMap::with_capacity(chunk.len());
+        for row in query.fetch_all(&mut **tx).await? {
+            let key: (String, i64, i64) = (
+                row.try_get("task")?,
+                row.try_get("scheduled_at")?,
+                row.try_get("shard_index")?,
+            );
+            ids.insert(key, row.try_get::<i64, _>("id")?);
+        }
+        for (task, run) in chunk {
+            let key = (task.spec.name.clone(), run.scheduled_at, run.shard_index);
+            if let Some(id) = ids.get(&key) {
+                claimed.push(claimed_at_insert(*id, task, run));
+            }
+        }
+    }
+    Ok(claimed)
+}
+
+/// The claimed run for a row just inserted running (attempt 1, no page, no
+/// checkpoint).
+fn claimed_at_insert(id: i64, task: &TaskRow, run: &NewRun) -> ClaimedRun {
+    let spec = &task.spec;
+    ClaimedRun {
+        id,
+        task: spec.name.clone(),
+        group: spec.group.clone(),
+        scheduled_at: run.scheduled_at,
+        shard_index: run.shard_index,
+        shard_total: spec.shard_total.max(1),
+        shard_param: run.shard_param.clone(),
+        page_index: None,
+        page_size: None,
+        not_before: run.scheduled_at,
+        params: run.params.clone(),
+        module: spec.module.clone(),
+        timeout_ms: spec.timeout_ms,
+        memory_mib: spec.memory_mib,
+        attempt: 1,
+        max_attempts: spec.max_retries.max(0) + 1,
+        retry_backoff_ms: spec.retry_backoff_ms.max(0),
+        checkpoint: None,
+        selector: spec.selector.clone(),
+    }
 }
 
 /// Inserts runs that need no page, many per statement; a slot and shard
@@ -259,7 +441,7 @@ async fn insert_runs_batched(
         );
         let mut query = sqlx::query(&sql);
         for (task, run) in chunk {
-            query = bind_run(query, task, run, now);
+            query = bind_run(query, task, run, now, None);
         }
         created += query.execute(&mut **tx).await?.rows_affected() as usize;
     }
@@ -306,7 +488,7 @@ pub(crate) async fn insert_run(
          ON CONFLICT (task, scheduled_at, shard_index) DO NOTHING RETURNING id",
         placeholders(0, RUN_COLUMN_COUNT)
     );
-    let inserted = bind_run(sqlx::query(&sql), task, run, now)
+    let inserted = bind_run(sqlx::query(&sql), task, run, now, None)
         .fetch_optional(&mut **tx)
         .await?;
     let Some(row) = inserted else {

@@ -116,7 +116,7 @@ async fn insert_lines(
     Ok(())
 }
 
-/// Completions per statement (12 parameters each).
+/// Completions per statement (13 parameters each).
 const COMPLETIONS_PER_STATEMENT: usize = 200;
 
 /// Records fenced completions in one statement (`UPDATE … FROM (VALUES …)`);
@@ -132,11 +132,11 @@ async fn complete(
          summary = v.column4, items = v.column5, error = v.column6, \
          module_digest = COALESCE(v.column7, runs.module_digest), finished_at = v.column8, \
          node = CASE WHEN v.column9 = 1 THEN NULL ELSE runs.node END, attempt = runs.attempt - v.column10, \
-         cancel_reason = NULL \
+         cancel_reason = NULL, started_at = COALESCE(v.column13, runs.started_at) \
          FROM (VALUES {}) AS v \
          WHERE runs.id = v.column1 AND runs.node = v.column11 AND runs.attempt = v.column12 AND runs.state = 'running' \
          RETURNING runs.id",
-        row_placeholders(backend, batch.len(), 12)
+        row_placeholders(backend, batch.len(), 13)
     );
     let mut query = sqlx::query(&sql);
     for fenced in batch {
@@ -154,7 +154,8 @@ async fn complete(
             .bind(i64::from(retrying))
             .bind(i64::from(completion.refund_attempt))
             .bind(&fenced.node)
-            .bind(fenced.attempt);
+            .bind(fenced.attempt)
+            .bind(completion.started_at);
     }
     let updated: std::collections::HashSet<i64> = query
         .fetch_all(&mut **tx)

@@ -13,13 +13,14 @@ mod nodes;
 mod runs;
 mod state;
 mod tasks;
+pub mod upkeep;
 
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 
-pub use fire::{FireBatch, FireDecision, MisfireRecord, NewRun};
+pub use fire::{ClaimAtFire, FireBatch, FireDecision, MisfireRecord, NewRun};
 pub use logs::StoredLogLine;
 pub use modules::ModuleRow;
 pub use nodes::NodeRow;

@@ -7,7 +7,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::store::fire::{NewRun, insert_run};
-use crate::store::{Backend, Store, StoreError, placeholders, retry_transient};
+use crate::store::{Store, StoreError, placeholders, retry_transient};
 
 /// A run this node has claimed: everything needed to run it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +30,8 @@ pub struct ClaimedRun {
     pub page_index: Option<i64>,
     /// Items per page.
     pub page_size: Option<i64>,
+    /// Not to start before (ms): its slot, or when its retry is due.
+    pub not_before: i64,
     /// Merged params (JSON object).
     pub params: String,
     /// The module to run.
@@ -68,6 +70,9 @@ pub struct Completion {
     pub module_digest: Option<String>,
     /// Give the attempt back (host shutdown): it does not count.
     pub refund_attempt: bool,
+    /// When the attempt really started, if it did (a run claimed ahead of
+    /// its slot starts at the slot, not at the claim).
+    pub started_at: Option<i64>,
 }
 
 /// A completion to record for one attempt, fenced by node and attempt.
@@ -132,7 +137,7 @@ pub struct RunFilter {
 }
 
 const CLAIM_COLUMNS: &str = "id, task, task_group, scheduled_at, shard_index, shard_total, shard_param, \
-    page_index, page_size, params, module, timeout_ms, memory_mib, attempt, max_attempts, retry_backoff_ms, \
+    page_index, page_size, not_before, params, module, timeout_ms, memory_mib, attempt, max_attempts, retry_backoff_ms, \
     checkpoint, selector";
 
 fn claimed_from_row(row: &AnyRow) -> Result<ClaimedRun, sqlx::Error> {
@@ -146,11 +151,12 @@ fn claimed_from_row(row: &AnyRow) -> Result<ClaimedRun, sqlx::Error> {
         shard_param: row.try_get("shard_param")?,
         page_index: row.try_get("page_index")?,
         page_size: row.try_get("page_size")?,
+        not_before: row.try_get("not_before")?,
         params: row.try_get("params")?,
         module: row.try_get("module")?,
         timeout_ms: row.try_get("timeout_ms")?,
         memory_mib: row.try_get("memory_mib")?,
-        attempt: row.try_get::<i64, _>("attempt")? + 1,
+        attempt: row.try_get("attempt")?,
         max_attempts: row.try_get("max_attempts")?,
         retry_backoff_ms: row.try_get("retry_backoff_ms")?,
         checkpoint: row.try_get("checkpoint")?,
@@ -183,71 +189,90 @@ fn run_from_row(row: &AnyRow) -> Result<RunRow, sqlx::Error> {
 }
 
 impl Store {
-    /// Claims up to `limit` pending runs due at `now` whose selector `accepts`,
-    /// for `node`: they become `running` with the next attempt number.
-    /// A run offered to another host is taken only once it has waited
-    /// `offer_window_ms` since it was created (that host is busy, slow or gone).
+    /// Claims up to `limit` pending runs due by `due_by` for `node`, in one
+    /// statement: they become `running` with the next attempt number (the
+    /// dispatcher starts each at its `not_before`). A run
+    /// is taken if it has no selector, was offered to `node` (the offering
+    /// host matched its selector to `node`'s labels) or has one of the
+    /// `accepted` selectors; a run offered to another host only once it has
+    /// waited `offer_window_ms` since it was created (that host is busy, slow
+    /// or gone).
     pub async fn claim_runs(
         &self,
         node: &str,
         now: i64,
+        due_by: i64,
         limit: i64,
         offer_window_ms: i64,
-        accepts: impl Fn(Option<&str>) -> bool,
+        accepted: &[String],
     ) -> Result<Vec<ClaimedRun>, StoreError> {
         if limit <= 0 {
             return Ok(Vec::new());
         }
-        retry_transient(|| self.claim_runs_once(node, now, limit, offer_window_ms, &accepts)).await
-    }
-
-    async fn claim_runs_once(
-        &self,
-        node: &str,
-        now: i64,
-        limit: i64,
-        offer_window_ms: i64,
-        accepts: &impl Fn(Option<&str>) -> bool,
-    ) -> Result<Vec<ClaimedRun>, StoreError> {
-        let _guard = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let selectors = if accepted.is_empty() {
+            String::new()
+        } else {
+            format!(" OR selector IN ({})", placeholders(5, accepted.len()))
+        };
         let sql = format!(
-            "SELECT {CLAIM_COLUMNS} FROM runs WHERE state = 'pending' AND not_before <= $1 \
-             AND (offered_to IS NULL OR offered_to = $3 OR created_at <= $4) \
-             ORDER BY not_before, id LIMIT $2{}",
+            "UPDATE runs SET state = 'running', node = $1, attempt = attempt + 1, \
+             started_at = CASE WHEN not_before > $2 THEN not_before ELSE $2 END, \
+             finished_at = NULL, cancel_reason = NULL, offered_to = NULL \
+             WHERE id IN (SELECT id FROM runs WHERE state = 'pending' AND not_before <= $5 \
+             AND (offered_to IS NULL OR offered_to = $1 OR created_at <= $3) \
+             AND (selector IS NULL OR offered_to = $1{selectors}) \
+             ORDER BY not_before, id LIMIT $4{}) \
+             RETURNING {CLAIM_COLUMNS}",
             self.skip_locked()
         );
-        let rows = sqlx::query(&sql)
-            .bind(now)
-            .bind(limit * 4)
-            .bind(node)
-            .bind(now - offer_window_ms)
-            .fetch_all(&mut *tx)
-            .await?;
-        let mut claimed = Vec::new();
-        for row in &rows {
-            let run = claimed_from_row(row)?;
-            if accepts(run.selector.as_deref()) {
-                claimed.push(run);
-                if claimed.len() as i64 == limit {
-                    break;
-                }
+        retry_transient(|| async {
+            let _guard = self.write_guard().await;
+            let mut query = sqlx::query(&sql)
+                .bind(node)
+                .bind(now)
+                .bind(now - offer_window_ms)
+                .bind(limit)
+                .bind(due_by);
+            for selector in accepted {
+                query = query.bind(selector);
             }
+            let rows = query.fetch_all(&self.pool).await?;
+            let mut claimed = rows
+                .iter()
+                .map(claimed_from_row)
+                .collect::<Result<Vec<_>, _>>()?;
+            // RETURNING gives no order; start the oldest first.
+            claimed.sort_by_key(|run| (run.scheduled_at, run.id));
+            Ok(claimed)
+        })
+        .await
+    }
+
+    /// Selectors of due pending runs not offered to anyone in particular,
+    /// other than `known` ones: a host learns which it accepts.
+    pub async fn pending_selectors(
+        &self,
+        now: i64,
+        known: &[String],
+    ) -> Result<Vec<String>, StoreError> {
+        let unknown = if known.is_empty() {
+            String::new()
+        } else {
+            format!(" AND selector NOT IN ({})", placeholders(1, known.len()))
+        };
+        let sql = format!(
+            "SELECT DISTINCT selector FROM runs WHERE state = 'pending' AND not_before <= $1 \
+             AND selector IS NOT NULL{unknown} LIMIT 64"
+        );
+        let mut query = sqlx::query(&sql).bind(now);
+        for selector in known {
+            query = query.bind(selector);
         }
-        if !claimed.is_empty() {
-            let sql = format!(
-                "UPDATE runs SET state = 'running', node = $1, attempt = attempt + 1, started_at = $2, \
-                 finished_at = NULL, cancel_reason = NULL, offered_to = NULL WHERE id IN ({})",
-                placeholders(2, claimed.len())
-            );
-            let mut query = sqlx::query(&sql).bind(node).bind(now);
-            for run in &claimed {
-                query = query.bind(run.id);
-            }
-            query.execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(claimed)
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| row.try_get("selector"))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
     }
 
     /// Saves a checkpoint for the attempt that owns the run. Fails if this
@@ -325,10 +350,8 @@ impl Store {
             .bind(node)
             .execute(&mut *tx)
             .await?;
-            if requeued.rows_affected() > 0 && self.backend == Backend::Postgres {
-                sqlx::query("SELECT pg_notify('carillon_runs', '*')")
-                    .execute(&mut *tx)
-                    .await?;
+            if requeued.rows_affected() > 0 {
+                self.notify_runs(&mut tx, std::iter::once(None)).await?;
             }
             tx.commit().await?;
             Ok((requeued.rows_affected(), orphaned.len() as u64))
@@ -356,6 +379,9 @@ impl Store {
             let mut created = 0;
             for run in runs {
                 created += usize::from(insert_run(&mut tx, &task, run, now).await?);
+            }
+            if created > 0 {
+                self.notify_runs(&mut tx, std::iter::once(None)).await?;
             }
             tx.commit().await?;
             Ok(created)
