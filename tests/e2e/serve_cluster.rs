@@ -82,6 +82,12 @@ fn three_hosts_share_a_sharded_task_a_module_pushed_once_and_sql_edits() {
         },
     );
 
+    // Runs are made ahead of their slot but none starts before it.
+    let early = a.query(
+        "SELECT CAST(COUNT(*) AS TEXT) FROM runs WHERE state = 'succeeded' AND started_at < scheduled_at",
+    );
+    assert_eq!(early[0][0], "0", "no run started before its slot");
+
     // A selector pins a task to the hosts whose labels match.
     wait_until(
         "a fire of the pinned task to succeed",

@@ -48,9 +48,17 @@ pub struct DispatchConfig {
     pub claim_ahead: Duration,
 }
 
-/// Runs a host holds at most, per run slot: running, or claimed and waiting
-/// for their time or for a slot.
+/// Runs a host holds at most (running, or claimed and waiting for their time
+/// or for a slot): this many per run slot, and at least [`MIN_HELD`], enough
+/// for 10,000 fires/s claimed 200 ms ahead. A waiting run is a few hundred
+/// bytes.
 const HELD_PER_SLOT: usize = 8;
+const MIN_HELD: usize = 8192;
+
+/// How many runs a host with `max_concurrent_runs` slots holds at most.
+fn held_limit(max_concurrent_runs: usize) -> usize {
+    (max_concurrent_runs * HELD_PER_SLOT).max(MIN_HELD)
+}
 
 /// The cancel reason given to runs when the host shuts down.
 const SHUTTING_DOWN: &str = "host shutting down";
@@ -70,7 +78,7 @@ struct Inner {
     registry: Arc<ModuleRegistry>,
     config: DispatchConfig,
     node: Arc<str>,
-    /// Runs held (claimed, running or waiting): [`HELD_PER_SLOT`] per slot.
+    /// Runs held (claimed, running or waiting): [`held_limit`].
     slots: Arc<Semaphore>,
     /// Runs executing: `max_concurrent_runs`.
     executing: Arc<Semaphore>,
@@ -106,7 +114,7 @@ impl Dispatcher {
                 store: store.clone(),
             }),
         };
-        let slots = Arc::new(Semaphore::new(config.max_concurrent_runs * HELD_PER_SLOT));
+        let slots = Arc::new(Semaphore::new(held_limit(config.max_concurrent_runs)));
         let executing = Arc::new(Semaphore::new(config.max_concurrent_runs));
         Self {
             inner: Arc::new(Inner {
@@ -285,7 +293,7 @@ impl Dispatcher {
     pub async fn shutdown(&self, grace: Duration) {
         let inner = &self.inner;
         inner.shutting_down.store(true, Ordering::SeqCst);
-        let all = (inner.config.max_concurrent_runs * HELD_PER_SLOT) as u32;
+        let all = held_limit(inner.config.max_concurrent_runs) as u32;
         let drained = tokio::time::timeout(grace, inner.slots.acquire_many(all)).await;
         if let Ok(Ok(permits)) = drained {
             drop(permits);

@@ -259,7 +259,7 @@ impl Scheduler {
 /// milliseconds under load still has the runs claimed and waiting when their
 /// slot comes, so they start on time (a task edited less than this before a
 /// slot fires that slot as it was).
-pub const FIRE_AHEAD: Duration = Duration::from_millis(200);
+pub const FIRE_AHEAD: Duration = Duration::from_millis(500);
 
 /// Recorded on a task whose schedule has no fire times left.
 pub const FINISHED: &str = "finished: the schedule has no fire times left";

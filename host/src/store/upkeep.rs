@@ -3,9 +3,11 @@
 //! the planner keeps the statistics of an empty `runs` table and picks plans
 //! that sort the whole backlog for every claim, and `tasks`, rewritten on every
 //! fire, bloats without end. So one host of the cluster (whichever holds an
-//! advisory lock on its own connection) runs `VACUUM (ANALYZE)` on the tables
-//! the host rewrites all the time, every [`UPKEEP_EVERY`]. With autovacuum on,
-//! this does nothing.
+//! advisory lock on its own connection) vacuums and analyzes `tasks` and
+//! analyzes `runs` every [`UPKEEP_EVERY`], and vacuums the other busy tables
+//! every [`FULL_UPKEEP_ROUNDS`] rounds (vacuuming `runs` scans all its
+//! indexes, which grows with the run history: too slow to do often). With
+//! autovacuum on, this does nothing.
 
 use std::time::Duration;
 
@@ -13,13 +15,16 @@ use sqlx::{Connection, Executor, PgConnection, Row};
 use tokio::sync::watch;
 
 /// How often the upkeep host vacuums.
-pub const UPKEEP_EVERY: Duration = Duration::from_secs(10);
+pub const UPKEEP_EVERY: Duration = Duration::from_secs(3);
 
 /// The advisory lock key that makes one host the upkeep host ("carillon").
 const UPKEEP_LOCK: i64 = 0x6361_7269_6c6c_6f6e;
 
-/// The tables written on every fire and run.
-const HOT_TABLES: &str = "tasks, runs, nodes, task_pages, page_cursors";
+/// Every this many upkeep rounds, [`BUSY_TABLES`] are vacuumed too.
+const FULL_UPKEEP_ROUNDS: u32 = 6;
+
+/// The tables written on every run, besides `tasks`.
+const BUSY_TABLES: &str = "runs, nodes, task_pages, page_cursors";
 
 /// Runs until `stopped`: if the server's autovacuum is off, vacuums the hot
 /// tables every [`UPKEEP_EVERY`] while this host holds the upkeep lock.
@@ -27,13 +32,16 @@ pub async fn upkeep_loop(url: String, mut stopped: watch::Receiver<bool>) {
     let mut connection: Option<PgConnection> = None;
     let mut holder = false;
     let mut warned = false;
+    let mut round: u32 = 0;
     while !*stopped.borrow() {
         if connection.is_none() {
             holder = false;
             connection = PgConnection::connect(&url).await.ok();
         }
         if let Some(conn) = connection.as_mut() {
-            match upkeep_once(conn, &mut holder, &mut warned).await {
+            let full = round.is_multiple_of(FULL_UPKEEP_ROUNDS);
+            round = round.wrapping_add(1);
+            match upkeep_once(conn, full, &mut holder, &mut warned).await {
                 Ok(false) => return,
                 Ok(true) => {}
                 Err(error) => {
@@ -49,9 +57,11 @@ pub async fn upkeep_loop(url: String, mut stopped: watch::Receiver<bool>) {
     }
 }
 
-/// One round. Returns false when there is nothing to do (autovacuum is on).
+/// One round (`full`: vacuum the busy tables too). Returns false when there
+/// is nothing to do (autovacuum is on).
 async fn upkeep_once(
     conn: &mut PgConnection,
+    full: bool,
     holder: &mut bool,
     warned: &mut bool,
 ) -> Result<bool, sqlx::Error> {
@@ -77,8 +87,12 @@ async fn upkeep_once(
             );
             *warned = true;
         }
-        conn.execute(format!("VACUUM (ANALYZE) {HOT_TABLES}").as_str())
-            .await?;
+        conn.execute("VACUUM (ANALYZE) tasks").await?;
+        conn.execute("ANALYZE runs").await?;
+        if full {
+            conn.execute(format!("VACUUM {BUSY_TABLES}").as_str())
+                .await?;
+        }
     }
     Ok(true)
 }
