@@ -3,45 +3,41 @@
 //! the planner keeps the statistics of an empty `runs` table and picks plans
 //! that sort the whole backlog for every claim, and `tasks`, rewritten on every
 //! fire, bloats without end. So one host of the cluster (whichever holds an
-//! advisory lock on its own connection) vacuums and analyzes `tasks` and
-//! analyzes `runs` every [`UPKEEP_EVERY`], and vacuums the other busy tables
-//! every [`FULL_UPKEEP_ROUNDS`] rounds (vacuuming `runs` scans all its
-//! indexes, which grows with the run history: too slow to do often). With
-//! autovacuum on, this does nothing.
+//! advisory lock on its own connection) does what autovacuum would do for
+//! Carillon's busy tables, with autovacuum's default thresholds: every
+//! [`UPKEEP_EVERY`] it vacuums a table with more dead rows than 20 % of its
+//! live ones (+50) and analyzes one with more changes than 10 % (+50) since
+//! its last analyze, sampling lightly (a full-size ANALYZE of a large `runs`
+//! stalls the scheduler for a second). With autovacuum on, this does nothing.
 
 use std::time::Duration;
 
 use sqlx::{Connection, Executor, PgConnection, Row};
 use tokio::sync::watch;
 
-/// How often the upkeep host vacuums.
-pub const UPKEEP_EVERY: Duration = Duration::from_secs(3);
+/// How often the upkeep host looks at the tables.
+pub const UPKEEP_EVERY: Duration = Duration::from_secs(10);
 
 /// The advisory lock key that makes one host the upkeep host ("carillon").
 const UPKEEP_LOCK: i64 = 0x6361_7269_6c6c_6f6e;
 
-/// Every this many upkeep rounds, [`BUSY_TABLES`] are vacuumed too.
-const FULL_UPKEEP_ROUNDS: u32 = 6;
+/// Autovacuum's default thresholds (PostgreSQL 15).
+const VACUUM_SCALE: f64 = 0.2;
+const ANALYZE_SCALE: f64 = 0.1;
+const THRESHOLD: f64 = 50.0;
 
-/// The tables written on every run, besides `tasks`.
-const BUSY_TABLES: &str = "runs, nodes, task_pages, page_cursors";
-
-/// Runs until `stopped`: if the server's autovacuum is off, vacuums the hot
-/// tables every [`UPKEEP_EVERY`] while this host holds the upkeep lock.
+/// Runs until `stopped`: if the server's autovacuum is off, keeps the busy
+/// tables vacuumed and analyzed while this host holds the upkeep lock.
 pub async fn upkeep_loop(url: String, mut stopped: watch::Receiver<bool>) {
     let mut connection: Option<PgConnection> = None;
     let mut holder = false;
-    let mut warned = false;
-    let mut round: u32 = 0;
     while !*stopped.borrow() {
         if connection.is_none() {
             holder = false;
             connection = PgConnection::connect(&url).await.ok();
         }
         if let Some(conn) = connection.as_mut() {
-            let full = round.is_multiple_of(FULL_UPKEEP_ROUNDS);
-            round = round.wrapping_add(1);
-            match upkeep_once(conn, full, &mut holder, &mut warned).await {
+            match upkeep_once(conn, &mut holder).await {
                 Ok(false) => return,
                 Ok(true) => {}
                 Err(error) => {
@@ -57,14 +53,8 @@ pub async fn upkeep_loop(url: String, mut stopped: watch::Receiver<bool>) {
     }
 }
 
-/// One round (`full`: vacuum the busy tables too). Returns false when there
-/// is nothing to do (autovacuum is on).
-async fn upkeep_once(
-    conn: &mut PgConnection,
-    full: bool,
-    holder: &mut bool,
-    warned: &mut bool,
-) -> Result<bool, sqlx::Error> {
+/// One round. Returns false when there is nothing to do (autovacuum is on).
+async fn upkeep_once(conn: &mut PgConnection, holder: &mut bool) -> Result<bool, sqlx::Error> {
     let autovacuum: String = sqlx::query("SELECT current_setting('autovacuum') AS v")
         .fetch_one(&mut *conn)
         .await?
@@ -78,21 +68,37 @@ async fn upkeep_once(
             .fetch_one(&mut *conn)
             .await?
             .try_get("got")?;
-    }
-    if *holder {
-        if !*warned {
+        if *holder {
             tracing::warn!(
                 "autovacuum is off on this PostgreSQL server: this host vacuums and analyzes \
-                 Carillon's busy tables every {UPKEEP_EVERY:?}; turn autovacuum on to leave it to the server"
+                 Carillon's busy tables itself; turn autovacuum on to leave it to the server"
             );
-            *warned = true;
+            conn.execute("SET default_statistics_target = 10").await?;
         }
-        conn.execute("VACUUM (ANALYZE) tasks").await?;
-        conn.execute("ANALYZE runs").await?;
-        if full {
-            conn.execute(format!("VACUUM {BUSY_TABLES}").as_str())
-                .await?;
-        }
+    }
+    if !*holder {
+        return Ok(true);
+    }
+    let tables = sqlx::query(
+        "SELECT relname, n_live_tup, n_dead_tup, n_mod_since_analyze FROM pg_stat_user_tables \
+         WHERE relname IN ('tasks', 'runs', 'nodes', 'task_pages', 'page_cursors', 'run_logs')",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for table in tables {
+        let name: String = table.try_get("relname")?;
+        let live = table.try_get::<i64, _>("n_live_tup")? as f64;
+        let dead = table.try_get::<i64, _>("n_dead_tup")? as f64;
+        let changed = table.try_get::<i64, _>("n_mod_since_analyze")? as f64;
+        let vacuum = dead > THRESHOLD + VACUUM_SCALE * live;
+        let analyze = changed > THRESHOLD + ANALYZE_SCALE * live;
+        let statement = match (vacuum, analyze) {
+            (true, true) => format!("VACUUM (ANALYZE) {name}"),
+            (true, false) => format!("VACUUM {name}"),
+            (false, true) => format!("ANALYZE {name}"),
+            (false, false) => continue,
+        };
+        conn.execute(statement.as_str()).await?;
     }
     Ok(true)
 }
