@@ -213,15 +213,20 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
     let mut failure = None;
     let mut until_stopped = stopped.clone();
     tokio::select! {
+        biased;
         _ = until_stopped.wait_for(|stop| *stop) => {}
+        // A loop ending because the host is stopping is no failure.
         Some(ended) = loops.join_next() => {
             let why = match ended {
-                Ok(()) => "it returned".to_owned(),
-                Err(error) => error.to_string(),
+                Ok(()) if *stopped.borrow() => None,
+                Ok(()) => Some("it returned".to_owned()),
+                Err(error) => Some(error.to_string()),
             };
-            tracing::error!("a loop of this host stopped unexpectedly ({why}): shutting down");
-            failure = Some(why);
-            let _ = halt.send(true);
+            if let Some(why) = &why {
+                tracing::error!("a loop of this host stopped unexpectedly ({why}): shutting down");
+                let _ = halt.send(true);
+            }
+            failure = why;
         }
     }
     while loops.join_next().await.is_some() {}
@@ -341,13 +346,17 @@ async fn housekeeping_loop(
 /// in one transaction instead of one each.
 const MIN_TICK: Duration = Duration::from_millis(5);
 
-/// Sleep until the next task is due for firing ([`FIRE_AHEAD`] before its
-/// slot): at most one poll interval, at least [`MIN_TICK`].
+/// Sleep until the next task is due for firing: [`FIRE_AHEAD`] before its
+/// slot, or at its slot for a task still unfired within the horizon (its
+/// concurrency policy is decided at the slot). At most one poll interval,
+/// at least [`MIN_TICK`].
 async fn next_wake(store: &Store, config: &Config) -> Duration {
     let poll = config.poll_interval;
     let ahead = FIRE_AHEAD.as_millis() as i64;
-    let until = match store.next_fire_after(now_ms() + ahead).await {
-        Ok(Some(at)) => Duration::from_millis((at - ahead - now_ms()).max(0) as u64),
+    let now = now_ms();
+    let until = match store.next_fire_after(now).await {
+        Ok(Some(at)) if at <= now + ahead => Duration::from_millis((at - now) as u64),
+        Ok(Some(at)) => Duration::from_millis((at - ahead - now) as u64),
         _ => poll,
     };
     until.clamp(MIN_TICK, poll.max(MIN_TICK))

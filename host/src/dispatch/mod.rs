@@ -50,7 +50,7 @@ pub struct DispatchConfig {
 
 /// Runs a host holds at most (running, or claimed and waiting for their time
 /// or for a slot): this many per run slot, and at least [`MIN_HELD`], enough
-/// for 10,000 fires/s claimed 200 ms ahead. A waiting run is a few hundred
+/// for 10,000 fires/s claimed 500 ms ahead. A waiting run is a few hundred
 /// bytes.
 const HELD_PER_SLOT: usize = 8;
 const MIN_HELD: usize = 8192;

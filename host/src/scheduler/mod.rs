@@ -113,7 +113,7 @@ impl Scheduler {
                     horizon_ms,
                     self.config.batch,
                     &left,
-                    |task, active| self.decide(task, active, horizon_ms),
+                    |task, active| self.decide(task, active, now_ms, horizon_ms),
                 )
                 .await?;
             for (task, reason) in &batch.blocked {
@@ -188,10 +188,18 @@ impl Scheduler {
         Ok(definition)
     }
 
-    fn decide(&self, task: &TaskRow, active: i64, now_ms: i64) -> FireDecision {
+    /// What `task` fires: slots up to `horizon_ms` for `allow` tasks, up to
+    /// `now_ms` for those whose policy looks at running runs (whether a run
+    /// is still going is only known at the slot).
+    fn decide(&self, task: &TaskRow, active: i64, now_ms: i64, horizon_ms: i64) -> FireDecision {
         let definition = match self.check(task) {
             Ok(definition) => definition,
             Err(reason) => return FireDecision::Block(reason),
+        };
+        let now_ms = if definition.concurrency == Concurrency::Allow {
+            horizon_ms
+        } else {
+            now_ms
         };
         let due = task.next_fire_at.unwrap_or(now_ms);
         let threshold = self.config.misfire_threshold.as_millis() as i64;

@@ -4,10 +4,12 @@
 //! fire of a slot impossible), record misfires and skipped fires, hand out
 //! pages, and advance `next_fire_at`: all or nothing.
 //!
-//! Runs this host may take (offered to it, selector matched) are inserted
-//! already claimed, up to the slots the dispatcher reserved: one row write
-//! and no claim query saved per run, and the run starts as soon as the
-//! transaction commits.
+//! Fires are made a little ahead of their slot (the scheduler's horizon),
+//! except for tasks whose concurrency policy looks at running runs (`forbid`,
+//! `replace`): those are decided at their slot. Runs this host may take
+//! (offered to it, selector matched) are inserted already claimed, up to the
+//! slots the dispatcher reserved: one row write and no claim query saved per
+//! run; each starts at its slot.
 
 use sqlx::{Any, Row, Transaction};
 
@@ -86,8 +88,8 @@ impl std::fmt::Debug for ClaimAtFire<'_> {
 
 impl ClaimAtFire<'_> {
     /// Whether `run` of `task` may be taken here: not skipped, not paged
-    /// (pages are handed out at claim), offered to this host or to anyone,
-    /// and matching its selector.
+    /// (a paged run takes its page in an insert of its own), offered to this
+    /// host or to anyone, and matching its selector.
     fn wants(&self, task: &TaskRow, run: &NewRun) -> bool {
         run.skipped.is_none()
             && task.spec.page_size.is_none_or(|s| s <= 0)
@@ -155,12 +157,14 @@ impl Store {
         let _guard = self.write_guard().await;
         let mut tx = self.pool.begin().await?;
         let sql = task_select(&format!(
-            "WHERE next_fire_at <= $1 AND NOT paused AND error IS NULL ORDER BY next_fire_at LIMIT $2{}",
+            "WHERE next_fire_at <= $1 AND (next_fire_at <= $3 OR TRIM(concurrency) = 'allow') \
+             AND NOT paused AND error IS NULL ORDER BY next_fire_at LIMIT $2{}",
             self.skip_locked()
         ));
         let rows = sqlx::query(&sql)
             .bind(horizon)
             .bind(limit)
+            .bind(now)
             .fetch_all(&mut *tx)
             .await?;
         let mut batch = FireBatch::default();
