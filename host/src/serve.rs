@@ -210,25 +210,7 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
         ));
         tokio::spawn(upkeep_loop(config.database_url.clone(), stopped.clone()));
     }
-    let mut failure = None;
-    let mut until_stopped = stopped.clone();
-    tokio::select! {
-        biased;
-        _ = until_stopped.wait_for(|stop| *stop) => {}
-        // A loop ending because the host is stopping is no failure.
-        Some(ended) = loops.join_next() => {
-            let why = match ended {
-                Ok(()) if *stopped.borrow() => None,
-                Ok(()) => Some("it returned".to_owned()),
-                Err(error) => Some(error.to_string()),
-            };
-            if let Some(why) = &why {
-                tracing::error!("a loop of this host stopped unexpectedly ({why}): shutting down");
-                let _ = halt.send(true);
-            }
-            failure = why;
-        }
-    }
+    let failure = supervise(&mut loops, stopped.clone(), &halt).await;
     while loops.join_next().await.is_some() {}
 
     dispatcher.shutdown(config.shutdown_grace).await;
@@ -239,6 +221,34 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
         None => Ok(()),
         Some(why) => {
             anyhow::bail!("a loop of the host stopped unexpectedly ({why}); restart the host")
+        }
+    }
+}
+
+/// Waits until the host is asked to stop or one of its loops ends first (a
+/// panic, or a return it should not make); then stops the rest through
+/// `halt` and returns why.
+async fn supervise(
+    loops: &mut tokio::task::JoinSet<()>,
+    mut stopped: watch::Receiver<bool>,
+    halt: &watch::Sender<bool>,
+) -> Option<String> {
+    let stopping = stopped.clone();
+    tokio::select! {
+        biased;
+        _ = stopped.wait_for(|stop| *stop) => None,
+        Some(ended) = loops.join_next() => {
+            let why = match ended {
+                // A loop ending because the host is stopping is no failure.
+                Ok(()) if *stopping.borrow() => None,
+                Ok(()) => Some("it returned".to_owned()),
+                Err(error) => Some(error.to_string()),
+            };
+            if let Some(why) = &why {
+                tracing::error!("a loop of this host stopped unexpectedly ({why}): shutting down");
+                let _ = halt.send(true);
+            }
+            why
         }
     }
 }
