@@ -23,77 +23,36 @@ mod db_proxy;
 #[allow(dead_code)]
 #[path = "../../tests/support/examples.rs"]
 mod examples;
+#[path = "support/served.rs"]
+mod served;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use db_proxy::DbProxy;
+use served::Served;
 use sqlx::Row;
 use sqlx::postgres::PgPoolOptions;
 
 const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
 
-struct Host {
-    child: Child,
-    log: std::path::PathBuf,
-}
-
-impl Host {
-    fn start(dir: &Path, node: &str, url: &str, extra: &[&str]) -> Host {
-        let plugins = dir.join(format!("plugins-{node}"));
-        std::fs::create_dir_all(&plugins).unwrap();
-        std::fs::copy(examples::path("hostile"), plugins.join("noop.wasm")).unwrap();
-        std::fs::copy(examples::path("sleepy"), plugins.join("sleepy.wasm")).unwrap();
-        let log = dir.join(format!("{node}.log"));
-        let child = Command::new(env!("CARGO_BIN_EXE_carillon"))
-            .arg("serve")
-            .args(["--database", url])
-            .args(["--plugins", plugins.to_str().unwrap()])
-            .args(["--node-id", node])
-            .args(extra)
-            .env("CARILLON_CACHE_DIR", dir.join("cache"))
-            .env("CARILLON_LOG_LEVEL", "warn,carillon::serve=info")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("start carillon");
-        let host = Host { child, log };
-        let started = Instant::now();
-        while !std::fs::read_to_string(&host.log)
-            .unwrap_or_default()
-            .contains("carillon is serving")
-        {
-            assert!(
-                started.elapsed() < Duration::from_secs(120),
-                "host {node} did not start"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        host
-    }
-
-    fn rss_mib(&self) -> f64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default()
-            .lines()
-            .find(|l| l.starts_with("VmRSS:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map_or(0.0, |kb| kb / 1024.0)
-    }
-
-    fn kill9(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
+/// Starts host `node` on `url`, with its own plugins folder holding the
+/// benchmark's jobs.
+fn start_host(dir: &Path, node: &str, url: &str, extra: &[&str]) -> Served {
+    let plugins = dir.join(format!("plugins-{node}"));
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(examples::path("hostile"), plugins.join("noop.wasm")).unwrap();
+    std::fs::copy(examples::path("sleepy"), plugins.join("sleepy.wasm")).unwrap();
+    let mut args = vec![
+        "--database",
+        url,
+        "--plugins",
+        plugins.to_str().unwrap(),
+        "--node-id",
+        node,
+    ];
+    args.extend(extra);
+    Served::start(&args, &dir.join("cache"), dir.join(format!("{node}.log"))).0
 }
 
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
@@ -180,9 +139,9 @@ fn sustained(hosts: usize, tasks: usize, seconds: u64, counted: bool) -> Sustain
     } else {
         url.clone()
     };
-    let running: Vec<Host> = (0..hosts)
+    let running: Vec<Served> = (0..hosts)
         .map(|i| {
-            Host::start(
+            start_host(
                 dir.path(),
                 &format!("h{i}"),
                 &host_url,
@@ -219,7 +178,7 @@ fn sustained(hosts: usize, tasks: usize, seconds: u64, counted: bool) -> Sustain
     while measure.elapsed() < Duration::from_secs(seconds) {
         std::thread::sleep(Duration::from_millis(500));
         for (peak, host) in rss.iter_mut().zip(&running) {
-            *peak = peak.max(host.rss_mib());
+            *peak = peak.max(host.rss_mib().0);
         }
     }
     let window_end = carillon::clock::now_ms();
@@ -286,8 +245,8 @@ fn failover() {
     let dir = tempfile::tempdir().unwrap();
     let name = format!("carillon_bench_{}_failover", std::process::id());
     let url = fresh_database(&name);
-    let mut a = Host::start(dir.path(), "a", &url, &[]);
-    let b = Host::start(dir.path(), "b", &url, &[]);
+    let mut a = start_host(dir.path(), "a", &url, &[]);
+    let b = start_host(dir.path(), "b", &url, &[]);
     // Both hosts see each other after a heartbeat or two.
     std::thread::sleep(Duration::from_secs(5));
     sql(

@@ -14,77 +14,39 @@
 
 #[path = "../../tests/support/examples.rs"]
 mod examples;
+#[allow(dead_code)] // kill -9 is for the cluster benchmark
+#[path = "support/served.rs"]
+mod served;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use carillon::digest::Digest;
+use served::Served;
 use sqlx::Row;
 use sqlx::sqlite::SqlitePoolOptions;
 
-struct Host {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Host {
-    fn start(dir: &Path, extra: &[&str]) -> (Host, Duration) {
-        let log = dir.join(format!(
-            "host-{}.log",
-            std::time::SystemTime::now()
-                .elapsed()
-                .map(|d| d.as_nanos())
-                .unwrap_or(0)
-        ));
-        let started = Instant::now();
-        let child = Command::new(env!("CARGO_BIN_EXE_carillon"))
-            .arg("serve")
-            .args(["--database", &url(dir)])
-            .args(["--plugins", dir.join("plugins").to_str().unwrap()])
-            .args(["--node-id", "bench"])
-            .args(extra)
-            .env("CARILLON_CACHE_DIR", dir.join("cache"))
-            .env("CARILLON_LOG_LEVEL", "warn,carillon::serve=info")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("start carillon");
-        let host = Host { child, log };
-        while !std::fs::read_to_string(&host.log)
-            .unwrap_or_default()
-            .contains("carillon is serving")
-        {
-            assert!(
-                started.elapsed() < Duration::from_secs(120),
-                "host did not start"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        (host, started.elapsed())
-    }
-
-    /// Resident set size now and at its peak, in MiB, from /proc.
-    fn rss_mib(&self) -> (f64, f64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find(|l| l.starts_with(name))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-                .map_or(0.0, |kb| kb / 1024.0)
-        };
-        (field("VmRSS:"), field("VmHWM:"))
-    }
-
-    fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
+/// Starts a host on `dir`'s database and plugins folder.
+fn start_host(dir: &Path, extra: &[&str]) -> (Served, Duration) {
+    let log = dir.join(format!(
+        "host-{}.log",
+        std::time::SystemTime::now()
+            .elapsed()
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    ));
+    let url = url(dir);
+    let plugins = dir.join("plugins");
+    let mut args = vec![
+        "--database",
+        &url,
+        "--plugins",
+        plugins.to_str().unwrap(),
+        "--node-id",
+        "bench",
+    ];
+    args.extend(extra);
+    Served::start(&args, &dir.join("cache"), log)
 }
 
 /// A fresh directory for one benchmark's database and plugins: under
@@ -187,7 +149,7 @@ fn prepare(dir: &Path) {
 fn sustained(tasks: usize, seconds: u64, spread: bool) {
     let dir = bench_dir();
     prepare(dir.path());
-    let (host, _) = Host::start(dir.path(), &["--max-concurrent-runs", "256"]);
+    let (host, _) = start_host(dir.path(), &["--max-concurrent-runs", "256"]);
     insert_tasks(dir.path(), "t", tasks, "every 1s", spread);
     let warmup = Duration::from_secs(10);
     std::thread::sleep(warmup);
@@ -265,12 +227,12 @@ fn main() {
     prepare(dir.path());
     {
         // Create the schema, then register the tasks while no host runs.
-        let (host, _) = Host::start(dir.path(), &[]);
+        let (host, _) = start_host(dir.path(), &[]);
         host.stop();
     }
     insert_tasks(dir.path(), "r", 100_000, "0 0 3 * * ?", false);
     let started = Instant::now();
-    let (host, to_serving) = Host::start(dir.path(), &[]);
+    let (host, to_serving) = start_host(dir.path(), &[]);
     while query_i64(
         dir.path(),
         "SELECT COUNT(*) FROM tasks WHERE next_fire_at IS NULL",
@@ -295,7 +257,7 @@ fn main() {
     // 3. Hot swap.
     let dir = bench_dir();
     prepare(dir.path());
-    let (host, _) = Host::start(dir.path(), &["--poll-interval", "1s"]);
+    let (host, _) = start_host(dir.path(), &["--poll-interval", "1s"]);
     insert_tasks(dir.path(), "s", 1, "every 1s", false);
     std::thread::sleep(Duration::from_secs(2));
     let mut swaps = Vec::new();
