@@ -73,6 +73,11 @@ fn no_fire_is_lost_or_doubled_across_a_crash() {
             "every second has exactly one run: {slots:?}"
         );
     }
+    // Fires are made ahead of their slot, runs never start before it.
+    let early = host.query(
+        "SELECT COUNT(*) FROM runs WHERE task = 'tick' AND state = 'succeeded' AND started_at < scheduled_at",
+    );
+    assert_eq!(early[0][0], "0", "no run started before its slot");
 }
 
 #[test]
