@@ -17,6 +17,8 @@
 //! `TASKS=N`, `SECONDS=N` and `HOSTS=1,2,3` change the load.
 
 // Shared with the end-to-end tests, which use the parts this file does not.
+#[path = "support/db.rs"]
+mod db;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../../tests/support/db_proxy.rs"]
 mod db_proxy;
@@ -29,10 +31,9 @@ mod served;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use db::{query, sql};
 use db_proxy::DbProxy;
 use served::Served;
-use sqlx::Row;
-use sqlx::postgres::PgPoolOptions;
 
 const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
 
@@ -53,49 +54,6 @@ fn start_host(dir: &Path, node: &str, url: &str, extra: &[&str]) -> Served {
     ];
     args.extend(extra);
     Served::start(&args, &dir.join("cache"), dir.join(format!("{node}.log"))).0
-}
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(future)
-}
-
-/// Runs statements on `url`, one after the other.
-fn sql(url: &str, statements: &[String]) {
-    block_on(async {
-        let pool = PgPoolOptions::new()
-            .max_connections(1)
-            .connect(url)
-            .await
-            .unwrap();
-        for statement in statements {
-            sqlx::query(statement).execute(&pool).await.unwrap();
-        }
-        pool.close().await;
-    });
-}
-
-/// Rows of `statement` as i64 columns.
-fn query(url: &str, statement: &str) -> Vec<Vec<i64>> {
-    block_on(async {
-        let pool = PgPoolOptions::new()
-            .max_connections(1)
-            .connect(url)
-            .await
-            .unwrap();
-        let rows = sqlx::query(statement).fetch_all(&pool).await.unwrap();
-        pool.close().await;
-        rows.iter()
-            .map(|r| {
-                (0..r.len())
-                    .map(|i| r.try_get::<i64, _>(i).unwrap_or(0))
-                    .collect()
-            })
-            .collect()
-    })
 }
 
 /// A fresh database; returns its URL.
@@ -151,24 +109,7 @@ fn sustained(hosts: usize, tasks: usize, seconds: u64, counted: bool) -> Sustain
         .collect();
     // Let every host see the others before the load starts.
     std::thread::sleep(Duration::from_secs(3));
-    let base = carillon::clock::now_ms() / 1000 * 1000;
-    let statements: Vec<String> = (0..tasks)
-        .collect::<Vec<_>>()
-        .chunks(1000)
-        .map(|chunk| {
-            let values: Vec<String> = chunk
-                .iter()
-                .map(|i| {
-                    let start = base + (*i as i64 * 1000) / tasks as i64;
-                    format!("('t{i}', 'noop', 'every 1s', '{{\"mode\":\"ok\"}}', {start})")
-                })
-                .collect();
-            format!(
-                "INSERT INTO tasks (name, module, schedule, params, start_at) VALUES {}",
-                values.join(", ")
-            )
-        })
-        .collect();
+    let statements = db::insert_tasks_sql("t", tasks, "every 1s", true);
     sql(&url, &statements);
     std::thread::sleep(Duration::from_secs(10));
     let window_start = carillon::clock::now_ms();

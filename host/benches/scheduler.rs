@@ -12,6 +12,8 @@
 //! BENCHMARKS.md. `TASKS=N`, `SECONDS=N` change the load and its length;
 //! `BENCH_DIR=/dev/shm` puts the databases on tmpfs.
 
+#[path = "support/db.rs"]
+mod db;
 #[path = "../../tests/support/examples.rs"]
 mod examples;
 #[allow(dead_code)] // kill -9 is for the cluster benchmark
@@ -23,8 +25,6 @@ use std::time::{Duration, Instant};
 
 use carillon::digest::Digest;
 use served::Served;
-use sqlx::Row;
-use sqlx::sqlite::SqlitePoolOptions;
 
 /// Starts a host on `dir`'s database and plugins folder.
 fn start_host(dir: &Path, extra: &[&str]) -> (Served, Duration) {
@@ -63,75 +63,20 @@ fn url(dir: &Path) -> String {
     format!("sqlite://{}", dir.join("carillon.db").display())
 }
 
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(future)
-}
-
-async fn connect(url: &str) -> sqlx::SqlitePool {
-    SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect(url)
-        .await
-        .unwrap()
-}
-
-fn sql(dir: &Path, statements: &[String]) {
-    let url = url(dir);
-    block_on(async move {
-        let pool = connect(&url).await;
-        let mut tx = pool.begin().await.unwrap();
-        for statement in statements {
-            sqlx::query(statement).execute(&mut *tx).await.unwrap();
-        }
-        tx.commit().await.unwrap();
-        pool.close().await;
-    });
-}
-
+/// Rows of `statement` on `dir`'s database, first column only.
 fn query_i64(dir: &Path, statement: &str) -> Vec<i64> {
-    let url = url(dir);
-    let statement = statement.to_owned();
-    block_on(async move {
-        let pool = connect(&url).await;
-        let rows = sqlx::query(&statement).fetch_all(&pool).await.unwrap();
-        pool.close().await;
-        rows.iter()
-            .map(|r| r.try_get::<i64, _>(0).unwrap_or(0))
-            .collect()
-    })
+    db::query(&url(dir), statement)
+        .into_iter()
+        .map(|row| row[0])
+        .collect()
 }
 
-/// Registers `count` tasks. With `spread`, each task is anchored
-/// (`start_at`) at its own point of the second, evenly spread; without, all
-/// are anchored at the same instant and come due on the same millisecond.
+/// Registers `count` tasks ([`db::insert_tasks_sql`]).
 fn insert_tasks(dir: &Path, prefix: &str, count: usize, schedule: &str, spread: bool) {
-    let base = carillon::clock::now_ms() / 1000 * 1000;
-    let statements: Vec<String> = (0..count)
-        .collect::<Vec<_>>()
-        .chunks(500)
-        .map(|chunk| {
-            let values: Vec<String> = chunk
-                .iter()
-                .map(|i| {
-                    let start = if spread {
-                        base + (*i as i64 * 1000) / count as i64
-                    } else {
-                        base
-                    };
-                    format!("('{prefix}{i}', 'noop', '{schedule}', '{{\"mode\":\"ok\"}}', {start})")
-                })
-                .collect();
-            format!(
-                "INSERT INTO tasks (name, module, schedule, params, start_at) VALUES {}",
-                values.join(", ")
-            )
-        })
-        .collect();
-    sql(dir, &statements);
+    db::sql(
+        &url(dir),
+        &db::insert_tasks_sql(prefix, count, schedule, spread),
+    );
 }
 
 fn percentile(sorted: &[i64], p: f64) -> i64 {

@@ -45,15 +45,9 @@ impl Recorder {
         Self { sender }
     }
 
-    /// Records a completion after every line sent before it; resolves to
-    /// whether it was accepted (false: this node no longer owns the run, or
-    /// the database could not be written).
-    pub async fn complete(&self, completion: FencedCompletion) -> bool {
-        self.submit(completion).await
-    }
-
-    /// Queues a completion now (after every line sent before it); the
-    /// returned future resolves to whether it was accepted.
+    /// Queues a completion now, after every line sent before it; the
+    /// returned future resolves to whether it was accepted (false: this node
+    /// no longer owns the run, or the database could not be written).
     pub fn submit(
         &self,
         completion: FencedCompletion,
