@@ -1,4 +1,5 @@
-//! Write [Carillon](https://example.invalid/carillon) jobs in plain Rust.
+//! Write Carillon jobs in plain Rust (Carillon is the job host in this
+//! repository: see its `README.md`).
 //!
 //! A job is a function from the run's [`Context`] to an [`Outcome`] or a
 //! [`JobError`]. One line, [`export_job!`], turns it into the `run` export of the
@@ -37,14 +38,15 @@
 //! export_job!(run);
 //! ```
 //!
-//! `Cargo.toml` of a job crate:
+//! `Cargo.toml` of a job crate (the SDK is not published to crates.io; depend
+//! on it by path, or by git, from a checkout of the repository):
 //!
 //! ```toml
 //! [lib]
 //! crate-type = ["cdylib"]
 //!
 //! [dependencies]
-//! carillon-guest = "0.1"
+//! carillon-guest = { path = "../carillon/guest-sdk" }
 //! ```
 //!
 //! Build with `cargo build --release --target wasm32-wasip2`; the job is
@@ -53,8 +55,11 @@
 //!
 //! ## What a job may do
 //!
-//! Jobs run sandboxed: no files, no environment variables, no network unless the
-//! task grants them. Anything printed to stdout/stderr lands in the run's log.
+//! Jobs run sandboxed: no files, no environment variables, no network, no
+//! arguments, stdin closed; nothing can be granted yet. What a job has is
+//! its context (params, shard, page, checkpoint), its log, its checkpoints,
+//! its task's state and the cancel flag. Anything printed to stdout/stderr
+//! lands in the run's log.
 //! Memory, wall-clock time and log volume are capped per run; a job that
 //! exceeds a cap, panics or traps fails that run and nothing else.
 
