@@ -117,10 +117,19 @@ fn three_hosts_share_a_sharded_task_a_module_pushed_once_and_sql_edits() {
         .query("SELECT CAST((extract(epoch from clock_timestamp()) * 1000)::BIGINT AS TEXT)")[0][0]
         .parse()
         .unwrap();
-    // Absence can only be watched for a while: three fire periods.
-    std::thread::sleep(Duration::from_secs(3));
+    // Proof that the hosts have looked since: a task added after the pause
+    // fires its second slot (a second after its first) on some host.
+    a.sql("INSERT INTO tasks (name, module, schedule) VALUES ('witness', 'hello', 'every 1s')");
+    wait_until(
+        "two fires of a task added after the pause",
+        Duration::from_secs(20),
+        || {
+            let fired = a.query("SELECT CAST(COUNT(*) AS TEXT) FROM runs WHERE task = 'witness'");
+            (fired[0][0].parse::<i64>().unwrap_or(0) >= 2).then_some(())
+        },
+    );
     let late = a.query(&format!(
-        "SELECT CAST(COUNT(*) AS TEXT) FROM runs WHERE created_at > {}",
+        "SELECT CAST(COUNT(*) AS TEXT) FROM runs WHERE task <> 'witness' AND created_at > {}",
         paused_at + 200
     ));
     assert_eq!(late[0][0], "0", "no host fired the paused tasks");

@@ -37,11 +37,25 @@ fn a_task_inserted_with_plain_sql_fires_without_a_restart() {
     );
 }
 
+/// Waits until a task `every 1s` added now has fired twice: proof that the
+/// host has made scheduling passes since every earlier change (its first fire
+/// is made in a pass that saw them, its second a second later).
+fn wait_for_two_passes(host: &Host, witness: &str) {
+    host.sql(&format!(
+        "INSERT INTO tasks (name, module, schedule) VALUES ('{witness}', 'hello', 'every 1s')"
+    ));
+    wait_until(
+        "two fires of a task added after the change",
+        Duration::from_secs(15),
+        || (runs_of(host, witness).len() >= 2).then_some(()),
+    );
+}
+
 #[test]
 fn pause_resume_edit_and_delete_by_sql_take_effect() {
     let host = Host::start(&["hello"], &[]);
     host.sql("INSERT INTO tasks (name, module, schedule, paused) VALUES ('greet', 'hello', 'every 1s', TRUE)");
-    std::thread::sleep(Duration::from_millis(1500));
+    wait_for_two_passes(&host, "witness-1");
     assert_eq!(
         runs_of(&host, "greet").len(),
         0,
@@ -76,7 +90,7 @@ fn pause_resume_edit_and_delete_by_sql_take_effect() {
         },
     );
     let count = runs_of(&host, "greet").len();
-    std::thread::sleep(Duration::from_millis(1500));
+    wait_for_two_passes(&host, "witness-2");
     assert_eq!(
         runs_of(&host, "greet").len(),
         count,
