@@ -1,16 +1,29 @@
 //! Carillon: a job host that schedules and runs job plugins compiled to
 //! WebAssembly components.
 //!
-//! The crate is organised by the way a run flows (see `DESIGN.md`):
+//! A fire flows one way: the [`scheduler`] reads the task table and writes
+//! run rows through the [`store`]; the [`dispatch`]er claims them, runs each
+//! in the [`runtime`]'s sandbox and records the outcome through the store.
+//! The modules are layered so that imports follow that flow and never come
+//! back up (a test, `layering`, keeps it so). Top to bottom:
 //!
-//! - [`runtime`]: the sandbox. Loads a job component (validated against the
-//!   `carillon:job` contract, compiled once per content digest, cached on disk)
-//!   and runs it once with memory, time and log caps.
-//! - [`schedule`]: when tasks fire (Quartz cron, intervals, one-shots, misfires);
-//!   pure, no I/O.
-//! - [`cli`]: the `carillon` command line.
-//! - [`digest`], [`units`]: small shared vocabulary (content digests, durations
-//!   and byte sizes as people write them).
+//! - [`cli`], [`serve`], [`config`]: the edges. The `carillon` command line;
+//!   wiring a serving host and owning its loops; `carillon.toml`, `CARILLON_*`
+//!   and flags from one table of keys.
+//! - [`scheduler`], [`dispatch`]: turning due tasks into runs; claiming,
+//!   running and recording them.
+//! - [`plugins`], [`cluster`]: job modules (plugins folder, manifests, the
+//!   registry of loaded components); the other hosts (live set, run offers,
+//!   heartbeat, rescue, the fence signal, change notifications).
+//! - [`store`], [`runtime`]: the two boundaries. The only SQL; the only
+//!   wasmtime.
+//! - [`vocab`]: the shared vocabulary (task rows and their checked
+//!   definition, run states, cancel reasons, task errors). Pure.
+//! - [`schedule`]: when tasks fire (Quartz cron, intervals, one-shots,
+//!   misfires). Pure: no I/O, no clock.
+//! - [`units`], [`labels`], [`digest`], [`clock`]: small leaf words
+//!   (durations and byte sizes as people write them, node labels and
+//!   selectors, content digests, the one source of "now").
 
 pub mod cli;
 pub mod clock;
@@ -26,3 +39,7 @@ pub mod scheduler;
 pub mod serve;
 pub mod store;
 pub mod units;
+pub mod vocab;
+
+#[cfg(test)]
+mod layering;

@@ -23,9 +23,9 @@ use crate::dispatch::{DispatchConfig, Dispatcher};
 use crate::plugins::{ModuleRegistry, Plugins};
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::scheduler::{FIRE_AHEAD, Scheduler, SchedulerConfig};
-use crate::store::upkeep::upkeep_loop;
-use crate::store::{Backend, ClaimAtFire, Store, redact};
+use crate::store::{Backend, Store, redact};
 use crate::units::ByteSize;
+use crate::vocab::CancelReason;
 
 /// Runs a host until a shutdown signal.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
@@ -117,9 +117,11 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
         view.clone(),
         SchedulerConfig {
             misfire_threshold: config.misfire_threshold,
-            ..SchedulerConfig::default()
+            ..SchedulerConfig::new(&config.node_id, config.labels.clone())
         },
     );
+    // Raised by liveness while this host must not work; followed by the dispatcher.
+    let (fence, fenced) = watch::channel(false);
     let dispatcher = Dispatcher::new(
         store.clone(),
         runtime.clone(),
@@ -132,6 +134,7 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
             offer_window: OFFER_WINDOW,
             claim_ahead: FIRE_AHEAD,
         },
+        fenced,
     );
 
     let watcher = {
@@ -178,7 +181,6 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
     loops.spawn(liveness::run(
         store.clone(),
         view,
-        dispatcher.clone(),
         liveness::LivenessConfig {
             node_id: config.node_id.clone(),
             labels: config.labels.clone(),
@@ -187,6 +189,7 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
             node_timeout: config.node_timeout,
             poll_interval: config.poll_interval,
         },
+        fence,
         runnable.clone(),
         stopped.clone(),
     ));
@@ -199,7 +202,7 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
     ));
     if store.backend() == Backend::Postgres {
         loops.spawn(notify::listen(
-            config.database_url.clone(),
+            store.clone(),
             notify::Wakers {
                 node_id: config.node_id.clone(),
                 tasks: tasks_changed,
@@ -208,7 +211,9 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
             },
             stopped.clone(),
         ));
-        tokio::spawn(upkeep_loop(config.database_url.clone(), stopped.clone()));
+        let store = store.clone();
+        let stopped = stopped.clone();
+        tokio::spawn(async move { store.keep_vacuumed(stopped).await });
     }
     let failure = supervise(&mut loops, stopped.clone(), &halt).await;
     while loops.join_next().await.is_some() {}
@@ -265,18 +270,11 @@ async fn schedule_loop(
     tasks_changed: Arc<tokio::sync::Notify>,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let labels = config.labels.clone();
-    let accepts = move |selector: Option<&str>| labels.satisfy(selector);
     while !*stopped.borrow() {
         let reservation = dispatcher.reserve();
-        let claim = ClaimAtFire {
-            node: &config.node_id,
-            max: reservation.len(),
-            accepts: &accepts,
-        };
         let now = now_ms();
         let horizon = now + FIRE_AHEAD.as_millis() as i64;
-        match scheduler.tick(now, horizon, &claim).await {
+        match scheduler.tick(now, horizon, reservation.len()).await {
             Ok(report) => {
                 let claimed = report.claimed.len();
                 dispatcher.start_claimed(report.claimed, reservation);
@@ -284,7 +282,7 @@ async fn schedule_loop(
                     fired.notify_one();
                 }
                 for id in &report.cancelled {
-                    dispatcher.cancel(*id, "replaced by a newer fire (concurrency `replace`)");
+                    dispatcher.cancel(*id, CancelReason::Replaced);
                 }
             }
             Err(error) => tracing::error!("scheduling pass failed (will retry): {error}"),
@@ -298,9 +296,9 @@ async fn schedule_loop(
     }
 }
 
-/// Claims runs whenever there is a free slot and something to run: woken by
-/// new or rescued runs (of this host, or offered to it by another), by a
-/// slot freeing up, or at the poll interval (retries whose backoff ended,
+/// Claims runs whenever there is a free permit and something to run: woken by
+/// new or rescued runs (of this host, or offered to it by another), by
+/// permits freeing up, or at the poll interval (retries whose backoff ended,
 /// runs whose offer window passed, missed notifications).
 async fn dispatch_loop(
     dispatcher: Dispatcher,
@@ -315,7 +313,7 @@ async fn dispatch_loop(
         }
         polled = tokio::select! {
             () = fired.notified() => false,
-            () = dispatcher.slot_freed() => false,
+            () = dispatcher.permits_freed() => false,
             () = tokio::time::sleep(poll) => true,
             _ = stopped.changed() => false,
         };

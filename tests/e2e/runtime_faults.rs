@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use carillon::runtime::io::LogSource;
 use carillon::runtime::{LoadError, RunContext, RunFault, RunLimits, RunOutcome};
+use carillon::vocab::{CancelReason, RunState};
 
 use crate::examples;
 use crate::support::{Stores, block_on, load, quick_limits, run_example, runtime};
@@ -146,7 +147,7 @@ fn a_hostile_run_and_a_good_run_side_by_side() {
             "the good run finished while the hostile one still ran"
         );
         let bad = spinning.await.unwrap();
-        assert_eq!(bad.outcome.state_name(), "timed-out");
+        assert_eq!(bad.outcome.state(), RunState::TimedOut);
     });
     // And the host keeps serving afterwards.
     let again = stores.run(
@@ -166,7 +167,7 @@ fn a_cancelled_job_that_checks_stops_cleanly_with_a_checkpoint() {
     let report = block_on(async {
         let run = tokio::spawn(async move { runtime().run(&job, request).await });
         tokio::time::sleep(Duration::from_millis(100)).await;
-        cancel.cancel("the task was replaced");
+        cancel.cancel(CancelReason::Requested("the task was replaced".into()));
         run.await.unwrap()
     });
     let reason = report.outcome.reason().unwrap();
@@ -192,7 +193,7 @@ fn a_cancelled_job_that_ignores_it_is_stopped_after_the_grace() {
             ..quick_limits()
         },
     );
-    request.cancel.cancel("host shutting down");
+    request.cancel.cancel(CancelReason::Shutdown);
     let report = block_on(runtime().run(&load("hostile"), request));
     assert_eq!(
         report.outcome.reason().unwrap(),

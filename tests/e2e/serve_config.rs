@@ -13,7 +13,7 @@ fn an_unknown_config_key_is_named() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("carillon.toml"), "{}", out.stderr);
     assert!(
-        out.stderr.contains("unknown field `pol_interval`"),
+        out.stderr.contains("unknown key `scheduler.pol_interval`"),
         "{}",
         out.stderr
     );

@@ -3,11 +3,15 @@
 //! contained fault.
 
 mod cron;
-mod db;
+mod database;
+mod logs;
+mod module;
 mod nodes;
 mod output;
 mod run;
+mod runs;
 mod serve;
+mod task;
 
 use std::process::ExitCode;
 
@@ -33,21 +37,21 @@ enum Command {
     /// Manage tasks in the database.
     Task {
         #[command(flatten)]
-        db: db::DbArgs,
+        db: database::DbArgs,
         #[command(subcommand)]
-        command: db::TaskCommand,
+        command: task::TaskCommand,
     },
     /// List runs, newest first.
     Runs {
         #[command(flatten)]
-        db: db::DbArgs,
+        db: database::DbArgs,
         #[command(flatten)]
-        args: db::RunsArgs,
+        args: runs::RunsArgs,
     },
     /// Print a run's log.
     Logs {
         #[command(flatten)]
-        db: db::DbArgs,
+        db: database::DbArgs,
         /// The run's id (see `carillon runs`).
         run_id: i64,
         /// Print JSON.
@@ -57,14 +61,14 @@ enum Command {
     /// Manage job modules in the database.
     Module {
         #[command(flatten)]
-        db: db::DbArgs,
+        db: database::DbArgs,
         #[command(subcommand)]
-        command: db::ModuleCommand,
+        command: module::ModuleCommand,
     },
     /// List the hosts sharing the database: labels, heartbeat age, runs.
     Nodes {
         #[command(flatten)]
-        db: db::DbArgs,
+        db: database::DbArgs,
         /// Print a JSON array.
         #[arg(long)]
         json: bool,
@@ -81,10 +85,10 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Cron(command) => cron::run(command).map(|()| ExitCode::SUCCESS),
         Command::Serve(args) => serve::run(args).map(|()| ExitCode::SUCCESS),
-        Command::Task { db, command } => block_on(db::task(&db, command)),
-        Command::Runs { db, args } => block_on(db::runs(&db, args)),
-        Command::Logs { db, run_id, json } => block_on(db::logs(&db, run_id, json)),
-        Command::Module { db, command } => block_on(db::module(&db, command)),
+        Command::Task { db, command } => block_on(task::task(&db, command)),
+        Command::Runs { db, args } => block_on(runs::runs(&db, args)),
+        Command::Logs { db, run_id, json } => block_on(logs::logs(&db, run_id, json)),
+        Command::Module { db, command } => block_on(module::module(&db, command)),
         Command::Nodes { db, json } => block_on(nodes::nodes(&db, json)),
     };
     match result {
@@ -114,16 +118,4 @@ fn block_on(
         .enable_all()
         .build()?;
     runtime.block_on(command).map(|()| ExitCode::SUCCESS)
-}
-
-/// Where compiled components are cached unless told otherwise:
-/// `$CARILLON_CACHE_DIR`, else `$XDG_CACHE_HOME/carillon`, else `~/.cache/carillon`.
-pub(crate) fn default_cache_dir() -> Option<std::path::PathBuf> {
-    use std::path::PathBuf;
-    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(dir).join("carillon"));
-    }
-    std::env::var_os("HOME")
-        .filter(|d| !d.is_empty())
-        .map(|home| PathBuf::from(home).join(".cache").join("carillon"))
 }

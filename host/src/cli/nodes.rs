@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::cli::db::DbArgs;
+use crate::cli::database::DbArgs;
 use crate::cli::output::{rfc3339_ms, table};
 use crate::clock::now_ms;
 

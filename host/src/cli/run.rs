@@ -10,7 +10,8 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 use serde_json::json;
 
-use crate::cli::{EXIT_BAD_INPUT, default_cache_dir, output, parse_param};
+use crate::cli::{EXIT_BAD_INPUT, output, parse_param};
+use crate::config::default_cache_dir;
 use crate::runtime::{
     CancelToken, PageSpec, RunContext, RunLimits, RunOutcome, RunRequest, Runtime, RuntimeConfig,
 };
@@ -56,7 +57,7 @@ pub(crate) struct RunArgs {
     /// Print one JSON object (log lines, outcome) instead of text.
     #[arg(long)]
     json: bool,
-    /// Directory for compiled components [env: CARILLON_CACHE_DIR; default: ~/.cache/carillon].
+    /// Directory for compiled components [env: CARILLON_CACHE_DIR; default: $XDG_CACHE_HOME/carillon, else ~/.cache/carillon].
     #[arg(long, env = "CARILLON_CACHE_DIR", value_name = "DIR")]
     cache_dir: Option<PathBuf>,
     /// Compile without reading or writing the cache.
@@ -80,7 +81,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         cache_dir: if args.no_cache {
             None
         } else {
-            args.cache_dir.clone().or_else(default_cache_dir)
+            args.cache_dir.clone().or_else(|| Some(default_cache_dir()))
         },
         ..RuntimeConfig::default()
     };
@@ -158,7 +159,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             ExitCode::from(1)
         }
         RunOutcome::Fault { fault } => {
-            eprintln!("carillon: run {}: job {fault}", fault.state_name());
+            eprintln!("carillon: run {}: job {fault}", fault.state());
             ExitCode::from(EXIT_BAD_INPUT)
         }
     })
@@ -183,7 +184,7 @@ fn outcome_line(outcome: &RunOutcome, took: Duration) -> String {
             };
             format!("failed in {took} ({retry}): {message}")
         }
-        RunOutcome::Fault { fault } => format!("{} after {took}: {fault}", fault.state_name()),
+        RunOutcome::Fault { fault } => format!("{} after {took}: {fault}", fault.state()),
     }
 }
 

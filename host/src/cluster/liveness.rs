@@ -3,7 +3,8 @@
 //! held by hosts whose heartbeat is older than the node timeout, and fencing.
 //!
 //! Fencing: a host whose last heartbeat is older than the node timeout minus
-//! one heartbeat interval stops claiming and cancels its own runs, so it has
+//! one heartbeat interval raises its fence signal (a `watch` channel the
+//! dispatcher follows: it stops claiming and cancels its own runs), so it has
 //! stopped before any other host can declare it dead and take the runs over
 //! (host clocks are assumed to agree within a heartbeat interval). The
 //! fenced completion (node and attempt must still match) is the backstop.
@@ -15,7 +16,6 @@ use tokio::sync::{Notify, watch};
 
 use crate::clock::now_ms;
 use crate::cluster::ClusterView;
-use crate::dispatch::Dispatcher;
 use crate::labels::Labels;
 use crate::store::Store;
 
@@ -46,13 +46,14 @@ impl LivenessConfig {
 }
 
 /// Heartbeats, refreshes the view, rescues dead hosts' runs and fences this
-/// host when the database is out of reach, until `stopped`. `rescued` is
-/// woken when runs went back to pending.
+/// host when the database is out of reach, until `stopped`: `fenced` is set
+/// true while this host must not work, false once its heartbeat lands again.
+/// `rescued` is woken when runs went back to pending.
 pub async fn run(
     store: Store,
     view: Arc<ClusterView>,
-    dispatcher: Dispatcher,
     config: LivenessConfig,
+    fenced: watch::Sender<bool>,
     rescued: Arc<Notify>,
     mut stopped: watch::Receiver<bool>,
 ) {
@@ -69,8 +70,8 @@ pub async fn run(
             match tokio::time::timeout(limit, beat(&store, &view, &config, now)).await {
                 Ok(Ok(())) => {
                     last_beat = now;
-                    if dispatcher.is_fenced() {
-                        dispatcher.unfence();
+                    // Lifted only if raised, so the dispatcher hears of changes alone.
+                    if fenced.send_if_modified(|fenced| std::mem::replace(fenced, false)) {
                         tracing::warn!("database reachable again: this host claims runs again");
                     }
                 }
@@ -79,16 +80,15 @@ pub async fn run(
             }
         }
         let silent = Duration::from_millis((now_ms() - last_beat).max(0) as u64);
-        if silent > config.fence_after() && !dispatcher.is_fenced() {
-            let stopped_runs = dispatcher.fence();
+        if silent > config.fence_after() && !*fenced.borrow() {
             tracing::error!(
                 silent = ?silent,
-                runs = stopped_runs,
-                "fenced: no heartbeat reached the database for {silent:?}; stopped claiming and \
-                 cancelled this host's runs before other hosts take them over"
+                "fenced: no heartbeat reached the database for {silent:?}; this host stops claiming \
+                 and cancels its runs before other hosts take them over"
             );
+            fenced.send_replace(true);
         }
-        if !dispatcher.is_fenced() {
+        if !*fenced.borrow() {
             match tokio::time::timeout(limit, rescue_dead(&store, &config)).await {
                 Ok(Ok(0)) => {}
                 Ok(Ok(_)) => rescued.notify_one(),

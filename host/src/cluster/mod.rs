@@ -1,6 +1,7 @@
 //! Many hosts on one database: the live set and where new runs are offered
-//! ([`view`]), heartbeat, rescue of dead hosts' runs and fencing
-//! ([`liveness`]), and change notifications on PostgreSQL ([`notify`]).
+//! ([`view`]), heartbeat, rescue of dead hosts' runs and the fence signal
+//! ([`liveness`]), and waking the loops on change notifications from
+//! PostgreSQL ([`notify`]).
 //! Exactly-once per (task, slot, shard) does not live here: it is the `runs`
 //! table's UNIQUE key and the fenced completion in the store.
 

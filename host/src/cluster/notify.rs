@@ -1,23 +1,15 @@
-//! Change pickup on PostgreSQL: one connection per host LISTENs on the
-//! channels the schema's triggers notify (`migrations/postgres/0002_cluster.sql`)
-//! and wakes the loops that care, so a task edited with plain SQL, or runs
-//! offered to this host by another, are seen at once instead of at the next
-//! poll. Polling stays the fallback: a lost connection or a missed
-//! notification costs latency, never correctness.
+//! Change pickup on PostgreSQL: the store's change listener wakes the loops
+//! that care, so a task edited with plain SQL, or runs offered to this host
+//! by another, are seen at once instead of at the next poll. Polling stays
+//! the fallback: a lost connection or a missed notification costs latency,
+//! never correctness.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::postgres::PgListener;
 use tokio::sync::{Notify, watch};
 
-/// Task rows were added, removed or changed by anyone but a scheduler.
-pub const TASKS_CHANNEL: &str = "carillon_tasks";
-/// A module was pushed, replaced or removed.
-pub const MODULES_CHANNEL: &str = "carillon_modules";
-/// Pending runs were created; the payload lists the hosts they were offered
-/// to (`*`: any host).
-pub const RUNS_CHANNEL: &str = "carillon_runs";
+use crate::store::{Change, Store};
 
 /// Who to wake.
 #[derive(Debug, Clone)]
@@ -32,17 +24,12 @@ pub struct Wakers {
     pub modules: Arc<Notify>,
 }
 
-/// Whether a `carillon_runs` payload concerns `node`.
-pub fn offers_concern(payload: &str, node: &str) -> bool {
-    payload.split(',').any(|id| id == "*" || id == node)
-}
-
-/// Listens until `stopped`; reconnects after a lost connection, waking both
-/// loops then (notifications sent meanwhile are lost).
-pub async fn listen(url: String, wakers: Wakers, mut stopped: watch::Receiver<bool>) {
+/// Listens until `stopped`; reconnects after a lost connection, waking every
+/// loop then (notifications sent meanwhile are lost).
+pub async fn listen(store: Store, wakers: Wakers, mut stopped: watch::Receiver<bool>) {
     let mut warned = false;
     while !*stopped.borrow() {
-        let mut listener = match subscribe(&url).await {
+        let mut listener = match store.listen_for_changes().await {
             Ok(listener) => {
                 if warned {
                     tracing::info!("change notifications restored");
@@ -65,19 +52,17 @@ pub async fn listen(url: String, wakers: Wakers, mut stopped: watch::Receiver<bo
         };
         loop {
             let received = tokio::select! {
-                received = listener.try_recv() => received,
+                received = listener.next() => received,
                 _ = stopped.changed() => return,
             };
             match received {
-                Ok(Some(notification)) => match notification.channel() {
-                    TASKS_CHANNEL => wakers.tasks.notify_one(),
-                    MODULES_CHANNEL => wakers.modules.notify_one(),
-                    RUNS_CHANNEL if offers_concern(notification.payload(), &wakers.node_id) => {
-                        wakers.runs.notify_one();
-                    }
-                    _ => {}
-                },
-                Ok(None) | Err(_) => {
+                Ok(Some(Change::Tasks)) => wakers.tasks.notify_one(),
+                Ok(Some(Change::Modules)) => wakers.modules.notify_one(),
+                Ok(Some(change)) if change.offers_runs_to(&wakers.node_id) => {
+                    wakers.runs.notify_one();
+                }
+                Ok(_) => {}
+                Err(_) => {
                     // The connection dropped: whatever was sent meanwhile is
                     // lost, so look at everything once.
                     wakers.tasks.notify_one();
@@ -87,26 +72,5 @@ pub async fn listen(url: String, wakers: Wakers, mut stopped: watch::Receiver<bo
                 }
             }
         }
-    }
-}
-
-async fn subscribe(url: &str) -> Result<PgListener, sqlx::Error> {
-    let mut listener = PgListener::connect(url).await?;
-    listener
-        .listen_all([TASKS_CHANNEL, RUNS_CHANNEL, MODULES_CHANNEL])
-        .await?;
-    Ok(listener)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_host_wakes_for_offers_to_it_or_to_anyone() {
-        assert!(offers_concern("a,b", "b"));
-        assert!(offers_concern("*", "b"));
-        assert!(!offers_concern("a,bb", "b"));
-        assert!(!offers_concern("", "b"));
     }
 }

@@ -17,7 +17,7 @@ use crate::store::NodeRow;
 struct Peer {
     id: Arc<str>,
     labels: Labels,
-    /// Free slots at its last heartbeat (capacity minus running runs).
+    /// Free permits at its last heartbeat (capacity minus running runs).
     free: i64,
 }
 

@@ -25,8 +25,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::store::TaskSpec;
 use crate::units::{ByteSize, parse_duration};
+use crate::vocab::TaskSpec;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -20,11 +20,11 @@ use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 use tokio::sync::mpsc;
 
 pub use manifest::parse_manifest;
-pub use registry::ModuleRegistry;
+pub use registry::{ModuleRegistry, missing_module};
 
+use crate::clock::now_ms;
 use crate::digest::Digest;
 use crate::runtime::Runtime;
-use crate::scheduler::missing_module;
 use crate::store::{Store, StoreError};
 
 /// How long a file must be quiet before it is loaded.
@@ -74,18 +74,10 @@ impl Plugins {
             tokio::task::spawn_blocking(move || (runtime.load(&bytes), bytes)).await?;
         let job = job?;
         self.store
-            .put_module(
-                name,
-                &digest.to_string(),
-                &bytes,
-                source,
-                crate::clock::now_ms(),
-            )
+            .put_module(name, &digest.to_string(), &bytes, source, now_ms())
             .await?;
         self.registry.insert(name, job);
-        self.store
-            .unblock_module_tasks(name, &missing_module(name))
-            .await?;
+        self.store.unblock_module_tasks(name).await?;
         Ok(LoadOutcome::Loaded(digest))
     }
 
@@ -107,9 +99,7 @@ impl Plugins {
                 Ok(Ok(job)) => {
                     tracing::info!(module = %module.name, digest = %job.digest().short(), "module loaded from the database");
                     self.registry.insert(&module.name, job);
-                    self.store
-                        .unblock_module_tasks(&module.name, &missing_module(&module.name))
-                        .await?;
+                    self.store.unblock_module_tasks(&module.name).await?;
                 }
                 Ok(Err(error)) => {
                     tracing::error!(module = %module.name, "module in the database does not load: {error}");

@@ -1,12 +1,25 @@
 //! The modules this host can run right now: name → loaded component. Runs
 //! take a clone (an `Arc`) when they start, so replacing a module never
-//! touches runs in flight.
+//! touches runs in flight. A task whose module is not here does not fire:
+//! [`missing_module`] is the reason recorded on it.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
 
 use crate::digest::Digest;
 use crate::runtime::JobComponent;
+use crate::vocab::{TaskError, TaskErrorKind};
+
+/// Why a task of `module` cannot fire while the module is not loaded. Its
+/// kind, not its wording, is what unblocks the task when the module arrives.
+pub fn missing_module(module: &str) -> TaskError {
+    TaskError {
+        kind: TaskErrorKind::MissingModule,
+        message: format!(
+            "module `{module}` is not loaded: drop {module}.wasm into the plugins folder or run `carillon module push {module} FILE.wasm`"
+        ),
+    }
+}
 
 /// Loaded modules by name.
 #[derive(Debug, Default)]

@@ -6,6 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
+use crate::vocab::CancelReason;
+
 /// Cancels one run. Clone it to keep a handle while the run goes on.
 #[derive(Debug, Clone, Default)]
 pub struct CancelToken {
@@ -15,7 +17,7 @@ pub struct CancelToken {
 #[derive(Debug, Default)]
 struct Inner {
     flag: AtomicBool,
-    reason: Mutex<Option<String>>,
+    reason: Mutex<Option<CancelReason>>,
     notify: Notify,
 }
 
@@ -28,11 +30,11 @@ impl CancelToken {
     /// Ask the run to stop, saying why. The job sees `cancelled() == true`; if it
     /// has not returned within the run's grace period it is stopped. The first
     /// reason given wins.
-    pub fn cancel(&self, reason: impl Into<String>) {
+    pub fn cancel(&self, reason: CancelReason) {
         {
-            let mut slot = self.inner.reason.lock().unwrap_or_else(|e| e.into_inner());
-            if slot.is_none() {
-                *slot = Some(reason.into());
+            let mut first = self.inner.reason.lock().unwrap_or_else(|e| e.into_inner());
+            if first.is_none() {
+                *first = Some(reason);
             }
         }
         self.inner.flag.store(true, Ordering::SeqCst);
@@ -45,7 +47,7 @@ impl CancelToken {
     }
 
     /// The reason given to [`cancel`](Self::cancel), if cancelled.
-    pub fn reason(&self) -> Option<String> {
+    pub fn reason(&self) -> Option<CancelReason> {
         self.inner
             .reason
             .lock()
@@ -54,7 +56,7 @@ impl CancelToken {
     }
 
     /// Resolves once the token is cancelled, with the reason.
-    pub async fn cancelled(&self) -> String {
+    pub async fn cancelled(&self) -> CancelReason {
         loop {
             let notified = self.inner.notify.notified();
             if let Some(reason) = self.reason().filter(|_| self.is_cancelled()) {

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::units::ByteSize;
+use crate::vocab::RunState;
 
 /// Why bytes offered as a job could not become a runnable job component.
 ///
@@ -89,12 +90,12 @@ pub enum RunFault {
 }
 
 impl RunFault {
-    /// The final state name a run ends in because of this fault.
-    pub fn state_name(&self) -> &'static str {
+    /// The final state a run ends in because of this fault.
+    pub fn state(&self) -> RunState {
         match self {
-            RunFault::TimedOut(_) => "timed-out",
-            RunFault::Cancelled(_) => "cancelled",
-            _ => "failed",
+            RunFault::TimedOut(_) => RunState::TimedOut,
+            RunFault::Cancelled(_) => RunState::Cancelled,
+            _ => RunState::Failed,
         }
     }
 }

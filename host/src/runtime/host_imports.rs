@@ -4,11 +4,11 @@
 
 use crate::runtime::bindings::carillon::job::{cancel, checkpoint, log, state, types};
 use crate::runtime::io::Level;
-use crate::runtime::store_data::RunState;
+use crate::runtime::store_data::RunData;
 
-impl types::Host for RunState {}
+impl types::Host for RunData {}
 
-impl log::Host for RunState {
+impl log::Host for RunData {
     fn log(
         &mut self,
         level: log::Level,
@@ -28,7 +28,7 @@ impl log::Host for RunState {
     }
 }
 
-impl checkpoint::Host for RunState {
+impl checkpoint::Host for RunData {
     async fn save(&mut self, data: Vec<u8>) -> Result<(), String> {
         let cap = self.caps.checkpoint;
         if data.len() as u64 > cap.bytes() {
@@ -43,13 +43,13 @@ impl checkpoint::Host for RunState {
     }
 }
 
-impl cancel::Host for RunState {
+impl cancel::Host for RunData {
     fn cancelled(&mut self) -> bool {
         self.cancel.is_cancelled()
     }
 }
 
-impl RunState {
+impl RunData {
     fn check_key(&self, key: &str) -> Result<(), String> {
         let cap = self.caps.state_key;
         if key.is_empty() {
@@ -65,7 +65,7 @@ impl RunState {
     }
 }
 
-impl state::Host for RunState {
+impl state::Host for RunData {
     async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, String> {
         self.check_key(&key)?;
         self.state.get(&self.key.task, &key).await

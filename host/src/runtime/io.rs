@@ -2,9 +2,10 @@
 //! log lines go ([`LogSink`]), where its checkpoints are kept
 //! ([`CheckpointStore`]) and where its task's state lives ([`StateStore`]).
 //!
-//! The runtime only calls these traits; the store module implements them on the
-//! database, and [`memory`] implements them in memory for `carillon run` and
-//! tests. Nothing here knows about SQL.
+//! The runtime only calls these traits. The dispatcher implements them on the
+//! database (its recorder is the log sink; its store seams write checkpoints
+//! and task state through), and [`memory`] implements them in memory for
+//! `carillon run` and tests. Nothing here knows about SQL.
 
 use std::future::Future;
 use std::pin::Pin;

@@ -11,7 +11,7 @@ use wasmtime::component::{Component, Linker};
 use crate::digest::Digest;
 use crate::runtime::bindings::JobPre;
 use crate::runtime::compile_cache::{CacheOutcome, CompileCache};
-use crate::runtime::store_data::RunState;
+use crate::runtime::store_data::RunData;
 use crate::runtime::{CONTRACT_VERSION, LoadError};
 
 /// A job component ready to run: compiled, checked and pre-instantiated.
@@ -23,7 +23,7 @@ pub struct JobComponent {
 
 struct Inner {
     digest: Digest,
-    pre: JobPre<RunState>,
+    pre: JobPre<RunData>,
     cache: CacheOutcome,
     load_time: Duration,
 }
@@ -53,14 +53,14 @@ impl JobComponent {
         self.inner.load_time
     }
 
-    pub(crate) fn pre(&self) -> &JobPre<RunState> {
+    pub(crate) fn pre(&self) -> &JobPre<RunData> {
         &self.inner.pre
     }
 }
 
 pub(crate) fn load(
     engine: &Engine,
-    linker: &Linker<RunState>,
+    linker: &Linker<RunData>,
     cache: Option<&CompileCache>,
     bytes: &[u8],
 ) -> Result<JobComponent, LoadError> {

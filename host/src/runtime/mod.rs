@@ -55,7 +55,7 @@ pub use run::{PageSpec, RunContext, RunLimits, RunOutcome, RunReport, RunRequest
 use crate::units::ByteSize;
 use compile_cache::CompileCache;
 use engine::EpochTicker;
-use store_data::RunState;
+use store_data::RunData;
 
 /// The contract version this host implements (`package carillon:job@…` in
 /// `wit/job.wit`).
@@ -96,7 +96,7 @@ pub struct RuntimeError(String);
 /// Loads job components and runs them. One per process; share it by reference.
 pub struct Runtime {
     engine: Engine,
-    linker: Linker<RunState>,
+    linker: Linker<RunData>,
     cache: Option<CompileCache>,
     _ticker: EpochTicker,
 }
@@ -114,7 +114,7 @@ impl Runtime {
         let engine = engine::build_engine(&config).map_err(wasm_error)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(wasm_error)?;
-        bindings::Job::add_to_linker::<RunState, HasSelf<RunState>>(&mut linker, |state| state)
+        bindings::Job::add_to_linker::<RunData, HasSelf<RunData>>(&mut linker, |state| state)
             .map_err(wasm_error)?;
         let cache = config.cache_dir.map(|dir| CompileCache::new(dir, &engine));
         let ticker = EpochTicker::start(engine.clone(), config.epoch_tick)

@@ -17,11 +17,9 @@ use crate::runtime::cancel::CancelToken;
 use crate::runtime::io::{Level, RunIo, RunKey};
 use crate::runtime::loader::{JobComponent, error_text};
 use crate::runtime::run_log::RunLog;
-use crate::runtime::store_data::{ImportCaps, RunState};
+use crate::runtime::store_data::{ImportCaps, RunData};
 use crate::units::{ByteSize, format_duration};
-
-/// The reason the watchdog gives a job when its deadline passes.
-const TIMEOUT_REASON: &str = "the run reached its timeout";
+use crate::vocab::{CancelReason, RunState};
 
 /// The context a job receives (see `context` in `wit/job.wit`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,12 +180,12 @@ fn serialize_display<S: serde::Serializer>(fault: &RunFault, s: S) -> Result<S::
 }
 
 impl RunOutcome {
-    /// The final run state: `succeeded`, `failed`, `timed-out` or `cancelled`.
-    pub fn state_name(&self) -> &'static str {
+    /// The final run state: succeeded, failed, timed-out or cancelled.
+    pub fn state(&self) -> RunState {
         match self {
-            RunOutcome::Succeeded { .. } => "succeeded",
-            RunOutcome::Failed { .. } => "failed",
-            RunOutcome::Fault { fault } => fault.state_name(),
+            RunOutcome::Succeeded { .. } => RunState::Succeeded,
+            RunOutcome::Failed { .. } => RunState::Failed,
+            RunOutcome::Fault { fault } => fault.state(),
         }
     }
 
@@ -246,7 +244,7 @@ pub(crate) async fn execute(engine: &Engine, job: &JobComponent, request: RunReq
         state_key: limits.state_key,
         state_value: limits.state_value,
     };
-    let data = RunState::new(
+    let data = RunData::new(
         key,
         log.clone(),
         io.checkpoints,
@@ -290,7 +288,7 @@ pub(crate) async fn execute(engine: &Engine, job: &JobComponent, request: RunReq
             items: outcome.items,
         },
         Ok(Ok(Err(job_error))) => match cancel.reason() {
-            Some(reason) if reason == TIMEOUT_REASON => RunOutcome::Fault {
+            Some(CancelReason::Timeout) => RunOutcome::Fault {
                 fault: RunFault::TimedOut(limits.timeout),
             },
             Some(reason) => RunOutcome::Fault {
@@ -316,10 +314,7 @@ pub(crate) async fn execute(engine: &Engine, job: &JobComponent, request: RunReq
         },
     };
     if let Some(reason) = outcome.reason() {
-        log.host_line(
-            Level::Error,
-            format!("run {}: {reason}", outcome.state_name()),
-        );
+        log.host_line(Level::Error, format!("run {}: {reason}", outcome.state()));
     }
     RunReport {
         outcome,
@@ -339,13 +334,13 @@ async fn watchdog(
 ) -> RunFault {
     tokio::select! {
         () = tokio::time::sleep_until(deadline) => {
-            cancel.cancel(TIMEOUT_REASON);
+            cancel.cancel(CancelReason::Timeout);
             tokio::time::sleep(limits.cancel_grace).await;
             RunFault::TimedOut(limits.timeout)
         }
         reason = cancel.cancelled() => {
             tokio::time::sleep(limits.cancel_grace).await;
-            if reason == TIMEOUT_REASON {
+            if reason == CancelReason::Timeout {
                 RunFault::TimedOut(limits.timeout)
             } else {
                 RunFault::Cancelled(format!(
@@ -359,7 +354,7 @@ async fn watchdog(
 
 /// Names the fault behind a trap: a cap the host enforced, a panic, a stack
 /// overflow, or the trap itself.
-fn classify_trap(error: &wasmtime::Error, state: &RunState) -> RunFault {
+fn classify_trap(error: &wasmtime::Error, state: &RunData) -> RunFault {
     if let Some(fault) = &state.memory.exceeded {
         return fault.clone();
     }

@@ -23,7 +23,7 @@ pub(crate) struct ImportCaps {
     pub(crate) state_value: ByteSize,
 }
 
-pub(crate) struct RunState {
+pub(crate) struct RunData {
     pub(crate) key: RunKey,
     pub(crate) log: Arc<RunLog>,
     pub(crate) checkpoints: Arc<dyn CheckpointStore>,
@@ -36,7 +36,7 @@ pub(crate) struct RunState {
     table: ResourceTable,
 }
 
-impl RunState {
+impl RunData {
     pub(crate) fn new(
         key: RunKey,
         log: Arc<RunLog>,
@@ -64,7 +64,7 @@ impl RunState {
     }
 }
 
-impl WasiView for RunState {
+impl WasiView for RunData {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         let log = &self.log;
         let wasi = self.wasi.get_or_insert_with(|| {

@@ -1,35 +1,45 @@
 //! The scheduler: turns the task table into run rows. Each tick it computes
-//! the first fire time of new and changed rows, then materialises the slots
-//! that came due (misfire and concurrency policies applied) through the
-//! store's fire transaction. It decides; the store writes; it never runs jobs.
+//! the first fire time of new and changed rows, then, inside the store's fire
+//! transaction, decides what each due task fires (`planner.rs`): the slots
+//! (misfire policy), skipped fires (concurrency `forbid`), cancel requests
+//! (`replace`), the host each run is offered to, and which runs this host
+//! claims as they are inserted. It decides; the store writes; it never runs
+//! jobs.
 
-pub mod definition;
+mod planner;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::cluster::ClusterView;
-use crate::plugins::ModuleRegistry;
-use crate::schedule::{Schedule, plan_fires};
-use crate::store::{
-    ClaimAtFire, ClaimedRun, FireDecision, MisfireRecord, NewRun, ScheduleVerdict, Store,
-    StoreError, TaskRow,
-};
-pub use definition::{Concurrency, TaskDefinition};
+use crate::labels::Labels;
+use crate::plugins::{ModuleRegistry, missing_module};
+use crate::schedule::Schedule;
+use crate::store::{ClaimedRun, NewRun, ScheduleVerdict, Store, StoreError};
+use crate::vocab::{TaskDefinition, TaskError, TaskRow};
+use planner::Planner;
 
 /// How the scheduler behaves.
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
+    /// This host: runs it claims at insert are claimed for it.
+    pub node_id: String,
+    /// This host's labels: it claims at insert only runs whose selector they
+    /// satisfy.
+    pub labels: Labels,
     /// A slot older than this when it comes due is a misfire.
     pub misfire_threshold: Duration,
     /// Due tasks per fire transaction.
     pub batch: i64,
 }
 
-impl Default for SchedulerConfig {
-    fn default() -> Self {
+impl SchedulerConfig {
+    /// Defaults for host `node_id` with `labels`.
+    pub fn new(node_id: &str, labels: Labels) -> Self {
         Self {
+            node_id: node_id.to_owned(),
+            labels,
             misfire_threshold: Duration::from_secs(60),
             batch: 2000,
         }
@@ -89,22 +99,26 @@ impl Scheduler {
 
     /// One pass at time `now_ms`, firing the slots due by `horizon_ms` (a
     /// little ahead of now: their runs start at their slot, not when the
-    /// pass gets to them). Up to `claim.max` of the runs it creates are
-    /// claimed for `claim.node` as they are inserted.
+    /// pass gets to them). Up to `claim_permits` of the runs it creates are
+    /// claimed for this host as they are inserted (the dispatcher set that
+    /// many permits aside for them).
     pub async fn tick(
         &self,
         now_ms: i64,
         horizon_ms: i64,
-        claim: &ClaimAtFire<'_>,
+        claim_permits: usize,
     ) -> Result<TickReport, StoreError> {
         let mut report = TickReport {
             scheduled: self.schedule_new_rows(now_ms).await?,
             ..TickReport::default()
         };
         loop {
-            let left = ClaimAtFire {
-                max: claim.max - report.claimed.len(),
-                ..*claim
+            let planner = Planner {
+                scheduler: self,
+                now_ms,
+                horizon_ms,
+                claim_permits: claim_permits.saturating_sub(report.claimed.len()),
+                claims_left: Default::default(),
             };
             let batch = self
                 .store
@@ -112,8 +126,8 @@ impl Scheduler {
                     now_ms,
                     horizon_ms,
                     self.config.batch,
-                    &left,
-                    |task, active| self.decide(task, active, now_ms, horizon_ms),
+                    &self.config.node_id,
+                    &planner,
                 )
                 .await?;
             for (task, reason) in &batch.blocked {
@@ -143,13 +157,13 @@ impl Scheduler {
                 .into_iter()
                 .map(|row| {
                     let (next_fire_at, error) = match self.check(&row) {
-                        Err(reason) => {
-                            tracing::warn!(task = %row.spec.name, "task cannot be scheduled: {reason}");
-                            (None, Some(reason))
+                        Err(error) => {
+                            tracing::warn!(task = %row.spec.name, "task cannot be scheduled: {error}");
+                            (None, Some(error))
                         }
                         Ok(definition) => match first_slot(&definition, &row, now_ms) {
                             Some(slot) => (Some(slot), None),
-                            None => (None, Some(FINISHED.to_owned())),
+                            None => (None, Some(TaskError::finished())),
                         },
                     };
                     ScheduleVerdict {
@@ -168,7 +182,8 @@ impl Scheduler {
         }
     }
 
-    fn check(&self, row: &TaskRow) -> Result<Arc<TaskDefinition>, String> {
+    /// The row's checked definition, if its module is loaded too.
+    fn check(&self, row: &TaskRow) -> Result<Arc<TaskDefinition>, TaskError> {
         let definition = self.definition(row)?;
         if !self.modules.contains(&row.spec.module) {
             return Err(missing_module(&row.spec.module));
@@ -176,7 +191,7 @@ impl Scheduler {
         Ok(definition)
     }
 
-    fn definition(&self, row: &TaskRow) -> Result<Arc<TaskDefinition>, String> {
+    fn definition(&self, row: &TaskRow) -> Result<Arc<TaskDefinition>, TaskError> {
         let mut cache = self.definitions.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((revision, definition)) = cache.get(&row.spec.name)
             && *revision == row.revision
@@ -187,80 +202,6 @@ impl Scheduler {
         cache.insert(row.spec.name.clone(), (row.revision, definition.clone()));
         Ok(definition)
     }
-
-    /// What `task` fires: slots up to `horizon_ms` for `allow` tasks, up to
-    /// `now_ms` for those whose policy looks at running runs (whether a run
-    /// is still going is only known at the slot).
-    fn decide(&self, task: &TaskRow, active: i64, now_ms: i64, horizon_ms: i64) -> FireDecision {
-        let definition = match self.check(task) {
-            Ok(definition) => definition,
-            Err(reason) => return FireDecision::Block(reason),
-        };
-        let now_ms = if definition.concurrency == Concurrency::Allow {
-            horizon_ms
-        } else {
-            now_ms
-        };
-        let due = task.next_fire_at.unwrap_or(now_ms);
-        let threshold = self.config.misfire_threshold.as_millis() as i64;
-        let plan = plan_fires(
-            &definition.timing,
-            due,
-            now_ms,
-            threshold,
-            definition.misfire,
-        );
-        let mut cancel_running = None;
-        let mut skip_all = None;
-        match definition.concurrency {
-            Concurrency::Allow => {}
-            Concurrency::Forbid if active > 0 => {
-                skip_all = Some(format!(
-                    "skipped: concurrency is `forbid` and {active} run(s) of this task are still pending or running"
-                ));
-            }
-            Concurrency::Forbid => {}
-            Concurrency::Replace if active > 0 => {
-                cancel_running =
-                    Some("replaced by a newer fire (concurrency `replace`)".to_owned());
-            }
-            Concurrency::Replace => {}
-        }
-        let params = &definition.fire_params;
-        let mut runs = Vec::with_capacity(plan.fire.len() * definition.shard_total as usize);
-        for (position, slot) in plan.fire.iter().enumerate() {
-            // Under `forbid`, one fire per tick runs; later slots wait their turn.
-            let skipped = skip_all.clone().or_else(|| {
-                (definition.concurrency == Concurrency::Forbid && position > 0)
-                    .then(|| "skipped: concurrency is `forbid` and an earlier slot fired in the same pass".to_owned())
-            });
-            runs.extend(shard_runs(&definition, *slot, params, skipped));
-        }
-        for run in runs.iter_mut().filter(|r| r.skipped.is_none()) {
-            run.offered_to = self.cluster.offer(task.spec.selector.as_deref());
-        }
-        let misfire = (plan.missed > 0).then(|| MisfireRecord {
-            first_slot: plan.first_missed.unwrap_or(due),
-            last_slot: plan.last_missed.unwrap_or(due),
-            missed: plan.missed as i64,
-            policy: definition.misfire.to_string(),
-        });
-        if let Some(misfire) = &misfire {
-            tracing::warn!(
-                task = %task.spec.name,
-                missed = misfire.missed,
-                policy = %misfire.policy,
-                "misfire: slots were missed (host down or overloaded)"
-            );
-        }
-        FireDecision::Fire {
-            runs,
-            misfire,
-            next_fire_at: plan.next,
-            note: plan.next.is_none().then(|| FINISHED.to_owned()),
-            cancel_running,
-        }
-    }
 }
 
 /// How far ahead of their slot fires are made: a pass that takes a few
@@ -269,18 +210,8 @@ impl Scheduler {
 /// slot fires that slot as it was).
 pub const FIRE_AHEAD: Duration = Duration::from_millis(500);
 
-/// Recorded on a task whose schedule has no fire times left.
-pub const FINISHED: &str = "finished: the schedule has no fire times left";
-
-/// The error recorded on tasks whose module is not loaded; the plugin loader
-/// clears exactly this error when the module arrives.
-pub fn missing_module(module: &str) -> String {
-    format!(
-        "module `{module}` is not loaded: drop {module}.wasm into the plugins folder or run `carillon module push {module} FILE.wasm`"
-    )
-}
-
-/// The runs of one fire: one per shard.
+/// The runs of one fire of `definition` at `slot`: one per shard, pending,
+/// offered to anyone.
 pub fn shard_runs(
     definition: &TaskDefinition,
     slot: i64,
@@ -295,6 +226,7 @@ pub fn shard_runs(
             params: params.to_owned(),
             skipped: skipped.clone(),
             offered_to: None,
+            claim_here: false,
         })
         .collect()
 }

@@ -2,12 +2,11 @@
 //! a module pushed once reaches every host.
 
 use serde::Serialize;
-use sqlx::Row;
 
-use crate::store::{Store, StoreError, retry_transient};
+use crate::store::{Store, StoreError};
 
 /// A stored module (without its bytes).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct ModuleRow {
     /// Name tasks refer to.
     pub name: String,
@@ -32,68 +31,52 @@ impl Store {
         source: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        retry_transient(|| async {
-            let _guard = self.write_guard().await;
-            let done = sqlx::query(
+        let changed = self
+            .write_rows(
                 "INSERT INTO modules (name, digest, bytes, size, source, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
                  ON CONFLICT (name) DO UPDATE SET digest = excluded.digest, bytes = excluded.bytes, \
                  size = excluded.size, source = excluded.source, updated_at = excluded.updated_at \
                  WHERE modules.digest <> excluded.digest",
+                |query| {
+                    query
+                        .bind(name)
+                        .bind(digest)
+                        .bind(bytes)
+                        .bind(bytes.len() as i64)
+                        .bind(source)
+                        .bind(now)
+                },
             )
-            .bind(name)
-            .bind(digest)
-            .bind(bytes)
-            .bind(bytes.len() as i64)
-            .bind(source)
-            .bind(now)
-            .execute(&self.pool)
             .await?;
-            Ok(done.rows_affected() > 0)
-        })
-        .await
+        Ok(changed > 0)
     }
 
     /// Removes module `name`. Returns whether it existed.
     pub async fn remove_module(&self, name: &str) -> Result<bool, StoreError> {
-        retry_transient(|| async {
-            let _guard = self.write_guard().await;
-            let done = sqlx::query("DELETE FROM modules WHERE name = $1")
-                .bind(name)
-                .execute(&self.pool)
-                .await?;
-            Ok(done.rows_affected() > 0)
-        })
-        .await
+        let removed = self
+            .write_rows("DELETE FROM modules WHERE name = $1", |query| {
+                query.bind(name)
+            })
+            .await?;
+        Ok(removed > 0)
     }
 
     /// Every module, by name.
     pub async fn list_modules(&self) -> Result<Vec<ModuleRow>, StoreError> {
-        let rows =
-            sqlx::query("SELECT name, digest, size, source, updated_at FROM modules ORDER BY name")
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(ModuleRow {
-                    name: row.try_get("name")?,
-                    digest: row.try_get("digest")?,
-                    size: row.try_get("size")?,
-                    source: row.try_get("source")?,
-                    updated_at: row.try_get("updated_at")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(Into::into)
+        Ok(sqlx::query_as(
+            "SELECT name, digest, size, source, updated_at FROM modules ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?)
     }
 
-    /// The bytes of module `name` if its digest is not `known_digest`.
+    /// The digest and bytes of module `name`.
     pub async fn module_bytes(&self, name: &str) -> Result<Option<(String, Vec<u8>)>, StoreError> {
-        let row = sqlx::query("SELECT digest, bytes FROM modules WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row
-            .map(|row| Ok::<_, sqlx::Error>((row.try_get("digest")?, row.try_get("bytes")?)))
-            .transpose()?)
+        Ok(
+            sqlx::query_as("SELECT digest, bytes FROM modules WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 }

@@ -1,11 +1,15 @@
 //! Reading a task row into a checked definition. The task table is written by
-//! anyone with SQL, so every column is validated here and a bad value is
-//! reported naming the column, the value and what is accepted.
+//! anyone with SQL, so every column is validated here, once for every door
+//! (SQL, manifests, the CLI), and a bad value is reported naming the column,
+//! the value and what is accepted.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
 
+use crate::labels::Labels;
 use crate::schedule::{MisfirePolicy, Schedule, TaskTiming, parse_time_zone};
-use crate::store::TaskRow;
+use crate::vocab::{TaskError, TaskRow};
 
 /// What happens when a fire comes while runs of the task are still active.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +20,36 @@ pub enum Concurrency {
     Forbid,
     /// Cancel the running runs and fire.
     Replace,
+}
+
+impl Concurrency {
+    /// The text of the `concurrency` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Concurrency::Allow => "allow",
+            Concurrency::Forbid => "forbid",
+            Concurrency::Replace => "replace",
+        }
+    }
+}
+
+impl fmt::Display for Concurrency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Concurrency {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "allow" => Ok(Concurrency::Allow),
+            "forbid" => Ok(Concurrency::Forbid),
+            "replace" => Ok(Concurrency::Replace),
+            _ => Err("must be `allow`, `forbid` or `replace`".to_owned()),
+        }
+    }
 }
 
 /// A task row, checked.
@@ -37,13 +71,13 @@ pub struct TaskDefinition {
     pub fire_params: String,
 }
 
-fn column(name: &str, value: &str, reason: impl std::fmt::Display) -> String {
-    format!("column `{name}` = `{value}`: {reason}")
+fn column(name: &str, value: &str, reason: impl fmt::Display) -> TaskError {
+    TaskError::invalid(format!("column `{name}` = `{value}`: {reason}"))
 }
 
 impl TaskDefinition {
     /// Checks every column of `row`; the error names the first bad one.
-    pub fn from_row(row: &TaskRow) -> Result<Self, String> {
+    pub fn from_row(row: &TaskRow) -> Result<Self, TaskError> {
         let spec = &row.spec;
         let schedule: Schedule = spec
             .schedule
@@ -72,18 +106,10 @@ impl TaskDefinition {
             ));
         }
         let params = parse_params(&spec.params).map_err(|e| column("params", &spec.params, e))?;
-        let concurrency = match spec.concurrency.trim().to_ascii_lowercase().as_str() {
-            "allow" => Concurrency::Allow,
-            "forbid" => Concurrency::Forbid,
-            "replace" => Concurrency::Replace,
-            _ => {
-                return Err(column(
-                    "concurrency",
-                    &spec.concurrency,
-                    "must be `allow`, `forbid` or `replace`",
-                ));
-            }
-        };
+        let concurrency: Concurrency = spec
+            .concurrency
+            .parse()
+            .map_err(|e| column("concurrency", &spec.concurrency, e))?;
         let misfire: MisfirePolicy = spec
             .misfire
             .parse()
@@ -108,7 +134,7 @@ impl TaskDefinition {
             ));
         }
         if let Some(selector) = &spec.selector {
-            crate::labels::Labels::parse(selector).map_err(|e| column("selector", selector, e))?;
+            Labels::parse(selector).map_err(|e| column("selector", selector, e))?;
         }
         let fire_params = merged_params_json(&params, &BTreeMap::new());
         Ok(Self {
@@ -191,23 +217,18 @@ pub fn parse_params(text: &str) -> Result<BTreeMap<String, String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::TaskSpec;
+    use crate::vocab::{TaskErrorKind, TaskSpec};
 
     fn row(edit: impl FnOnce(&mut TaskSpec)) -> TaskRow {
         let mut spec = TaskSpec::new("t", "hello", "every 1s");
         edit(&mut spec);
-        TaskRow {
-            spec,
-            created_at: 0,
-            next_fire_at: None,
-            last_fire_at: None,
-            error: None,
-            revision: 0,
-        }
+        TaskRow::new(spec, 0)
     }
 
     fn error(edit: impl FnOnce(&mut TaskSpec)) -> String {
-        TaskDefinition::from_row(&row(edit)).unwrap_err()
+        let error = TaskDefinition::from_row(&row(edit)).unwrap_err();
+        assert_eq!(error.kind, TaskErrorKind::Invalid);
+        error.message
     }
 
     #[test]

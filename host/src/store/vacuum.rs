@@ -1,11 +1,11 @@
-//! Upkeep of a PostgreSQL server whose autovacuum is off (the default on some
+//! Vacuuming for a PostgreSQL server whose autovacuum is off (the default on some
 //! packaged servers, and on the machine these benchmarks ran on). Without it
 //! the planner keeps the statistics of an empty `runs` table and picks plans
 //! that sort the whole backlog for every claim, and `tasks`, rewritten on every
 //! fire, bloats without end. So one host of the cluster (whichever holds an
 //! advisory lock on its own connection) does what autovacuum would do for
 //! Carillon's busy tables, with autovacuum's default thresholds: every
-//! [`UPKEEP_EVERY`] it vacuums a table with more dead rows than 20 % of its
+//! [`VACUUM_EVERY`] it vacuums a table with more dead rows than 20 % of its
 //! live ones (+50) and analyzes one with more changes than 10 % (+50) since
 //! its last analyze, sampling lightly (a full-size ANALYZE of a large `runs`
 //! stalls the scheduler for a second). With autovacuum on, this does nothing.
@@ -15,46 +15,54 @@ use std::time::Duration;
 use sqlx::{Connection, Executor, PgConnection, Row};
 use tokio::sync::watch;
 
-/// How often the upkeep host looks at the tables.
-pub const UPKEEP_EVERY: Duration = Duration::from_secs(10);
+use crate::store::{Backend, Store};
 
-/// The advisory lock key that makes one host the upkeep host ("carillon").
-const UPKEEP_LOCK: i64 = 0x6361_7269_6c6c_6f6e;
+/// How often the vacuuming host looks at the tables.
+const VACUUM_EVERY: Duration = Duration::from_secs(10);
+
+/// The advisory lock key that makes one host the vacuuming host ("carillon").
+const VACUUM_LOCK: i64 = 0x6361_7269_6c6c_6f6e;
 
 /// Autovacuum's default thresholds (PostgreSQL 15).
 const VACUUM_SCALE: f64 = 0.2;
 const ANALYZE_SCALE: f64 = 0.1;
 const THRESHOLD: f64 = 50.0;
 
-/// Runs until `stopped`: if the server's autovacuum is off, keeps the busy
-/// tables vacuumed and analyzed while this host holds the upkeep lock.
-pub async fn upkeep_loop(url: String, mut stopped: watch::Receiver<bool>) {
-    let mut connection: Option<PgConnection> = None;
-    let mut holder = false;
-    while !*stopped.borrow() {
-        if connection.is_none() {
-            holder = false;
-            connection = PgConnection::connect(&url).await.ok();
+impl Store {
+    /// Runs until `stopped`: on a PostgreSQL server whose autovacuum is off,
+    /// keeps the busy tables vacuumed and analyzed while this host holds the
+    /// vacuum lock. Returns at once on SQLite or with autovacuum on.
+    pub async fn keep_vacuumed(&self, mut stopped: watch::Receiver<bool>) {
+        if self.backend != Backend::Postgres {
+            return;
         }
-        if let Some(conn) = connection.as_mut() {
-            match upkeep_once(conn, &mut holder).await {
-                Ok(false) => return,
-                Ok(true) => {}
-                Err(error) => {
-                    tracing::debug!("database upkeep skipped: {error}");
-                    connection = None;
+        let mut connection: Option<PgConnection> = None;
+        let mut holder = false;
+        while !*stopped.borrow() {
+            if connection.is_none() {
+                holder = false;
+                connection = PgConnection::connect(&self.url).await.ok();
+            }
+            if let Some(conn) = connection.as_mut() {
+                match vacuum_once(conn, &mut holder).await {
+                    Ok(false) => return,
+                    Ok(true) => {}
+                    Err(error) => {
+                        tracing::debug!("database vacuum skipped: {error}");
+                        connection = None;
+                    }
                 }
             }
-        }
-        tokio::select! {
-            () = tokio::time::sleep(UPKEEP_EVERY) => {}
-            _ = stopped.changed() => {}
+            tokio::select! {
+                () = tokio::time::sleep(VACUUM_EVERY) => {}
+                _ = stopped.changed() => {}
+            }
         }
     }
 }
 
 /// One round. Returns false when there is nothing to do (autovacuum is on).
-async fn upkeep_once(conn: &mut PgConnection, holder: &mut bool) -> Result<bool, sqlx::Error> {
+async fn vacuum_once(conn: &mut PgConnection, holder: &mut bool) -> Result<bool, sqlx::Error> {
     let autovacuum: String = sqlx::query("SELECT current_setting('autovacuum') AS v")
         .fetch_one(&mut *conn)
         .await?
@@ -64,7 +72,7 @@ async fn upkeep_once(conn: &mut PgConnection, holder: &mut bool) -> Result<bool,
     }
     if !*holder {
         *holder = sqlx::query("SELECT pg_try_advisory_lock($1) AS got")
-            .bind(UPKEEP_LOCK)
+            .bind(VACUUM_LOCK)
             .fetch_one(&mut *conn)
             .await?
             .try_get("got")?;

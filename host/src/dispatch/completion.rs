@@ -3,6 +3,7 @@
 
 use crate::runtime::{RunFault, RunOutcome};
 use crate::store::{ClaimedRun, Completion};
+use crate::vocab::RunState;
 
 /// The longest retry delay, however many attempts were made.
 const MAX_BACKOFF_MS: i64 = 3_600_000;
@@ -29,7 +30,7 @@ pub fn completion(
     interrupted: Option<&str>,
 ) -> Completion {
     let base = Completion {
-        state: "failed",
+        state: RunState::Failed,
         retry_at: None,
         summary: None,
         items: None,
@@ -40,21 +41,21 @@ pub fn completion(
     };
     let may_retry = run.attempt < run.max_attempts;
     let retry = |error: String| Completion {
-        state: "pending",
+        state: RunState::Pending,
         retry_at: Some(now + retry_delay_ms(run.retry_backoff_ms, run.attempt)),
         error: Some(format!("attempt {} {error}; retrying", run.attempt)),
         ..base.clone()
     };
     match outcome {
         RunOutcome::Succeeded { summary, items } => Completion {
-            state: "succeeded",
+            state: RunState::Succeeded,
             summary: summary.clone(),
             items: Some(*items as i64),
             error: None,
             ..base
         },
         _ if interrupted.is_some() => Completion {
-            state: "pending",
+            state: RunState::Pending,
             retry_at: Some(now),
             error: Some(format!(
                 "interrupted: {}; it resumes from its last checkpoint",
@@ -73,15 +74,15 @@ pub fn completion(
         RunOutcome::Fault {
             fault: fault @ RunFault::Cancelled(_),
         } => Completion {
-            state: fault.state_name(),
+            state: fault.state(),
             ..base
         },
         RunOutcome::Fault { fault } => {
             if may_retry {
-                retry(format!("{}: {fault}", fault.state_name()))
+                retry(format!("{}: {fault}", fault.state()))
             } else {
                 Completion {
-                    state: fault.state_name(),
+                    state: fault.state(),
                     ..base
                 }
             }
@@ -137,7 +138,7 @@ mod tests {
     #[test]
     fn a_retryable_failure_with_attempts_left_is_retried_after_backoff() {
         let c = completion(&failed(true), &run(2, 3), None, 10_000, None);
-        assert_eq!(c.state, "pending");
+        assert_eq!(c.state, RunState::Pending);
         assert_eq!(c.retry_at, Some(12_000));
         assert_eq!(c.error.as_deref(), Some("attempt 2 failed: boom; retrying"));
     }
@@ -146,11 +147,11 @@ mod tests {
     fn no_retry_when_attempts_are_spent_or_the_job_says_it_cannot_help() {
         assert_eq!(
             completion(&failed(true), &run(3, 3), None, 0, None).state,
-            "failed"
+            RunState::Failed
         );
         assert_eq!(
             completion(&failed(false), &run(1, 3), None, 0, None).state,
-            "failed"
+            RunState::Failed
         );
     }
 
@@ -161,18 +162,18 @@ mod tests {
         };
         assert_eq!(
             completion(&timeout, &run(1, 2), None, 0, None).state,
-            "pending"
+            RunState::Pending
         );
         assert_eq!(
             completion(&timeout, &run(2, 2), None, 0, None).state,
-            "timed-out"
+            RunState::TimedOut
         );
         let cancelled = RunOutcome::Fault {
             fault: RunFault::Cancelled("replaced".into()),
         };
         assert_eq!(
             completion(&cancelled, &run(1, 5), None, 0, None).state,
-            "cancelled"
+            RunState::Cancelled
         );
     }
 
@@ -184,7 +185,7 @@ mod tests {
         let c = completion(&cancelled, &run(1, 1), None, 5, Some("the host shut down"));
         assert_eq!(
             (c.state, c.retry_at, c.refund_attempt),
-            ("pending", Some(5), true)
+            (RunState::Pending, Some(5), true)
         );
         let success = RunOutcome::Succeeded {
             summary: None,
@@ -192,7 +193,7 @@ mod tests {
         };
         assert_eq!(
             completion(&success, &run(1, 1), None, 5, Some("the host shut down")).state,
-            "succeeded"
+            RunState::Succeeded
         );
     }
 }

@@ -1,18 +1,15 @@
-//! The runtime's seams ([`crate::runtime::io`]) on the database: log lines
-//! and run completions queued to one recorder task that writes them in
-//! batches, one transaction per batch, in the order they were sent (so a
-//! run's log is stored before it shows as finished), held and retried while
-//! the database is unreachable; checkpoints written
-//! through (fenced by node and attempt); task state read and written through.
+//! The recorder: the runtime's log seam ([`LogSink`]) and the dispatcher's
+//! completions, queued to one task that writes them in batches, one
+//! transaction per batch, in the order they were sent (so a run's log is
+//! stored before it shows as finished), held and retried while the database
+//! is unreachable.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::runtime::io::{
-    BoxFuture, CheckpointStore, Level, LogLine, LogSink, LogSource, RunKey, StateStore,
-};
+use crate::clock::now_ms;
+use crate::runtime::io::{Level, LogLine, LogSink, LogSource, RunKey};
 use crate::store::{FencedCompletion, Store, StoredLogLine};
 
 /// Records per batch at most; a batch also closes after this long.
@@ -119,10 +116,7 @@ async fn store_batch(
     let mut pause = Duration::from_millis(100);
     let mut warned = false;
     loop {
-        match store
-            .record(lines, completions, crate::clock::now_ms())
-            .await
-        {
+        match store.record(lines, completions, now_ms()).await {
             Ok(accepted) => {
                 if warned {
                     tracing::info!("database reachable again: held run records stored");
@@ -192,68 +186,5 @@ fn trace_line(run: &RunKey, line: &LogLine) {
         Level::Info => tracing::info!(target: "carillon::job", task, run = id, "{message}"),
         Level::Warn => tracing::warn!(target: "carillon::job", task, run = id, "{message}"),
         Level::Error => tracing::error!(target: "carillon::job", task, run = id, "{message}"),
-    }
-}
-
-/// Checkpoints on the `runs` row, accepted only from the owning attempt.
-#[derive(Debug, Clone)]
-pub struct DbCheckpoints {
-    pub(crate) store: Store,
-    pub(crate) node: Arc<str>,
-}
-
-impl CheckpointStore for DbCheckpoints {
-    fn save<'a>(&'a self, run: &'a RunKey, data: Vec<u8>) -> BoxFuture<'a, Result<(), String>> {
-        Box::pin(async move {
-            match self.store.save_checkpoint(run.run_id as i64, &self.node, i64::from(run.attempt), &data).await {
-                Ok(true) => Ok(()),
-                Ok(false) => Err("this host no longer owns the run (another host took it over); progress was not saved".to_owned()),
-                Err(error) => Err(format!("checkpoint not saved: {error}")),
-            }
-        })
-    }
-}
-
-/// Task state in the `task_state` table.
-#[derive(Debug, Clone)]
-pub struct DbState {
-    pub(crate) store: Store,
-}
-
-impl StateStore for DbState {
-    fn get<'a>(
-        &'a self,
-        task: &'a str,
-        key: &'a str,
-    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, String>> {
-        Box::pin(async move {
-            self.store
-                .state_get(task, key)
-                .await
-                .map_err(|e| e.to_string())
-        })
-    }
-
-    fn set<'a>(
-        &'a self,
-        task: &'a str,
-        key: &'a str,
-        value: Vec<u8>,
-    ) -> BoxFuture<'a, Result<(), String>> {
-        Box::pin(async move {
-            self.store
-                .state_set(task, key, &value, crate::clock::now_ms())
-                .await
-                .map_err(|e| e.to_string())
-        })
-    }
-
-    fn delete<'a>(&'a self, task: &'a str, key: &'a str) -> BoxFuture<'a, Result<(), String>> {
-        Box::pin(async move {
-            self.store
-                .state_delete(task, key)
-                .await
-                .map_err(|e| e.to_string())
-        })
     }
 }

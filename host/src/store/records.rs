@@ -4,14 +4,55 @@
 //! row still names the node and attempt that ran, so a host declared dead
 //! cannot overwrite the run's new owner.
 
-use serde::Serialize;
-use sqlx::{Any, Row, Transaction};
+use std::collections::HashSet;
 
-use crate::store::runs::FencedCompletion;
-use crate::store::{Backend, Store, StoreError, retry_transient, row_placeholders};
+use serde::Serialize;
+
+use crate::store::sql::row_placeholders;
+use crate::store::write::Tx;
+use crate::store::{Backend, Store, StoreError};
+use crate::vocab::RunState;
+
+/// How a claimed attempt ended, as the dispatcher decided to record it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    /// A final state (succeeded, failed, timed-out, cancelled), or
+    /// [`RunState::Pending`] to run again at `retry_at`.
+    pub state: RunState,
+    /// When a retry may start (with state pending).
+    pub retry_at: Option<i64>,
+    /// The job's summary.
+    pub summary: Option<String>,
+    /// Items processed.
+    pub items: Option<i64>,
+    /// The reason, for anything but success.
+    pub error: Option<String>,
+    /// Digest of the module version that ran.
+    pub module_digest: Option<String>,
+    /// Give the attempt back (host shutdown): it does not count.
+    pub refund_attempt: bool,
+    /// When the attempt really started, if it did (a run claimed ahead of
+    /// its slot starts at the slot, not at the claim).
+    pub started_at: Option<i64>,
+}
+
+/// A completion to record for one attempt, fenced by node and attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FencedCompletion {
+    /// The run.
+    pub run_id: i64,
+    /// The node that ran the attempt.
+    pub node: String,
+    /// The attempt.
+    pub attempt: i64,
+    /// Whether the run holds a page.
+    pub paged: bool,
+    /// How it ended.
+    pub completion: Completion,
+}
 
 /// One stored log line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct StoredLogLine {
     /// The run.
     pub run_id: i64,
@@ -47,49 +88,32 @@ impl Store {
         if lines.is_empty() && completions.is_empty() {
             return Ok(Vec::new());
         }
-        retry_transient(|| async {
-            let _guard = self.write_guard().await;
-            let mut tx = self.pool.begin().await?;
-            insert_lines(&mut tx, self.backend, lines).await?;
+        let backend = self.backend;
+        self.write_tx(|mut tx| async move {
+            insert_lines(&mut tx, backend, lines).await?;
             let mut accepted = Vec::with_capacity(completions.len());
             for chunk in completions.chunks(COMPLETIONS_PER_STATEMENT) {
-                accepted.extend(complete(&mut tx, self.backend, chunk, now).await?);
+                accepted.extend(complete(&mut tx, backend, chunk, now).await?);
             }
-            tx.commit().await?;
-            Ok(accepted)
+            Ok((tx, accepted))
         })
         .await
     }
 
     /// The log of run `run_id`, every attempt, in order.
     pub async fn run_logs(&self, run_id: i64) -> Result<Vec<StoredLogLine>, StoreError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT run_id, attempt, seq, at, level, source, message, fields FROM run_logs \
              WHERE run_id = $1 ORDER BY attempt, seq",
         )
         .bind(run_id)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(StoredLogLine {
-                    run_id: row.try_get("run_id")?,
-                    attempt: row.try_get("attempt")?,
-                    seq: row.try_get("seq")?,
-                    at: row.try_get("at")?,
-                    level: row.try_get("level")?,
-                    source: row.try_get("source")?,
-                    message: row.try_get("message")?,
-                    fields: row.try_get("fields")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(Into::into)
+        .await?)
     }
 }
 
 async fn insert_lines(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut Tx,
     backend: Backend,
     lines: &[StoredLogLine],
 ) -> Result<(), StoreError> {
@@ -122,7 +146,7 @@ const COMPLETIONS_PER_STATEMENT: usize = 200;
 /// Records fenced completions in one statement (`UPDATE … FROM (VALUES …)`);
 /// per completion, false when the row no longer names its node and attempt.
 async fn complete(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut Tx,
     backend: Backend,
     batch: &[FencedCompletion],
     now: i64,
@@ -138,13 +162,13 @@ async fn complete(
          RETURNING runs.id",
         row_placeholders(backend, batch.len(), 13)
     );
-    let mut query = sqlx::query(&sql);
+    let mut query = sqlx::query_scalar::<_, i64>(&sql);
     for fenced in batch {
         let completion = &fenced.completion;
-        let retrying = completion.state == "pending";
+        let retrying = completion.state == RunState::Pending;
         query = query
             .bind(fenced.run_id)
-            .bind(completion.state)
+            .bind(completion.state.as_str())
             .bind(completion.retry_at)
             .bind(&completion.summary)
             .bind(completion.items)
@@ -157,19 +181,16 @@ async fn complete(
             .bind(fenced.attempt)
             .bind(completion.started_at);
     }
-    let updated: std::collections::HashSet<i64> = query
-        .fetch_all(&mut **tx)
-        .await?
-        .iter()
-        .map(|row| row.try_get::<i64, _>("id"))
-        .collect::<Result<_, _>>()?;
+    let updated: HashSet<i64> = query.fetch_all(&mut **tx).await?.into_iter().collect();
     for fenced in batch
         .iter()
         .filter(|f| f.paged && updated.contains(&f.run_id))
     {
+        // A page is done when its run succeeded; a retry keeps it; any
+        // other end hands it back to be given out again.
         let page_update = match fenced.completion.state {
-            "succeeded" => "UPDATE task_pages SET state = 'done' WHERE run_id = $1",
-            "pending" => continue,
+            RunState::Succeeded => "UPDATE task_pages SET state = 'done' WHERE run_id = $1",
+            RunState::Pending => continue,
             _ => "UPDATE task_pages SET run_id = NULL WHERE run_id = $1",
         };
         sqlx::query(page_update)

@@ -1,54 +1,21 @@
-//! The CLI commands that work on the database directly: `task`, `runs`,
-//! `logs`, `module` (and, in its own module, `nodes`). They work whether or not a host is serving; a serving
-//! host picks their changes up within its poll interval.
+//! `carillon task`: add, list, show, edit, pause, resume, trigger and remove
+//! tasks in the database. Every change is checked the way the scheduler
+//! checks a row ([`TaskDefinition::from_row`]) before it reaches the table.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
-use serde_json::json;
 
-use crate::cli::output::{rfc3339_ms, table, time_or_dash};
+use crate::cli::database::DbArgs;
+use crate::cli::output::{table, time_or_dash};
 use crate::cli::parse_param;
 use crate::clock::now_ms;
-use crate::config::{Config, Overrides};
-use crate::digest::Digest;
-use crate::scheduler::{TaskDefinition, shard_runs};
-use crate::store::{RunFilter, Store, TaskRow, TaskSpec};
+use crate::scheduler::shard_runs;
+use crate::store::Store;
 use crate::units::{ByteSize, parse_duration};
-
-/// Which database to use.
-#[derive(Debug, Args)]
-pub(crate) struct DbArgs {
-    /// Database URL [default: from the config, else sqlite://carillon.db].
-    #[arg(long, global = true, value_name = "URL")]
-    database: Option<String>,
-    /// Config file to read the database URL from.
-    #[arg(long, global = true, value_name = "FILE")]
-    config: Option<PathBuf>,
-}
-
-impl DbArgs {
-    /// The configuration these flags, the config file and `CARILLON_*` give.
-    pub(crate) fn config(&self) -> anyhow::Result<Config> {
-        let overrides = Overrides {
-            database_url: self.database.clone(),
-            ..Overrides::default()
-        };
-        Ok(Config::load(
-            self.config.as_deref(),
-            |name| std::env::var(name).ok(),
-            &overrides,
-        )?)
-    }
-
-    /// Opens (and migrates) the configured database.
-    pub(crate) async fn open(&self) -> anyhow::Result<Store> {
-        Ok(Store::connect(&self.config()?.database_url).await?)
-    }
-}
+use crate::vocab::{TaskDefinition, TaskRow, TaskSpec};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum TaskCommand {
@@ -222,14 +189,7 @@ pub(crate) struct TaskEditArgs {
 
 /// Checks a spec the way the scheduler will, before it reaches the table.
 fn check(spec: &TaskSpec) -> anyhow::Result<TaskDefinition> {
-    let row = TaskRow {
-        spec: spec.clone(),
-        created_at: now_ms(),
-        next_fire_at: None,
-        last_fire_at: None,
-        error: None,
-        revision: 0,
-    };
+    let row = TaskRow::new(spec.clone(), now_ms());
     TaskDefinition::from_row(&row).map_err(|e| anyhow::anyhow!("task `{}`: {e}", spec.name))
 }
 
@@ -337,178 +297,4 @@ async fn existing(store: &Store, name: &str) -> anyhow::Result<TaskRow> {
         .get_task(name)
         .await?
         .with_context(|| format!("there is no task `{name}`; see `carillon task list`"))
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct RunsArgs {
-    /// Only this task's runs.
-    #[arg(long)]
-    task: Option<String>,
-    /// Only runs in this state (pending, running, succeeded, failed, timed-out, cancelled, orphaned, skipped).
-    #[arg(long)]
-    state: Option<String>,
-    /// At most this many, newest first.
-    #[arg(long, default_value_t = 20)]
-    limit: i64,
-    /// Print a JSON array.
-    #[arg(long)]
-    json: bool,
-}
-
-pub(crate) async fn runs(db: &DbArgs, args: RunsArgs) -> anyhow::Result<()> {
-    let store = db.open().await?;
-    let runs = store
-        .list_runs(&RunFilter {
-            task: args.task,
-            state: args.state,
-            limit: args.limit,
-        })
-        .await?;
-    if args.json {
-        let items: Vec<_> = runs
-            .iter()
-            .map(|r| {
-                json!({
-                    "id": r.id, "task": r.task, "shard_index": r.shard_index, "shard_total": r.shard_total,
-                    "scheduled_at": rfc3339_ms(r.scheduled_at),
-                    "started_at": r.started_at.map(rfc3339_ms), "finished_at": r.finished_at.map(rfc3339_ms),
-                    "state": r.state, "attempt": r.attempt, "error": r.error, "module_digest": r.module_digest,
-                    "node": r.node, "summary": r.summary, "items": r.items, "page_index": r.page_index,
-                })
-            })
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&items)?);
-        return Ok(());
-    }
-    let rows: Vec<Vec<String>> = runs
-        .iter()
-        .map(|r| {
-            vec![
-                r.id.to_string(),
-                r.task.clone(),
-                format!("{}/{}", r.shard_index, r.shard_total),
-                rfc3339_ms(r.scheduled_at),
-                r.state.clone(),
-                r.attempt.to_string(),
-                r.error
-                    .clone()
-                    .or_else(|| r.summary.clone())
-                    .unwrap_or_default(),
-            ]
-        })
-        .collect();
-    table(
-        &[
-            "ID",
-            "TASK",
-            "SHARD",
-            "SCHEDULED",
-            "STATE",
-            "ATTEMPT",
-            "SUMMARY / ERROR",
-        ],
-        &rows,
-    );
-    Ok(())
-}
-
-pub(crate) async fn logs(db: &DbArgs, run_id: i64, as_json: bool) -> anyhow::Result<()> {
-    let store = db.open().await?;
-    if store.get_run(run_id).await?.is_none() {
-        bail!("there is no run {run_id}; see `carillon runs`");
-    }
-    let lines = store.run_logs(run_id).await?;
-    if as_json {
-        println!("{}", serde_json::to_string_pretty(&lines)?);
-        return Ok(());
-    }
-    for line in lines {
-        let fields: Vec<(String, String)> = line
-            .fields
-            .as_deref()
-            .and_then(|f| serde_json::from_str(f).ok())
-            .unwrap_or_default();
-        let fields: String = fields.iter().map(|(k, v)| format!(" {k}={v}")).collect();
-        println!(
-            "{} #{} {:<5} {}{fields}",
-            rfc3339_ms(line.at),
-            line.attempt,
-            line.level.to_uppercase(),
-            line.message
-        );
-    }
-    Ok(())
-}
-
-#[derive(Debug, Subcommand)]
-pub(crate) enum ModuleCommand {
-    /// List modules.
-    List {
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Store a job component in the database under NAME (every host loads it).
-    Push {
-        /// Module name tasks refer to.
-        name: String,
-        /// The `.wasm` file.
-        file: PathBuf,
-    },
-    /// Remove a module (its tasks stop firing).
-    Remove {
-        /// Module name.
-        name: String,
-    },
-}
-
-pub(crate) async fn module(db: &DbArgs, command: ModuleCommand) -> anyhow::Result<()> {
-    let store = db.open().await?;
-    match command {
-        ModuleCommand::List { json } => {
-            let modules = store.list_modules().await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&modules)?);
-            } else {
-                let rows: Vec<Vec<String>> = modules
-                    .iter()
-                    .map(|m| {
-                        vec![
-                            m.name.clone(),
-                            m.digest[..12.min(m.digest.len())].to_owned(),
-                            ByteSize(m.size as u64).to_string(),
-                            rfc3339_ms(m.updated_at),
-                            m.source.clone(),
-                        ]
-                    })
-                    .collect();
-                table(&["NAME", "DIGEST", "SIZE", "UPDATED", "SOURCE"], &rows);
-            }
-        }
-        ModuleCommand::Push { name, file } => {
-            let bytes =
-                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            // Validate with a small runtime before storing, so a broken file never reaches the hosts.
-            let runtime = crate::runtime::Runtime::new(crate::runtime::RuntimeConfig {
-                max_concurrent_runs: 1,
-                ..Default::default()
-            })?;
-            runtime
-                .load(&bytes)
-                .with_context(|| format!("cannot push {}", file.display()))?;
-            let digest = Digest::of(&bytes);
-            let changed = store
-                .put_module(&name, &digest.to_string(), &bytes, "push", now_ms())
-                .await?;
-            let verb = if changed { "pushed" } else { "unchanged" };
-            println!("module `{name}` {verb} (digest {})", digest.short());
-        }
-        ModuleCommand::Remove { name } => {
-            if !store.remove_module(&name).await? {
-                bail!("there is no module `{name}`");
-            }
-            println!("module `{name}` removed");
-        }
-    }
-    Ok(())
 }

@@ -1,0 +1,41 @@
+//! Which database a CLI command works on: `--database URL`, else the
+//! configuration's (`--config FILE`, `CARILLON_DATABASE_URL`, default
+//! `sqlite://carillon.db`).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::config::{Config, ConfigFlags};
+use crate::store::Store;
+
+/// Which database to use.
+#[derive(Debug, Args)]
+pub(crate) struct DbArgs {
+    /// Database URL [default: from the config, else sqlite://carillon.db].
+    #[arg(long, global = true, value_name = "URL")]
+    database: Option<String>,
+    /// Config file to read the database URL from.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+impl DbArgs {
+    /// The configuration these flags, the config file and `CARILLON_*` give.
+    pub(crate) fn config(&self) -> anyhow::Result<Config> {
+        let mut flags = ConfigFlags::default();
+        if let Some(url) = &self.database {
+            flags.set("database.url", url);
+        }
+        Ok(Config::load(
+            self.config.as_deref(),
+            |name| std::env::var(name).ok(),
+            &flags,
+        )?)
+    }
+
+    /// Opens (and migrates) the configured database.
+    pub(crate) async fn open(&self) -> anyhow::Result<Store> {
+        Ok(Store::connect(&self.config()?.database_url).await?)
+    }
+}

@@ -1,0 +1,286 @@
+//! The one table of settings. Every key is declared once, in [`KEYS`]: its
+//! name in `carillon.toml`, its `CARILLON_*` variable, its flag, what it
+//! means, its default as people read it, and how a text value is applied.
+//! The file, the environment, `carillon serve`'s flags and the README's
+//! table all come from it, so adding a setting is one entry here (and a test
+//! says which line to paste into the README).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::config::{Config, LogFormat};
+use crate::labels::Labels;
+use crate::units::{ByteSize, parse_duration};
+
+/// One setting.
+#[derive(Debug)]
+pub struct Key {
+    /// `section.name` in `carillon.toml`.
+    pub name: &'static str,
+    /// The environment variable.
+    pub env: &'static str,
+    /// The flag of `carillon serve`, without `--`.
+    pub flag: &'static str,
+    /// What it sets.
+    pub help: &'static str,
+    /// The default as the README and `--help` show it.
+    pub default: Shown,
+    /// How a text value (from the file, the environment or a flag) is applied.
+    pub(super) set: Set,
+}
+
+/// How a key applies a text value to the configuration.
+#[derive(Debug)]
+pub(super) enum Set {
+    /// A duration (`250ms`, `2s`, `1h30m`) into this field.
+    Duration(fn(&mut Config) -> &mut Duration),
+    /// A byte size (`64MiB`) into this field.
+    Size(fn(&mut Config) -> &mut ByteSize),
+    /// Anything else, named for `--help` (`URL`, `DIR`, …): parse and
+    /// check the text.
+    Text(&'static str, fn(&mut Config, &str) -> Result<(), String>),
+}
+
+/// How a default is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shown {
+    /// A value as it would be written (applying it gives the default).
+    Value(&'static str),
+    /// Words for a default that is computed (the host name, say).
+    Words(&'static str),
+}
+
+impl Key {
+    /// Applies `text` to `config`, or says what is wrong with it.
+    pub(super) fn apply(&self, config: &mut Config, text: &str) -> Result<(), String> {
+        match self.set {
+            Set::Duration(field) => {
+                *field(config) = parse_duration(text).map_err(|e| e.to_string())?;
+            }
+            Set::Size(field) => {
+                *field(config) = text.parse::<ByteSize>().map_err(|e| e.to_string())?;
+            }
+            Set::Text(_, apply) => apply(config, text)?,
+        }
+        Ok(())
+    }
+
+    /// What the value is, for `--help`.
+    pub fn value_name(&self) -> &'static str {
+        match self.set {
+            Set::Duration(_) => "DURATION",
+            Set::Size(_) => "SIZE",
+            Set::Text(name, _) => name,
+        }
+    }
+
+    /// The `--help` line: what it sets, its file key, variable and default.
+    pub fn help_line(&self) -> String {
+        let default = match self.default {
+            Shown::Value(value) => value,
+            Shown::Words(words) => words,
+        };
+        format!(
+            "{} [{}, {}; default: {default}]",
+            self.help, self.name, self.env
+        )
+    }
+}
+
+/// The key called `name`.
+pub fn key(name: &str) -> Option<&'static Key> {
+    KEYS.iter().find(|key| key.name == name)
+}
+
+/// Every setting, in the order the README lists them.
+pub const KEYS: &[Key] = &[
+    Key {
+        name: "database.url",
+        env: "CARILLON_DATABASE_URL",
+        flag: "database",
+        help: "the database: `sqlite://FILE` (one host) or `postgres://USER@HOST/DB` (a cluster)",
+        default: Shown::Value("sqlite://carillon.db"),
+        set: Set::Text("URL", |c, v| {
+            c.database_url = v.trim().to_owned();
+            Ok(())
+        }),
+    },
+    Key {
+        name: "plugins.dir",
+        env: "CARILLON_PLUGINS_DIR",
+        flag: "plugins",
+        help: "the watched folder of NAME.wasm job modules and NAME.toml manifests",
+        default: Shown::Value("plugins"),
+        set: Set::Text("DIR", |c, v| {
+            c.plugins_dir = PathBuf::from(v);
+            Ok(())
+        }),
+    },
+    Key {
+        name: "plugins.cache_dir",
+        env: "CARILLON_CACHE_DIR",
+        flag: "cache-dir",
+        help: "compiled modules, by digest (empty: no cache)",
+        default: Shown::Words("`$XDG_CACHE_HOME/carillon`, else `~/.cache/carillon`"),
+        set: Set::Text("DIR", |c, v| {
+            c.cache_dir = (!v.is_empty()).then(|| PathBuf::from(v));
+            Ok(())
+        }),
+    },
+    Key {
+        name: "node.id",
+        env: "CARILLON_NODE_ID",
+        flag: "node-id",
+        help: "this host's name in the cluster",
+        default: Shown::Words("the host name"),
+        set: Set::Text("ID", |c, v| {
+            if v.trim().is_empty() {
+                return Err("the node id cannot be empty".into());
+            }
+            c.node_id = v.trim().to_owned();
+            Ok(())
+        }),
+    },
+    Key {
+        name: "node.labels",
+        env: "CARILLON_NODE_LABELS",
+        flag: "labels",
+        help: "this host's labels, matched against task selectors",
+        default: Shown::Words("none"),
+        set: Set::Text("K=V,…", |c, v| {
+            c.labels = Labels::parse(v)?;
+            Ok(())
+        }),
+    },
+    Key {
+        name: "node.max_concurrent_runs",
+        env: "CARILLON_MAX_CONCURRENT_RUNS",
+        flag: "max-concurrent-runs",
+        help: "runs executing at once on this host (1 to 10000)",
+        default: Shown::Value("64"),
+        set: Set::Text("N", |c, v| {
+            c.max_concurrent_runs = v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| (1..=10_000).contains(n))
+                .ok_or_else(|| format!("`{v}` is not a number from 1 to 10000"))?;
+            Ok(())
+        }),
+    },
+    Key {
+        name: "node.heartbeat_interval",
+        env: "CARILLON_HEARTBEAT_INTERVAL",
+        flag: "heartbeat-interval",
+        help: "how often this host writes its heartbeat",
+        default: Shown::Value("2s"),
+        set: Set::Duration(|c| &mut c.heartbeat_interval),
+    },
+    Key {
+        name: "node.node_timeout",
+        env: "CARILLON_NODE_TIMEOUT",
+        flag: "node-timeout",
+        help: "a host silent this long is dead and its runs are rescued (at least 2s)",
+        default: Shown::Value("10s"),
+        set: Set::Duration(|c| &mut c.node_timeout),
+    },
+    Key {
+        name: "scheduler.poll_interval",
+        env: "CARILLON_POLL_INTERVAL",
+        flag: "poll-interval",
+        help: "how often the task table is read for changes (at least 10ms)",
+        default: Shown::Value("1s"),
+        set: Set::Duration(|c| &mut c.poll_interval),
+    },
+    Key {
+        name: "scheduler.misfire_threshold",
+        env: "CARILLON_MISFIRE_THRESHOLD",
+        flag: "misfire-threshold",
+        help: "a slot older than this when it comes due is a misfire",
+        default: Shown::Value("60s"),
+        set: Set::Duration(|c| &mut c.misfire_threshold),
+    },
+    Key {
+        name: "limits.timeout",
+        env: "CARILLON_DEFAULT_TIMEOUT",
+        flag: "default-timeout",
+        help: "run timeout, for tasks that set none",
+        default: Shown::Value("5m"),
+        set: Set::Duration(|c| &mut c.limits.timeout),
+    },
+    Key {
+        name: "limits.memory",
+        env: "CARILLON_DEFAULT_MEMORY",
+        flag: "default-memory",
+        help: "memory cap per run, for tasks that set none",
+        default: Shown::Value("64MiB"),
+        set: Set::Size(|c| &mut c.limits.memory),
+    },
+    Key {
+        name: "limits.log",
+        env: "CARILLON_DEFAULT_LOG_CAP",
+        flag: "default-log-cap",
+        help: "log output per run",
+        default: Shown::Value("1MiB"),
+        set: Set::Size(|c| &mut c.limits.log),
+    },
+    Key {
+        name: "limits.cancel_grace",
+        env: "CARILLON_CANCEL_GRACE",
+        flag: "cancel-grace",
+        help: "how long a job asked to stop has before it is stopped",
+        default: Shown::Value("2s"),
+        set: Set::Duration(|c| &mut c.limits.cancel_grace),
+    },
+    Key {
+        name: "log.level",
+        env: "CARILLON_LOG_LEVEL",
+        flag: "log-level",
+        help: "what the host logs: a level or a tracing filter, e.g. `info,carillon::job=warn`",
+        default: Shown::Value("info"),
+        set: Set::Text("FILTER", |c, v| {
+            c.log_level = v.to_owned();
+            Ok(())
+        }),
+    },
+    Key {
+        name: "log.format",
+        env: "CARILLON_LOG_FORMAT",
+        flag: "log-format",
+        help: "`text` or `json` (one object per line)",
+        default: Shown::Value("text"),
+        set: Set::Text("FORMAT", |c, v| {
+            c.log_format = match v.trim() {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                _ => return Err(format!("`{v}` is not `text` or `json`")),
+            };
+            Ok(())
+        }),
+    },
+    Key {
+        name: "shutdown.grace",
+        env: "CARILLON_SHUTDOWN_GRACE",
+        flag: "shutdown-grace",
+        help: "at shutdown, how long running runs have to finish before they are interrupted",
+        default: Shown::Value("10s"),
+        set: Set::Duration(|c| &mut c.shutdown_grace),
+    },
+];
+
+/// The README's table of settings, as [`KEYS`] says it.
+pub fn markdown_table() -> String {
+    let mut table =
+        String::from("| key | env | flag | default | what it sets |\n|---|---|---|---|---|\n");
+    for key in KEYS {
+        let default = match key.default {
+            Shown::Value(value) => format!("`{value}`"),
+            Shown::Words(words) => words.to_owned(),
+        };
+        table.push_str(&format!(
+            "| `{}` | `{}` | `--{}` | {default} | {} |\n",
+            key.name, key.env, key.flag, key.help
+        ));
+    }
+    table
+}

@@ -1,0 +1,294 @@
+//! Inserting runs: many per statement, each (task, slot, shard) at most once
+//! (the UNIQUE key; a second insert of a slot is a no-op), claimed at insert
+//! when the caller says so, and for paged tasks with the next page of the
+//! task's durable cursor. Used by the fire transaction and by
+//! `carillon task trigger`.
+
+use std::collections::HashMap;
+
+use sqlx::{Any, Row};
+
+use crate::store::claims::ClaimedRun;
+use crate::store::sql::{placeholders, row_placeholders};
+use crate::store::tasks::{task_from_row, task_select};
+use crate::store::write::Tx;
+use crate::store::{Backend, Store, StoreError};
+use crate::vocab::{RunState, TaskRow};
+
+/// One run to create: a slot and a shard of the task being fired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRun {
+    /// The slot, ms since epoch.
+    pub scheduled_at: i64,
+    /// 0-based shard index.
+    pub shard_index: i64,
+    /// The shard's parameter.
+    pub shard_param: Option<String>,
+    /// Merged params as a JSON object.
+    pub params: String,
+    /// `Some(reason)` records the fire as `skipped` instead of running it.
+    pub skipped: Option<String>,
+    /// The host offered the run first (see the cluster's view of live hosts).
+    pub offered_to: Option<String>,
+    /// Insert it already claimed by the inserting host (`running` there as
+    /// attempt 1). Runs of paged tasks are always inserted pending: each
+    /// takes its page in an insert of its own.
+    pub claim_here: bool,
+}
+
+/// Rows per multi-row statement: well under SQLite's 32,766 and
+/// PostgreSQL's 65,535 parameters.
+pub(crate) const ROWS_PER_STATEMENT: usize = 500;
+
+/// Columns of a run row as the scheduler creates it.
+const RUN_COLUMNS: &str = "task, task_group, scheduled_at, shard_index, shard_total, shard_param, params, \
+    module, selector, timeout_ms, memory_mib, max_attempts, retry_backoff_ms, state, not_before, \
+    created_at, finished_at, error, offered_to, node, attempt, started_at";
+const RUN_COLUMN_COUNT: usize = 22;
+
+type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds a new run's columns; with `claimed_by`, the run starts out running
+/// there as attempt 1.
+fn bind_run<'q>(
+    query: AnyQuery<'q>,
+    task: &'q TaskRow,
+    run: &'q NewRun,
+    now: i64,
+    claimed_by: Option<&'q str>,
+) -> AnyQuery<'q> {
+    let spec = &task.spec;
+    let (state, finished_at) = match (&run.skipped, claimed_by) {
+        (Some(_), _) => (RunState::Skipped, Some(now)),
+        (None, Some(_)) => (RunState::Running, None),
+        (None, None) => (RunState::Pending, None),
+    };
+    query
+        .bind(&spec.name)
+        .bind(&spec.group)
+        .bind(run.scheduled_at)
+        .bind(run.shard_index)
+        .bind(spec.shard_total.max(1))
+        .bind(&run.shard_param)
+        .bind(&run.params)
+        .bind(&spec.module)
+        .bind(&spec.selector)
+        .bind(spec.timeout_ms)
+        .bind(spec.memory_mib)
+        .bind(spec.max_retries.max(0) + 1)
+        .bind(spec.retry_backoff_ms.max(0))
+        .bind(state.as_str())
+        .bind(run.scheduled_at)
+        .bind(now)
+        .bind(finished_at)
+        .bind(&run.skipped)
+        .bind(if claimed_by.is_some() {
+            None
+        } else {
+            run.offered_to.as_deref()
+        })
+        .bind(claimed_by)
+        .bind(i64::from(claimed_by.is_some()))
+        .bind(claimed_by.map(|_| run.scheduled_at.max(now)))
+}
+
+/// The key a run is inserted under, as `RETURNING` gives it back.
+#[derive(sqlx::FromRow)]
+struct Inserted {
+    id: i64,
+    task: String,
+    scheduled_at: i64,
+    shard_index: i64,
+}
+
+/// Inserts runs already claimed by `node`, many per statement, and returns
+/// them as claimed runs (a slot and shard that already has a run is left
+/// alone and not returned).
+pub(crate) async fn insert_claimed(
+    tx: &mut Tx,
+    backend: Backend,
+    runs: &[(&TaskRow, &NewRun)],
+    node: &str,
+    now: i64,
+) -> Result<Vec<ClaimedRun>, StoreError> {
+    let mut claimed = Vec::with_capacity(runs.len());
+    for chunk in runs.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO runs ({RUN_COLUMNS}) VALUES {} ON CONFLICT (task, scheduled_at, shard_index) DO NOTHING \
+             RETURNING id, task, scheduled_at, shard_index",
+            row_placeholders(backend, chunk.len(), RUN_COLUMN_COUNT)
+        );
+        let mut query = sqlx::query(&sql);
+        for (task, run) in chunk {
+            query = bind_run(query, task, run, now, Some(node));
+        }
+        let ids: HashMap<(String, i64, i64), i64> = query
+            .try_map(|row| <Inserted as sqlx::FromRow<_>>::from_row(&row))
+            .fetch_all(&mut **tx)
+            .await?
+            .into_iter()
+            .map(|row| ((row.task, row.scheduled_at, row.shard_index), row.id))
+            .collect();
+        for (task, run) in chunk {
+            let key = (task.spec.name.clone(), run.scheduled_at, run.shard_index);
+            if let Some(id) = ids.get(&key) {
+                claimed.push(claimed_at_insert(*id, task, run));
+            }
+        }
+    }
+    Ok(claimed)
+}
+
+/// The claimed run for a row just inserted running (attempt 1, no page, no
+/// checkpoint).
+fn claimed_at_insert(id: i64, task: &TaskRow, run: &NewRun) -> ClaimedRun {
+    let spec = &task.spec;
+    ClaimedRun {
+        id,
+        task: spec.name.clone(),
+        group: spec.group.clone(),
+        scheduled_at: run.scheduled_at,
+        shard_index: run.shard_index,
+        shard_total: spec.shard_total.max(1),
+        shard_param: run.shard_param.clone(),
+        page_index: None,
+        page_size: None,
+        not_before: run.scheduled_at,
+        params: run.params.clone(),
+        module: spec.module.clone(),
+        timeout_ms: spec.timeout_ms,
+        memory_mib: spec.memory_mib,
+        attempt: 1,
+        max_attempts: spec.max_retries.max(0) + 1,
+        retry_backoff_ms: spec.retry_backoff_ms.max(0),
+        checkpoint: None,
+        selector: spec.selector.clone(),
+    }
+}
+
+/// Inserts pending runs that need no page, many per statement; a slot and
+/// shard that already has a run is left alone. Returns how many were created.
+pub(crate) async fn insert_pending(
+    tx: &mut Tx,
+    backend: Backend,
+    runs: &[(&TaskRow, &NewRun)],
+    now: i64,
+) -> Result<usize, StoreError> {
+    let mut created = 0;
+    for chunk in runs.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO runs ({RUN_COLUMNS}) VALUES {} ON CONFLICT (task, scheduled_at, shard_index) DO NOTHING",
+            row_placeholders(backend, chunk.len(), RUN_COLUMN_COUNT)
+        );
+        let mut query = sqlx::query(&sql);
+        for (task, run) in chunk {
+            query = bind_run(query, task, run, now, None);
+        }
+        created += query.execute(&mut **tx).await?.rows_affected() as usize;
+    }
+    Ok(created)
+}
+
+/// Inserts one pending run (a no-op if the slot and shard already have one)
+/// and, for a paged task, hands it a page. Returns whether a run was created.
+pub(crate) async fn insert_one(
+    tx: &mut Tx,
+    task: &TaskRow,
+    run: &NewRun,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let spec = &task.spec;
+    let sql = format!(
+        "INSERT INTO runs ({RUN_COLUMNS}) VALUES ({}) \
+         ON CONFLICT (task, scheduled_at, shard_index) DO NOTHING RETURNING id",
+        placeholders(0, RUN_COLUMN_COUNT)
+    );
+    let inserted = bind_run(sqlx::query(&sql), task, run, now, None)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let Some(row) = inserted else {
+        return Ok(false);
+    };
+    let run_id: i64 = row.try_get("id")?;
+    if let (Some(page_size), None) = (spec.page_size.filter(|_| spec.is_paged()), &run.skipped) {
+        let page = take_page(tx, &spec.name, run_id).await?;
+        sqlx::query("UPDATE runs SET page_index = $1, page_size = $2 WHERE id = $3")
+            .bind(page)
+            .bind(page_size)
+            .bind(run_id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(true)
+}
+
+/// The page for a new run: a page handed back (its run failed for good)
+/// first, else the next page of the task's durable cursor.
+async fn take_page(tx: &mut Tx, task: &str, run_id: i64) -> Result<i64, StoreError> {
+    let reissued: Option<i64> = sqlx::query_scalar(
+        "SELECT page_index FROM task_pages WHERE task = $1 AND state = 'open' AND run_id IS NULL \
+         ORDER BY page_index LIMIT 1",
+    )
+    .bind(task)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some(page) = reissued {
+        sqlx::query("UPDATE task_pages SET run_id = $1 WHERE task = $2 AND page_index = $3")
+            .bind(run_id)
+            .bind(task)
+            .bind(page)
+            .execute(&mut **tx)
+            .await?;
+        return Ok(page);
+    }
+    let next_page: i64 = sqlx::query_scalar(
+        "INSERT INTO page_cursors (task, next_page) VALUES ($1, 1) \
+         ON CONFLICT (task) DO UPDATE SET next_page = page_cursors.next_page + 1 RETURNING next_page",
+    )
+    .bind(task)
+    .fetch_one(&mut **tx)
+    .await?;
+    let page = next_page - 1;
+    sqlx::query(
+        "INSERT INTO task_pages (task, page_index, state, run_id) VALUES ($1, $2, 'open', $3)",
+    )
+    .bind(task)
+    .bind(page)
+    .bind(run_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(page)
+}
+
+impl Store {
+    /// Creates runs of `task` outside its schedule (`carillon task trigger`),
+    /// returning how many were created (none if there is no such task).
+    pub async fn insert_runs(
+        &self,
+        task: &str,
+        runs: &[NewRun],
+        now: i64,
+    ) -> Result<usize, StoreError> {
+        let select = task_select("WHERE name = $1");
+        let select = select.as_str();
+        self.write_tx(|mut tx| async move {
+            let row = sqlx::query(select)
+                .bind(task)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(row) = row else {
+                return Ok((tx, 0));
+            };
+            let task = task_from_row(&row)?;
+            let mut created = 0;
+            for run in runs {
+                created += usize::from(insert_one(&mut tx, &task, run, now).await?);
+            }
+            if created > 0 {
+                self.notify_runs(&mut tx, std::iter::once(None)).await?;
+            }
+            Ok((tx, created))
+        })
+        .await
+    }
+}

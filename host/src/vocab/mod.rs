@@ -1,0 +1,22 @@
+//! The words every part of the host shares, at the bottom of the module graph
+//! so that anyone may use them without importing sideways (River's
+//! `rivertype` is the model): a task as its row says it ([`TaskSpec`],
+//! [`TaskRow`]) and as the host checked it ([`TaskDefinition`]), why a task
+//! does not fire ([`TaskError`]), the states of a run ([`RunState`]) and why
+//! a run is asked to stop ([`CancelReason`]).
+//!
+//! Pure: no I/O, no clock, no SQL, no wasm. States and reasons are enums
+//! here and become text only at the edges (SQL in `store`, JSON and tables in
+//! `cli`).
+
+mod cancel;
+mod definition;
+mod run_state;
+mod task;
+mod task_error;
+
+pub use cancel::CancelReason;
+pub use definition::{Concurrency, TaskDefinition, parse_params, parse_shard_params};
+pub use run_state::{RunState, UnknownRunState};
+pub use task::{TaskRow, TaskSpec};
+pub use task_error::{TaskError, TaskErrorKind};

@@ -1,0 +1,118 @@
+//! A task as the `tasks` table holds it: the columns a user sets
+//! ([`TaskSpec`]) and the host's bookkeeping beside them ([`TaskRow`]).
+//! Values are as written, unchecked; [`super::TaskDefinition`] checks them.
+
+use serde::Serialize;
+
+use crate::vocab::TaskErrorKind;
+
+/// The columns a user sets. Every field but name, module and schedule has a
+/// default in the table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskSpec {
+    /// Unique task name.
+    pub name: String,
+    /// Group, for listings (default `default`).
+    pub group: String,
+    /// Name of the module (job component) to run.
+    pub module: String,
+    /// Cron expression, `every …`, `at …` or `after …`.
+    pub schedule: String,
+    /// IANA zone the schedule is read in.
+    pub time_zone: String,
+    /// Paused tasks do not fire.
+    pub paused: bool,
+    /// Shards per fire.
+    pub shard_total: i64,
+    /// Per-shard parameters, `0=Beijing,1=Shanghai`.
+    pub shard_params: Option<String>,
+    /// Page size for paged tasks.
+    pub page_size: Option<i64>,
+    /// JSON object of string params.
+    pub params: String,
+    /// `allow`, `forbid` or `replace`.
+    pub concurrency: String,
+    /// `fire-now`, `skip`, `catch-up` or `catch-up:N`.
+    pub misfire: String,
+    /// Run timeout in ms (host default when unset).
+    pub timeout_ms: Option<i64>,
+    /// Memory cap in MiB (host default when unset).
+    pub memory_mib: Option<i64>,
+    /// Retries after a failed attempt.
+    pub max_retries: i64,
+    /// First retry delay in ms; doubles each retry.
+    pub retry_backoff_ms: i64,
+    /// Node labels a host needs to run this task, `key=value,…`.
+    pub selector: Option<String>,
+    /// No fire before this time (ms since epoch).
+    pub start_at: Option<i64>,
+    /// No fire after this time (ms since epoch).
+    pub end_at: Option<i64>,
+}
+
+impl TaskSpec {
+    /// A spec with the table's defaults.
+    pub fn new(name: &str, module: &str, schedule: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            group: "default".to_owned(),
+            module: module.to_owned(),
+            schedule: schedule.to_owned(),
+            time_zone: "UTC".to_owned(),
+            paused: false,
+            shard_total: 1,
+            shard_params: None,
+            page_size: None,
+            params: "{}".to_owned(),
+            concurrency: "allow".to_owned(),
+            misfire: "fire-now".to_owned(),
+            timeout_ms: None,
+            memory_mib: None,
+            max_retries: 0,
+            retry_backoff_ms: 1000,
+            selector: None,
+            start_at: None,
+            end_at: None,
+        }
+    }
+
+    /// Whether runs of this task each take a page of its cursor.
+    pub fn is_paged(&self) -> bool {
+        self.page_size.is_some_and(|size| size > 0)
+    }
+}
+
+/// A task row: the user's spec and the host's bookkeeping.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskRow {
+    /// What the user set.
+    #[serde(flatten)]
+    pub spec: TaskSpec,
+    /// When the row was created (ms).
+    pub created_at: i64,
+    /// The next slot the host will fire (ms); unset while (re)computing, on error or when finished.
+    pub next_fire_at: Option<i64>,
+    /// The last slot fired (ms).
+    pub last_fire_at: Option<i64>,
+    /// Why the host does not schedule the row, if it does not.
+    pub error: Option<String>,
+    /// What kind of reason `error` is (`None` for an unknown code).
+    pub error_code: Option<TaskErrorKind>,
+    /// Bumped on every change not made by the scheduler.
+    pub revision: i64,
+}
+
+impl TaskRow {
+    /// A row for `spec` as it stands before the host has looked at it.
+    pub fn new(spec: TaskSpec, created_at: i64) -> Self {
+        Self {
+            spec,
+            created_at,
+            next_fire_at: None,
+            last_fire_at: None,
+            error: None,
+            error_code: None,
+            revision: 0,
+        }
+    }
+}
