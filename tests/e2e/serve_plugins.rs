@@ -76,6 +76,30 @@ fn replacing_breaking_and_removing_a_module_while_serving() {
         },
     );
     assert!(error.starts_with("module `hello` is not loaded"), "{error}");
+    let code = host.query("SELECT error_code FROM tasks WHERE name = 'greet'");
+    assert_eq!(code[0][0], "missing-module");
+
+    // Back again: the task is unblocked by its error code, whatever the
+    // message says (a host of another version may word it differently).
+    host.sql(
+        "UPDATE tasks SET error = 'module hello went away (in other words)' WHERE name = 'greet'",
+    );
+    let succeeded = |host: &Host| -> usize {
+        host.query("SELECT COUNT(*) FROM runs WHERE task = 'greet' AND state = 'succeeded'")[0][0]
+            .parse()
+            .unwrap()
+    };
+    let before = succeeded(&host);
+    deploy("hello", &module);
+    wait_until(
+        "the task to fire again once its module is back",
+        Duration::from_secs(15),
+        || (succeeded(&host) > before).then_some(()),
+    );
+    let error = host.query(
+        "SELECT COALESCE(error, ''), COALESCE(error_code, '') FROM tasks WHERE name = 'greet'",
+    );
+    assert_eq!(error, [["", ""]]);
 }
 
 #[test]

@@ -258,3 +258,34 @@ fn concurrency_replace_cancels_the_running_run() {
         "{cancelled:?}"
     );
 }
+
+#[test]
+fn a_cancel_asked_for_in_sql_cancels_the_run_whatever_its_reason_says() {
+    let host = Host::start(&["sleepy"], &[]);
+    host.sql(
+        "INSERT INTO tasks (name, module, schedule, max_retries, params) VALUES \
+         ('nap', 'sleepy', 'at 2020-01-01T00:00:00Z', 3, '{\"seconds\": 30}')",
+    );
+    wait_until("the run to be running", Duration::from_secs(15), || {
+        runs_of(&host, "nap")
+            .into_iter()
+            .find(|r| r[1] == "running")
+    });
+    // Worded like the host's own fencing, it is still a request: the run is
+    // cancelled, not handed back as interrupted to run again.
+    host.sql(
+        "UPDATE runs SET cancel_reason = 'fenced: this host lost the database, so another host may take its runs over' \
+         WHERE task = 'nap'",
+    );
+    let run = wait_until("the run to end", Duration::from_secs(15), || {
+        runs_of(&host, "nap")
+            .into_iter()
+            .find(|r| r[1] != "running" && r[1] != "pending")
+    });
+    assert_eq!(run[1], "cancelled", "{run:?}");
+    assert_eq!(run[2], "1", "no second attempt: {run:?}");
+    assert!(
+        run[3].starts_with("cancelled: fenced: this host lost"),
+        "{run:?}"
+    );
+}
