@@ -39,8 +39,8 @@ const BOUNDARIES: &[(&str, &str)] = &[
     ("wasmtime_wasi", "runtime"),
 ];
 
-/// Paths a pure module may not use: I/O, threads, processes, the clock.
-const IMPURE_PATHS: &[&[&str]] = &[
+/// Paths a pure module may not start with: I/O, threads, processes.
+const IMPURE_ROOTS: &[&[&str]] = &[
     &["std", "fs"],
     &["std", "io"],
     &["std", "net"],
@@ -50,12 +50,19 @@ const IMPURE_PATHS: &[&[&str]] = &[
     &["tokio"],
     &["sqlx"],
     &["notify"],
+];
+
+/// Runs of segments a pure module may not have anywhere in a path: clocks.
+const IMPURE_SEGMENTS: &[&[&str]] = &[
     &["SystemTime"],
     &["Instant"],
-    &["Local"],
     &["Utc", "now"],
-    &["crate", "clock"],
+    &["Local", "now"],
+    &["chrono", "Local"],
 ];
+
+/// The module a pure module may not use: it reads the clock.
+const CLOCK: &str = "clock";
 
 /// Macros a pure module may not call: they write to the terminal.
 const IMPURE_MACROS: &[&str] = &["print", "println", "eprint", "eprintln", "dbg"];
@@ -69,6 +76,19 @@ struct Source {
     module: String,
     path: String,
     text: String,
+}
+
+impl Source {
+    /// The path of the module the file is, from the crate root:
+    /// `src/store/fire.rs` is `store::fire`, `src/store/mod.rs` is `store`.
+    fn module_path(&self) -> Vec<String> {
+        let relative = self.path.trim_start_matches("src/").trim_end_matches(".rs");
+        let mut parts: Vec<String> = relative.split('/').map(str::to_owned).collect();
+        if parts.last().is_some_and(|last| last == "mod") {
+            parts.pop();
+        }
+        parts
+    }
 }
 
 /// Every `.rs` file under `src`.
@@ -189,7 +209,8 @@ fn tokens(text: &str) -> Vec<Token> {
         } else if c == '\'' {
             // A character literal ('a', '\n', '\''), or a lifetime ('a).
             if at(i + 1) == '\\' {
-                let mut j = i + 2;
+                // Past the backslash and the escaped character.
+                let mut j = i + 3;
                 while j < chars.len() && chars[j] != '\'' {
                     j += 1;
                 }
@@ -246,66 +267,140 @@ fn starts_string(chars: &[char], i: usize) -> bool {
     j > i && chars.get(j) == Some(&'"')
 }
 
-/// The top-level modules `tokens` use through `crate::…`, with the line of
-/// each use (`crate::{a, b::c}` uses `a` and `b`).
-fn crate_uses(tokens: &[Token]) -> Vec<(String, usize)> {
-    let mut uses = Vec::new();
-    for (i, token) in tokens.iter().enumerate() {
-        if token.text != "crate" || tokens.get(i + 1).map(|t| t.text.as_str()) != Some("::") {
-            continue;
-        }
-        match tokens.get(i + 2) {
-            Some(next) if next.text == "{" => {
-                let mut depth = 0;
-                let mut expect_name = true;
-                for inner in &tokens[i + 2..] {
-                    match inner.text.as_str() {
-                        "{" => {
-                            depth += 1;
-                            expect_name = depth == 1;
-                        }
-                        "}" => {
-                            depth -= 1;
-                            if depth == 0 {
-                                break;
-                            }
-                        }
-                        "," if depth == 1 => expect_name = true,
-                        name if expect_name && depth == 1 => {
-                            uses.push((name.to_owned(), inner.line));
-                            expect_name = false;
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            Some(next) if is_name(&next.text) => uses.push((next.text.clone(), next.line)),
-            _ => {}
-        }
-    }
-    uses
+/// A path in the code, e.g. `crate::store::Store`, with the line it starts
+/// on. Use groups are expanded: `use std::{fs, env}` is `std::fs` and
+/// `std::env`; a leading `::` is dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct CodePath {
+    segments: Vec<String>,
+    line: usize,
 }
 
+/// Whether `text` is an identifier (not a number).
 fn is_name(text: &str) -> bool {
-    text.chars().all(|c| c.is_alphanumeric() || c == '_')
+    text.starts_with(|c: char| c.is_alphabetic() || c == '_')
+        && text.chars().all(|c| c.is_alphanumeric() || c == '_')
 }
 
-/// Where `path` (e.g. `std::fs`) starts in `tokens`, by line.
-fn path_uses(tokens: &[Token], path: &[&str]) -> Vec<usize> {
-    let mut lines = Vec::new();
-    for start in 0..tokens.len() {
-        let follows_path = start >= 1 && tokens[start - 1].text == "::";
-        let matches = path.iter().enumerate().all(|(k, part)| {
-            tokens.get(start + 2 * k).is_some_and(|t| t.text == *part)
-                && (k == 0 || tokens[start + 2 * k - 1].text == "::")
-        });
-        // `std::…` and `crate::…` count only at the start of a path.
-        let rooted = path[0] == "std" || path[0] == "crate";
-        if matches && !(rooted && follows_path) {
-            lines.push(tokens[start].line);
+/// Keywords, which start no path (but `crate`, `self`, `super`).
+const KEYWORDS: &[&str] = &[
+    "as", "async", "await", "break", "const", "continue", "dyn", "else", "enum", "extern", "fn",
+    "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref",
+    "return", "static", "struct", "trait", "type", "unsafe", "use", "where", "while",
+];
+
+/// Every path in `tokens`.
+fn paths(tokens: &[Token]) -> Vec<CodePath> {
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < tokens.len() {
+        let before = i.checked_sub(1).map(|j| tokens[j].text.as_str());
+        let start = match tokens[i].text.as_str() {
+            // `::std::fs`: a leading `::` (not `Vec::<u8>::new`'s).
+            "::" if !before.is_some_and(|b| is_name(b) || b == ">" || b == ")") => i + 1,
+            // A name that does not continue a path or name a field or method.
+            name if is_name(name)
+                && !KEYWORDS.contains(&name)
+                && !matches!(before, Some("::") | Some(".")) =>
+            {
+                i
+            }
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        let line = tokens[i].line;
+        let (expanded, end) = parse_path(tokens, start, Vec::new());
+        found.extend(
+            expanded
+                .into_iter()
+                .filter(|segments| !segments.is_empty())
+                .map(|segments| CodePath { segments, line }),
+        );
+        i = end.max(i + 1);
+    }
+    found
+}
+
+/// The path(s) starting at `i` after `prefix`, and where they end.
+fn parse_path(tokens: &[Token], mut i: usize, prefix: Vec<String>) -> (Vec<Vec<String>>, usize) {
+    let text = |i: usize| tokens.get(i).map(|t| t.text.as_str());
+    let mut segments = prefix;
+    loop {
+        match text(i) {
+            Some("{") => return parse_group(tokens, i, segments),
+            // `use crate::store::{self, Store}`: `self` is the prefix itself.
+            Some("self") if !segments.is_empty() => i += 1,
+            Some(name) if is_name(name) && !KEYWORDS.contains(&name) => {
+                segments.push(name.to_owned());
+                i += 1;
+            }
+            _ => break,
+        }
+        if text(i) == Some("::") {
+            i += 1;
+        } else {
+            break;
         }
     }
-    lines
+    (vec![segments], i)
+}
+
+/// The paths of the group `{a, b::c, d as e}` at `i`, each after `prefix`.
+fn parse_group(tokens: &[Token], mut i: usize, prefix: Vec<String>) -> (Vec<Vec<String>>, usize) {
+    let mut found = Vec::new();
+    i += 1; // the `{`
+    while i < tokens.len() && tokens[i].text != "}" {
+        let (paths, end) = parse_path(tokens, i, prefix.clone());
+        found.extend(paths);
+        // Past what the path did not take (`as e`, `*`) to the next item.
+        let mut depth = 0;
+        i = end.max(i + 1);
+        while i < tokens.len() {
+            match tokens[i].text.as_str() {
+                "{" => depth += 1,
+                "}" if depth == 0 => break,
+                "}" => depth -= 1,
+                "," if depth == 0 => {
+                    i += 1;
+                    break;
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+    }
+    (found, i + 1)
+}
+
+/// The top-level module `path` reaches from the module at `from` (its path
+/// from the crate root), if it reaches one by `crate::` or `super::`.
+fn top_level_target(path: &[String], from: &[String]) -> Option<String> {
+    let (first, rest) = path.split_first()?;
+    match first.as_str() {
+        "crate" => rest.first().cloned(),
+        "super" => {
+            let mut at = from.to_vec();
+            let mut rest = path;
+            while rest.first().is_some_and(|s| s == "super") {
+                at.pop();
+                rest = &rest[1..];
+            }
+            match at.first() {
+                Some(module) => Some(module.clone()),
+                None => rest.first().cloned(),
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Whether `segments` holds `run` somewhere, in order.
+fn contains_run(segments: &[String], run: &[&str]) -> bool {
+    segments
+        .windows(run.len())
+        .any(|window| window.iter().zip(run).all(|(a, b)| a == b))
 }
 
 /// The layer of each module, 0 at the top.
@@ -333,8 +428,13 @@ fn problems(sources: &[Source]) -> Vec<String> {
     let mut graph: BTreeMap<&str, BTreeMap<String, String>> = BTreeMap::new();
     for source in sources {
         let tokens = tokens(&source.text);
+        let paths = paths(&tokens);
         let module = source.module.as_str();
-        for (used, line) in crate_uses(&tokens) {
+        let from = source.module_path();
+        for path in &paths {
+            let Some(used) = top_level_target(&path.segments, &from) else {
+                continue;
+            };
             if used == module || used == "self" || used == "super" {
                 continue;
             }
@@ -342,27 +442,44 @@ fn problems(sources: &[Source]) -> Vec<String> {
                 .entry(module)
                 .or_default()
                 .entry(used)
-                .or_insert_with(|| format!("{} line {line}", source.path));
+                .or_insert_with(|| format!("{} line {}", source.path, path.line));
         }
         for (krate, owner) in BOUNDARIES {
-            if module != *owner
-                && let Some(line) = path_uses(&tokens, &[krate]).first()
-            {
+            if module == *owner {
+                continue;
+            }
+            if let Some(path) = paths.iter().find(|p| p.segments[0] == *krate) {
                 problems.push(format!(
-                    "`{krate}` is used in {} line {line}: only `{owner}` may use it; \
+                    "`{krate}` is used in {} line {}: only `{owner}` may use it; \
                      give `{owner}` a function for what `{module}` needs",
-                    source.path
+                    source.path, path.line
                 ));
             }
         }
         if PURE.contains(&module) {
-            for path in IMPURE_PATHS {
-                if let Some(line) = path_uses(&tokens, path).first() {
+            let impure = |path: &CodePath| {
+                let segments = &path.segments;
+                let rooted = IMPURE_ROOTS
+                    .iter()
+                    .find(|root| {
+                        segments
+                            .starts_with(&root.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                    })
+                    .map(|root| root.join("::"));
+                let anywhere = IMPURE_SEGMENTS
+                    .iter()
+                    .find(|run| contains_run(segments, run))
+                    .map(|run| run.join("::"));
+                let clock = (top_level_target(segments, &from).as_deref() == Some(CLOCK))
+                    .then(|| format!("crate::{CLOCK}"));
+                rooted.or(anywhere).or(clock)
+            };
+            for path in &paths {
+                if let Some(what) = impure(path) {
                     problems.push(format!(
-                        "`{module}` must be pure (no I/O, no clock), but {} line {line} uses `{}`; \
+                        "`{module}` must be pure (no I/O, no clock), but {} line {} uses `{what}`; \
                          take what it needs (the time, say) as an argument",
-                        source.path,
-                        path.join("::")
+                        source.path, path.line
                     ));
                 }
             }
@@ -599,9 +716,70 @@ mod tests {
              fn f<'a>(x: &'a str) -> &'a str { x }\n\
              use crate::store::Store;\n",
         )];
-        let tokens = tokens(&sources[0].text);
-        assert_eq!(crate_uses(&tokens), [("store".to_owned(), 7)]);
+        let crate_paths: Vec<(String, usize)> = paths(&tokens(&sources[0].text))
+            .into_iter()
+            .filter(|p| p.segments[0] == "crate")
+            .map(|p| (p.segments[1].clone(), p.line))
+            .collect();
+        assert_eq!(crate_paths, [("store".to_owned(), 7)]);
         let problems = problems(&sources);
         assert!(problems.is_empty(), "{problems:#?}");
+    }
+
+    #[test]
+    fn groups_super_and_leading_colons_are_followed() {
+        let uses = |text: &str| -> Vec<String> {
+            paths(&tokens(text))
+                .into_iter()
+                .map(|p| p.segments.join("::"))
+                .collect()
+        };
+        assert_eq!(
+            uses("use crate::{clock::now_ms, store::{self, Store as S}, vocab::*};"),
+            [
+                "crate::clock::now_ms",
+                "crate::store",
+                "crate::store::Store",
+                "crate::vocab"
+            ]
+        );
+        assert_eq!(
+            uses("fn f() { ::std::fs::read(x); }"),
+            ["f", "std::fs::read", "x"]
+        );
+        // A compact `'\''` does not swallow the code after it.
+        assert_eq!(
+            uses("const Q: [char; 2] = ['\\'','\"'];\nuse crate::scheduler;"),
+            ["Q", "char", "crate::scheduler"]
+        );
+        let sources = [
+            source("store/fire.rs", "use super::super::scheduler::Planner;\n"),
+            source(
+                "schedule/mod.rs",
+                "use std::{fmt, fs};\nuse crate::{clock::now_ms};\n",
+            ),
+            source(
+                "vocab/cancel.rs",
+                "fn f(t: &Notify, z: Tz) { t.notify(); let _ = Tz::Local; }\n",
+            ),
+        ];
+        let problems = problems(&sources);
+        assert!(
+            problems.iter().any(|p| p.starts_with(
+                "`store` uses `scheduler` (src/store/fire.rs line 1), which is above it"
+            )),
+            "{problems:#?}"
+        );
+        assert!(
+            problems.iter().any(|p| p.contains("line 1 uses `std::fs`")),
+            "{problems:#?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("line 2 uses `crate::clock`")),
+            "{problems:#?}"
+        );
+        assert_eq!(problems.len(), 3, "{problems:#?}");
     }
 }

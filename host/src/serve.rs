@@ -120,8 +120,6 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
             ..SchedulerConfig::new(&config.node_id, config.labels.clone())
         },
     );
-    // Raised by liveness while this host must not work; followed by the dispatcher.
-    let (fence, fenced) = watch::channel(false);
     let dispatcher = Dispatcher::new(
         store.clone(),
         runtime.clone(),
@@ -134,7 +132,6 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
             offer_window: OFFER_WINDOW,
             claim_ahead: FIRE_AHEAD,
         },
-        fenced,
     );
 
     let watcher = {
@@ -189,7 +186,7 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
             node_timeout: config.node_timeout,
             poll_interval: config.poll_interval,
         },
-        fence,
+        Arc::new(dispatcher.clone()),
         runnable.clone(),
         stopped.clone(),
     ));

@@ -57,7 +57,7 @@ pub(crate) struct RunArgs {
     /// Print one JSON object (log lines, outcome) instead of text.
     #[arg(long)]
     json: bool,
-    /// Directory for compiled components [env: CARILLON_CACHE_DIR; default: $XDG_CACHE_HOME/carillon, else ~/.cache/carillon].
+    /// Directory for compiled components [env: CARILLON_CACHE_DIR; default: $XDG_CACHE_HOME/carillon, else ~/.cache/carillon, else .carillon-cache].
     #[arg(long, env = "CARILLON_CACHE_DIR", value_name = "DIR")]
     cache_dir: Option<PathBuf>,
     /// Compile without reading or writing the cache.

@@ -3,8 +3,8 @@
 //! held by hosts whose heartbeat is older than the node timeout, and fencing.
 //!
 //! Fencing: a host whose last heartbeat is older than the node timeout minus
-//! one heartbeat interval raises its fence signal (a `watch` channel the
-//! dispatcher follows: it stops claiming and cancels its own runs), so it has
+//! one heartbeat interval raises its [`Fence`] (the dispatcher, behind that
+//! small trait: it stops claiming and cancels its own runs), so it has
 //! stopped before any other host can declare it dead and take the runs over
 //! (host clocks are assumed to agree within a heartbeat interval). The
 //! fenced completion (node and attempt must still match) is the backstop.
@@ -18,6 +18,17 @@ use crate::clock::now_ms;
 use crate::cluster::ClusterView;
 use crate::labels::Labels;
 use crate::store::Store;
+
+/// What liveness fences when the database is out of reach: the part of the
+/// host that claims and runs.
+pub trait Fence: Send + Sync {
+    /// Stop claiming and ask every run to stop; returns how many were asked.
+    fn raise(&self) -> usize;
+    /// Claim again.
+    fn lower(&self);
+    /// Whether the fence is up.
+    fn is_raised(&self) -> bool;
+}
 
 /// Timings and identity for [`run`].
 #[derive(Debug, Clone)]
@@ -45,15 +56,14 @@ impl LivenessConfig {
     }
 }
 
-/// Heartbeats, refreshes the view, rescues dead hosts' runs and fences this
-/// host when the database is out of reach, until `stopped`: `fenced` is set
-/// true while this host must not work, false once its heartbeat lands again.
-/// `rescued` is woken when runs went back to pending.
+/// Heartbeats, refreshes the view, rescues dead hosts' runs and raises
+/// `fence` while the database is out of reach, until `stopped`. `rescued` is
+/// woken when runs went back to pending.
 pub async fn run(
     store: Store,
     view: Arc<ClusterView>,
     config: LivenessConfig,
-    fenced: watch::Sender<bool>,
+    fence: Arc<dyn Fence>,
     rescued: Arc<Notify>,
     mut stopped: watch::Receiver<bool>,
 ) {
@@ -70,8 +80,8 @@ pub async fn run(
             match tokio::time::timeout(limit, beat(&store, &view, &config, now)).await {
                 Ok(Ok(())) => {
                     last_beat = now;
-                    // Lifted only if raised, so the dispatcher hears of changes alone.
-                    if fenced.send_if_modified(|fenced| std::mem::replace(fenced, false)) {
+                    if fence.is_raised() {
+                        fence.lower();
                         tracing::warn!("database reachable again: this host claims runs again");
                     }
                 }
@@ -80,15 +90,16 @@ pub async fn run(
             }
         }
         let silent = Duration::from_millis((now_ms() - last_beat).max(0) as u64);
-        if silent > config.fence_after() && !*fenced.borrow() {
+        if silent > config.fence_after() && !fence.is_raised() {
+            let stopped_runs = fence.raise();
             tracing::error!(
                 silent = ?silent,
-                "fenced: no heartbeat reached the database for {silent:?}; this host stops claiming \
-                 and cancels its runs before other hosts take them over"
+                runs = stopped_runs,
+                "fenced: no heartbeat reached the database for {silent:?}; stopped claiming and \
+                 cancelled this host's runs before other hosts take them over"
             );
-            fenced.send_replace(true);
         }
-        if !*fenced.borrow() {
+        if !fence.is_raised() {
             match tokio::time::timeout(limit, rescue_dead(&store, &config)).await {
                 Ok(Ok(0)) => {}
                 Ok(Ok(_)) => rescued.notify_one(),

@@ -1,5 +1,5 @@
 //! Many hosts on one database: the live set and where new runs are offered
-//! ([`view`]), heartbeat, rescue of dead hosts' runs and the fence signal
+//! ([`view`]), heartbeat, rescue of dead hosts' runs and fencing this host
 //! ([`liveness`]), and waking the loops on change notifications from
 //! PostgreSQL ([`notify`]).
 //! Exactly-once per (task, slot, shard) does not live here: it is the `runs`

@@ -20,7 +20,8 @@ impl ConfigFlags {
         self
     }
 
-    /// The values given, in key order.
+    /// The values given: as parsed from the command line, in table order;
+    /// as [`set`](Self::set), in the order set.
     pub fn values(&self) -> impl Iterator<Item = (&'static str, &str)> {
         self.values
             .iter()

@@ -65,6 +65,16 @@ impl Key {
         Ok(())
     }
 
+    /// A value to show in messages: the default, or one of its kind.
+    pub fn example(&self) -> &'static str {
+        match (self.default, &self.set) {
+            (Shown::Value(value), _) => value,
+            (_, Set::Duration(_)) => "10s",
+            (_, Set::Size(_)) => "64MiB",
+            (Shown::Words(_), Set::Text(name, _)) => name,
+        }
+    }
+
     /// What the value is, for `--help`.
     pub fn value_name(&self) -> &'static str {
         match self.set {
@@ -121,7 +131,9 @@ pub const KEYS: &[Key] = &[
         env: "CARILLON_CACHE_DIR",
         flag: "cache-dir",
         help: "compiled modules, by digest (empty: no cache)",
-        default: Shown::Words("`$XDG_CACHE_HOME/carillon`, else `~/.cache/carillon`"),
+        default: Shown::Words(
+            "`$XDG_CACHE_HOME/carillon`, else `~/.cache/carillon`, else `.carillon-cache`",
+        ),
         set: Set::Text("DIR", |c, v| {
             c.cache_dir = (!v.is_empty()).then(|| PathBuf::from(v));
             Ok(())

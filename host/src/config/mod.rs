@@ -234,8 +234,13 @@ impl Config {
         for (section, entries) in &table {
             let in_section = |key: &&Key| key.name.split_once('.').map(|(s, _)| s) == Some(section);
             if !KEYS.iter().any(|key| in_section(&key)) {
+                let what = if entries.is_table() {
+                    format!("unknown section `[{section}]`")
+                } else {
+                    format!("unknown key `{section}` (keys belong in a section)")
+                };
                 return Err(invalid(format!(
-                    "unknown section `[{section}]`; the sections are {}",
+                    "{what}; the sections are {}",
                     sections().join(", ")
                 )));
             }
@@ -260,11 +265,10 @@ impl Config {
                 let text = match value {
                     toml::Value::String(text) => text.clone(),
                     toml::Value::Integer(number) => number.to_string(),
-                    toml::Value::Float(number) => number.to_string(),
-                    toml::Value::Boolean(flag) => flag.to_string(),
                     _ => {
                         return Err(invalid(format!(
-                            "key `{full}` must be a string or a number"
+                            "key `{full}` must be a string (or a whole number), e.g. {name} = \"{}\"",
+                            key.example()
                         )));
                     }
                 };
@@ -389,8 +393,19 @@ mod tests {
         let error = load_text("[node]\nid = [1]\n", &[])
             .unwrap_err()
             .to_string();
+        let more = [
+            ("[log]\nlevel = true\n", "e.g. level = \"info\""),
+            (
+                "poll_interval = \"1s\"\n",
+                "unknown key `poll_interval` (keys belong in a section)",
+            ),
+        ];
+        for (text, expected) in more {
+            let error = load_text(text, &[]).unwrap_err().to_string();
+            assert!(error.contains(expected), "{error}");
+        }
         assert!(
-            error.contains("key `node.id` must be a string or a number"),
+            error.contains("key `node.id` must be a string (or a whole number)"),
             "{error}"
         );
         let error = load_text("[node\n", &[]).unwrap_err().to_string();

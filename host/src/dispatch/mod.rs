@@ -2,9 +2,9 @@
 //! matching selector, offered to it or waiting past the offer window), runs
 //! each in the sandbox (`execute.rs`), and records the outcome, fenced by
 //! node and attempt (`completion.rs` decides what to record, `recorder.rs`
-//! writes it in batches). It relays cancel requests to running runs, follows
-//! the fence signal (fenced off the database: claim nothing, stop every run),
-//! and, at shutdown, lets runs finish within a grace period and hands the
+//! writes it in batches). It relays cancel requests to running runs, is the
+//! cluster's [`Fence`] (fenced off the database: claim nothing, stop every
+//! run), and, at shutdown, lets runs finish within a grace period and hands the
 //! rest back as interrupted. Capacity is counted in permits (`permits.rs`); the
 //! runtime's checkpoint and state seams are written through (`store_io.rs`).
 
@@ -19,14 +19,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::watch;
-
 pub use completion::{completion, retry_delay_ms};
 pub use permits::Reservation;
 pub use recorder::Recorder;
 pub use store_io::{StoreCheckpoints, StoreState};
 
 use crate::clock::now_ms;
+use crate::cluster::liveness::Fence;
 use crate::labels::Labels;
 use crate::plugins::ModuleRegistry;
 use crate::runtime::io::RunIo;
@@ -74,22 +73,19 @@ struct Inner {
     running: Mutex<HashMap<i64, CancelToken>>,
     selectors: Mutex<Selectors>,
     shutting_down: AtomicBool,
-    /// True while this host cannot reach the database: it claims nothing.
-    fenced: watch::Receiver<bool>,
+    /// Set while this host cannot reach the database: it claims nothing.
+    fenced: AtomicBool,
     recorder: Recorder,
     io: RunIo,
 }
 
 impl Dispatcher {
-    /// A dispatcher for this host, following the fence signal `fenced`.
-    /// Starts the recorder, and the task that stops every run when the host
-    /// is fenced, on the current runtime.
+    /// A dispatcher for this host. Starts the recorder on the current runtime.
     pub fn new(
         store: Store,
         runtime: Arc<Runtime>,
         registry: Arc<ModuleRegistry>,
         config: DispatchConfig,
-        fenced: watch::Receiver<bool>,
     ) -> Self {
         let node: Arc<str> = Arc::from(config.node_id.as_str());
         let recorder = Recorder::start(store.clone());
@@ -99,7 +95,7 @@ impl Dispatcher {
             state: Arc::new(StoreState::new(store.clone())),
         };
         let permits = Permits::new(config.max_concurrent_runs);
-        let dispatcher = Self {
+        Self {
             inner: Arc::new(Inner {
                 store,
                 runtime,
@@ -110,13 +106,11 @@ impl Dispatcher {
                 running: Mutex::new(HashMap::new()),
                 selectors: Mutex::new(Selectors::default()),
                 shutting_down: AtomicBool::new(false),
-                fenced: fenced.clone(),
+                fenced: AtomicBool::new(false),
                 recorder,
                 io,
             }),
-        };
-        tokio::spawn(follow_fence(dispatcher.clone(), fenced));
-        dispatcher
+        }
     }
 
     /// Claims as many due runs as there are free permits and starts them.
@@ -190,7 +184,7 @@ impl Dispatcher {
     /// dropped.
     pub fn reserve(&self) -> Reservation {
         let inner = &self.inner;
-        if inner.shutting_down.load(Ordering::SeqCst) || self.is_fenced() {
+        if inner.shutting_down.load(Ordering::SeqCst) || self.is_raised() {
             return Reservation::none();
         }
         inner.permits.reserve_all()
@@ -225,11 +219,6 @@ impl Dispatcher {
             self.cancel(id, reason);
         }
         Ok(())
-    }
-
-    /// Whether the host is fenced off the database.
-    pub fn is_fenced(&self) -> bool {
-        *self.inner.fenced.borrow()
     }
 
     /// Asks run `id` to stop, if it runs here.
@@ -287,19 +276,22 @@ impl Dispatcher {
     }
 }
 
-/// Follows the fence signal: when the host is fenced, every run is asked to
-/// stop (each is recorded as interrupted once the database is back, unless
-/// another host owns it by then); claims stop by themselves (see
-/// [`Dispatcher::reserve`]).
-async fn follow_fence(dispatcher: Dispatcher, mut fenced: watch::Receiver<bool>) {
-    while fenced.changed().await.is_ok() {
-        if *fenced.borrow_and_update() {
-            let runs = dispatcher.cancel_all(&CancelReason::Fenced);
-            tracing::error!(
-                runs,
-                "fenced: stopped claiming and asked this host's runs to stop"
-            );
-        }
+/// Fencing: this host has lost the database for so long that other hosts
+/// may declare it dead and take its runs over. It claims nothing and asks
+/// every run to stop (each is recorded as interrupted once the database is
+/// back, unless another host owns it by then).
+impl Fence for Dispatcher {
+    fn raise(&self) -> usize {
+        self.inner.fenced.store(true, Ordering::SeqCst);
+        self.cancel_all(&CancelReason::Fenced)
+    }
+
+    fn lower(&self) {
+        self.inner.fenced.store(false, Ordering::SeqCst);
+    }
+
+    fn is_raised(&self) -> bool {
+        self.inner.fenced.load(Ordering::SeqCst)
     }
 }
 

@@ -63,7 +63,7 @@ pub enum Backend {
 }
 
 /// The database, shared by every part of the host. Cheap to clone.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
@@ -73,6 +73,15 @@ pub struct Store {
     /// SQLite allows one writer; writers of this process queue here instead
     /// of failing with `database is locked`.
     write_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .field("url", &redact(&self.url))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Store {
@@ -191,5 +200,18 @@ mod tests {
             "postgres://carillon@db/jobs"
         );
         assert_eq!(redact("sqlite://carillon.db"), "sqlite://carillon.db");
+    }
+
+    #[tokio::test]
+    async fn a_store_shows_no_password_when_debugged() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("x.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        let shown = format!("{store:?}");
+        assert!(shown.contains("Sqlite"), "{shown}");
+        let mut store = store;
+        store.url = Arc::from("postgres://carillon:s3cret@db/jobs");
+        let shown = format!("{store:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
     }
 }

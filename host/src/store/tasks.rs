@@ -243,15 +243,18 @@ impl Store {
     }
 
     /// Lets the tasks of `module` that were blocked because it was not
-    /// loaded be scheduled again (found by their error code, whatever the
-    /// message says).
+    /// loaded be scheduled again: found by their error code, whatever the
+    /// message says. Rows blocked by a host older than the code (error set,
+    /// no code: during a rolling upgrade) are found by that host's message.
     pub async fn unblock_module_tasks(&self, module: &str) -> Result<u64, StoreError> {
         self.write_rows(
-            "UPDATE tasks SET error = NULL, error_code = NULL WHERE module = $1 AND error_code = $2",
+            "UPDATE tasks SET error = NULL, error_code = NULL WHERE module = $1 \
+             AND (error_code = $2 OR (error_code IS NULL AND error LIKE $3))",
             |query| {
                 query
                     .bind(module)
                     .bind(TaskErrorKind::MissingModule.as_str())
+                    .bind(format!("module `{module}` is not loaded%"))
             },
         )
         .await
