@@ -60,6 +60,7 @@ pub(crate) fn run(command: CronCommand) -> anyhow::Result<()> {
         out.push('\n');
         after = next;
     }
-    print!("{out}");
+    use std::io::Write as _;
+    std::io::stdout().lock().write_all(out.as_bytes())?;
     Ok(())
 }

@@ -34,8 +34,15 @@ impl DbArgs {
         )?)
     }
 
-    /// Opens (and migrates) the configured database.
+    /// Opens (and migrates) the configured database, creating a SQLite file
+    /// if there is none: for commands that write.
     pub(crate) async fn open(&self) -> anyhow::Result<Store> {
         Ok(Store::connect(&self.config()?.database_url).await?)
+    }
+
+    /// Opens the configured database, which must exist: for commands that
+    /// only read.
+    pub(crate) async fn open_existing(&self) -> anyhow::Result<Store> {
+        Ok(Store::connect_existing(&self.config()?.database_url).await?)
     }
 }

@@ -80,6 +80,7 @@ pub(crate) const EXIT_BAD_INPUT: u8 = 2;
 
 /// Entry point of the `carillon` binary.
 pub fn main() -> ExitCode {
+    report_panics_briefly();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run::run(args),
@@ -93,11 +94,49 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // The reader went away (`carillon runs | head -3`): nothing to say.
+        Err(error) if is_closed_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("carillon: {error:#}");
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }
+}
+
+/// A panic (a bug) is reported in one line, to the host's log when it
+/// serves, never as a backtrace to a user. The task or run it happened in is
+/// failed by whoever catches it (`crate::panics`).
+fn report_panics_briefly() {
+    std::panic::set_hook(Box::new(|info| {
+        let place = info
+            .location()
+            .map(|at| format!(" at {}:{}", at.file(), at.line()))
+            .unwrap_or_default();
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|text| (*text).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        if tracing::dispatcher::has_been_set() {
+            tracing::error!(
+                "internal error{place}: {message}; this is a bug in Carillon, please report it"
+            );
+        } else {
+            eprintln!(
+                "carillon: internal error{place}: {message}; this is a bug in Carillon, please report it"
+            );
+        }
+    }));
+}
+
+/// Whether `error` is a write to a pipe whose reader has gone.
+fn is_closed_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// Parses a `KEY=VALUE` param flag.

@@ -8,6 +8,7 @@ use anyhow::{Context as _, bail};
 use clap::Subcommand;
 
 use crate::cli::database::DbArgs;
+use crate::cli::output::say;
 use crate::cli::output::{rfc3339_ms, table};
 use crate::clock::now_ms;
 use crate::digest::Digest;
@@ -37,12 +38,16 @@ pub(crate) enum ModuleCommand {
 }
 
 pub(crate) async fn module(db: &DbArgs, command: ModuleCommand) -> anyhow::Result<()> {
-    let store = db.open().await?;
+    // Pushing a module may create the database; listing and removing need one.
+    let store = match &command {
+        ModuleCommand::Push { .. } => db.open().await?,
+        _ => db.open_existing().await?,
+    };
     match command {
         ModuleCommand::List { json } => {
             let modules = store.list_modules().await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&modules)?);
+                say!("{}", serde_json::to_string_pretty(&modules)?);
             } else {
                 let rows: Vec<Vec<String>> = modules
                     .iter()
@@ -56,7 +61,7 @@ pub(crate) async fn module(db: &DbArgs, command: ModuleCommand) -> anyhow::Resul
                         ]
                     })
                     .collect();
-                table(&["NAME", "DIGEST", "SIZE", "UPDATED", "SOURCE"], &rows);
+                table(&["NAME", "DIGEST", "SIZE", "UPDATED", "SOURCE"], &rows)?;
             }
         }
         ModuleCommand::Push { name, file } => {
@@ -75,13 +80,13 @@ pub(crate) async fn module(db: &DbArgs, command: ModuleCommand) -> anyhow::Resul
                 .put_module(&name, &digest.to_string(), &bytes, "push", now_ms())
                 .await?;
             let verb = if changed { "pushed" } else { "unchanged" };
-            println!("module `{name}` {verb} (digest {})", digest.short());
+            say!("module `{name}` {verb} (digest {})", digest.short());
         }
         ModuleCommand::Remove { name } => {
             if !store.remove_module(&name).await? {
                 bail!("there is no module `{name}`");
             }
-            println!("module `{name}` removed");
+            say!("module `{name}` removed");
         }
     }
     Ok(())

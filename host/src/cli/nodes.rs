@@ -5,12 +5,13 @@
 use serde_json::json;
 
 use crate::cli::database::DbArgs;
+use crate::cli::output::say;
 use crate::cli::output::{rfc3339_ms, table};
 use crate::clock::now_ms;
 
 pub(crate) async fn nodes(db: &DbArgs, as_json: bool) -> anyhow::Result<()> {
     let config = db.config()?;
-    let store = db.open().await?;
+    let store = db.open_existing().await?;
     let nodes = store.list_nodes().await?;
     let now = now_ms();
     let timeout = config.node_timeout.as_millis() as i64;
@@ -28,7 +29,7 @@ pub(crate) async fn nodes(db: &DbArgs, as_json: bool) -> anyhow::Result<()> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&items)?);
+        say!("{}", serde_json::to_string_pretty(&items)?);
         return Ok(());
     }
     let rows: Vec<Vec<String>> = nodes
@@ -56,7 +57,7 @@ pub(crate) async fn nodes(db: &DbArgs, as_json: bool) -> anyhow::Result<()> {
     table(
         &["NODE", "STATE", "LABELS", "HEARTBEAT", "RUNNING", "STARTED"],
         &rows,
-    );
+    )?;
     Ok(())
 }
 

@@ -10,6 +10,7 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 use serde_json::json;
 
+use crate::cli::output::say;
 use crate::cli::{EXIT_BAD_INPUT, output, parse_param};
 use crate::config::default_cache_dir;
 use crate::runtime::{
@@ -137,14 +138,14 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             "last_checkpoint": last_checkpoint.as_ref().map(|c| String::from_utf8_lossy(c).into_owned()),
             "logs": lines,
         });
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        say!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         for line in &lines {
-            println!("{}", output::log_line(line));
+            say!("{}", output::log_line(line));
         }
-        println!("{}", outcome_line(&report.outcome, report.duration));
+        say!("{}", outcome_line(&report.outcome, report.duration));
         if let Some(checkpoint) = &last_checkpoint {
-            println!("last checkpoint: {}", String::from_utf8_lossy(checkpoint));
+            say!("last checkpoint: {}", String::from_utf8_lossy(checkpoint));
         }
     }
     Ok(match &report.outcome {

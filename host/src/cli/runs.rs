@@ -4,6 +4,7 @@ use clap::Args;
 use serde_json::json;
 
 use crate::cli::database::DbArgs;
+use crate::cli::output::say;
 use crate::cli::output::{rfc3339_ms, table};
 use crate::store::RunFilter;
 use crate::vocab::RunState;
@@ -25,7 +26,7 @@ pub(crate) struct RunsArgs {
 }
 
 pub(crate) async fn runs(db: &DbArgs, args: RunsArgs) -> anyhow::Result<()> {
-    let store = db.open().await?;
+    let store = db.open_existing().await?;
     let runs = store
         .list_runs(&RunFilter {
             task: args.task,
@@ -46,7 +47,7 @@ pub(crate) async fn runs(db: &DbArgs, args: RunsArgs) -> anyhow::Result<()> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&items)?);
+        say!("{}", serde_json::to_string_pretty(&items)?);
         return Ok(());
     }
     let rows: Vec<Vec<String>> = runs
@@ -77,6 +78,6 @@ pub(crate) async fn runs(db: &DbArgs, args: RunsArgs) -> anyhow::Result<()> {
             "SUMMARY / ERROR",
         ],
         &rows,
-    );
+    )?;
     Ok(())
 }

@@ -9,6 +9,7 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 
 use crate::cli::database::DbArgs;
+use crate::cli::output::say;
 use crate::cli::output::{table, time_or_dash};
 use crate::cli::parse_param;
 use crate::clock::now_ms;
@@ -194,7 +195,11 @@ fn check(spec: &TaskSpec) -> anyhow::Result<TaskDefinition> {
 }
 
 pub(crate) async fn task(db: &DbArgs, command: TaskCommand) -> anyhow::Result<()> {
-    let store = db.open().await?;
+    // Adding a task may create the database; every other command needs one.
+    let store = match &command {
+        TaskCommand::Add(_) => db.open().await?,
+        _ => db.open_existing().await?,
+    };
     match command {
         TaskCommand::Add(args) => {
             let (Some(module), Some(schedule)) = (&args.settings.module, &args.settings.schedule)
@@ -212,19 +217,27 @@ pub(crate) async fn task(db: &DbArgs, command: TaskCommand) -> anyhow::Result<()
                 );
             }
             store.upsert_task(&spec).await?;
-            println!("task `{}` added", spec.name);
+            say!("task `{}` added", spec.name);
         }
         TaskCommand::Edit(args) => {
-            let mut spec = existing(&store, &args.name).await?.spec;
+            let task = existing(&store, &args.name).await?;
+            if let Some(problem) = &task.unreadable {
+                bail!(
+                    "task `{}` cannot be edited here: {problem}; fix the column with SQL, \
+                     or remove the task and add it again",
+                    args.name
+                );
+            }
+            let mut spec = task.spec;
             args.settings.apply(&mut spec);
             check(&spec)?;
             store.upsert_task(&spec).await?;
-            println!("task `{}` updated", spec.name);
+            say!("task `{}` updated", spec.name);
         }
         TaskCommand::List { json } => {
             let tasks = store.list_tasks().await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&tasks)?);
+                say!("{}", serde_json::to_string_pretty(&tasks)?);
             } else {
                 let rows: Vec<Vec<String>> = tasks
                     .iter()
@@ -239,24 +252,27 @@ pub(crate) async fn task(db: &DbArgs, command: TaskCommand) -> anyhow::Result<()
                                 "active".into()
                             },
                             time_or_dash(t.next_fire_at),
-                            t.error.clone().unwrap_or_default(),
+                            t.error
+                                .clone()
+                                .or_else(|| t.unreadable.clone())
+                                .unwrap_or_default(),
                         ]
                     })
                     .collect();
                 table(
                     &["NAME", "MODULE", "SCHEDULE", "STATUS", "NEXT FIRE", "NOTE"],
                     &rows,
-                );
+                )?;
             }
         }
         TaskCommand::Show { name, json } => {
             let task = existing(&store, &name).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&task)?);
+                say!("{}", serde_json::to_string_pretty(&task)?);
             } else {
                 let value = serde_json::to_value(&task)?;
                 for (key, value) in value.as_object().into_iter().flatten() {
-                    println!("{key:<17} {}", value.to_string().trim_matches('"'));
+                    say!("{key:<17} {}", value.to_string().trim_matches('"'));
                 }
             }
         }
@@ -264,13 +280,13 @@ pub(crate) async fn task(db: &DbArgs, command: TaskCommand) -> anyhow::Result<()
             if !store.set_paused(&name, true).await? {
                 bail!("there is no task `{name}`");
             }
-            println!("task `{name}` paused");
+            say!("task `{name}` paused");
         }
         TaskCommand::Resume { name } => {
             if !store.set_paused(&name, false).await? {
                 bail!("there is no task `{name}`");
             }
-            println!("task `{name}` resumed");
+            say!("task `{name}` resumed");
         }
         TaskCommand::Trigger { name, params } => {
             let task = existing(&store, &name).await?;
@@ -280,13 +296,13 @@ pub(crate) async fn task(db: &DbArgs, command: TaskCommand) -> anyhow::Result<()
             let now = now_ms();
             let runs = shard_runs(&definition, now, &definition.params_json(&overrides), None);
             let created = store.insert_runs(&name, &runs, now).await?;
-            println!("task `{name}` triggered: {created} run(s) pending");
+            say!("task `{name}` triggered: {created} run(s) pending");
         }
         TaskCommand::Remove { name } => {
             if !store.delete_task(&name).await? {
                 bail!("there is no task `{name}`");
             }
-            println!("task `{name}` removed");
+            say!("task `{name}` removed");
         }
     }
     Ok(())

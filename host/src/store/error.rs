@@ -29,6 +29,11 @@ pub enum StoreError {
     /// A query failed.
     #[error("database error: {0}")]
     Query(#[from] sqlx::Error),
+    /// A SQLite file that is not there, opened by a command that only reads.
+    #[error(
+        "there is no database at {0}; check --database (or `database.url`), or start `carillon serve` once to create it"
+    )]
+    Missing(String),
     /// The operation needs PostgreSQL (e.g. change notifications).
     #[error("{0} needs PostgreSQL; this host runs on SQLite")]
     NeedsPostgres(&'static str),
