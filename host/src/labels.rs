@@ -57,4 +57,26 @@ mod tests {
         assert_eq!(labels.to_string(), "disk=ssd,region=eu");
         assert!(Labels::parse("region").unwrap_err().contains("key=value"));
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #[test]
+            fn any_text_is_labels_or_an_error_showing_the_bad_item(
+                text in prop_oneof![any::<String>(), "([a-z=, ]{0,6}){0,5}"],
+                selector in prop_oneof![any::<String>(), "([a-z=, ]{0,6}){0,5}"],
+            ) {
+                match Labels::parse(&text) {
+                    Ok(labels) => {
+                        let _ = labels.satisfy(Some(&selector));
+                        prop_assert_eq!(Labels::parse(&labels.to_string()), Ok(labels));
+                    }
+                    Err(error) => prop_assert!(error.contains("is not key=value"), "{error}"),
+                }
+            }
+        }
+    }
 }

@@ -21,9 +21,10 @@
 //!   definition, run states, cancel reasons, task errors). Pure.
 //! - [`schedule`]: when tasks fire (Quartz cron, intervals, one-shots,
 //!   misfires). Pure: no I/O, no clock.
-//! - [`units`], [`labels`], [`digest`], [`clock`]: small leaf words
-//!   (durations and byte sizes as people write them, node labels and
-//!   selectors, content digests, the one source of "now").
+//! - [`units`], [`labels`], [`digest`], [`clock`], [`panics`]: small leaf
+//!   words (durations and byte sizes as people write them, node labels and
+//!   selectors, content digests, the one source of "now", confining a panic
+//!   to the task or run it happened in).
 
 pub mod cli;
 pub mod clock;
@@ -32,6 +33,7 @@ pub mod config;
 pub mod digest;
 pub mod dispatch;
 pub mod labels;
+pub mod panics;
 pub mod plugins;
 pub mod runtime;
 pub mod schedule;

@@ -1,6 +1,8 @@
 //! Human units used in flags, config and messages: durations (`5s`, `250ms`,
 //! `10m`, `1h30m`) and byte sizes (`64MiB`, `512KiB`, `1GiB`, `1048576`).
-//! Pure parsing and formatting; no I/O.
+//! Pure parsing and formatting; no I/O. Parsing is total: any text gives a
+//! value within range or an error saying what is accepted, never a panic or
+//! a value that wrapped.
 
 use std::fmt;
 use std::str::FromStr;
@@ -17,6 +19,16 @@ pub struct UnitError {
 
 const DURATION_HINT: &str = "use a number with a unit, e.g. `500ms`, `5s`, `10m`, `1h30m`";
 const SIZE_HINT: &str = "use a number with a unit, e.g. `512KiB`, `64MiB`, `1GiB` (or plain bytes)";
+const TOO_LONG_HINT: &str = "durations are at most 100 years (`36525d`)";
+const TOO_LARGE_HINT: &str = "sizes are at most 1 TiB (`1024GiB`)";
+
+/// The longest duration any text may give: 100 years of 365.25 days. Every
+/// duration the host computes with (intervals, timeouts, delays) is this or
+/// less, so adding one to a time of this millennium cannot overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(36_525 * 86_400);
+
+/// The largest size any text may give: 1 TiB.
+pub const MAX_SIZE: ByteSize = ByteSize(1 << 40);
 
 /// Parses `500ms`, `5s`, `1.5s`, `10m`, `2h`, `1d` and sums like `1h30m`.
 pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
@@ -49,10 +61,29 @@ pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
             "d" => 86_400.0,
             _ => return Err(error()),
         };
-        total += Duration::try_from_secs_f64(value * seconds_per_unit).map_err(|_| error())?;
+        let too_long = || UnitError {
+            text: text.to_owned(),
+            what: "duration",
+            hint: TOO_LONG_HINT,
+        };
+        let seconds = value * seconds_per_unit;
+        if !seconds.is_finite() || seconds > MAX_DURATION.as_secs_f64() {
+            return Err(too_long());
+        }
+        total = Duration::try_from_secs_f64(seconds)
+            .ok()
+            .and_then(|part| total.checked_add(part))
+            .filter(|sum| *sum <= MAX_DURATION)
+            .ok_or_else(too_long)?;
         rest = tail.trim_start();
     }
     Ok(total)
+}
+
+/// A duration in whole milliseconds, as the host computes with them; at most
+/// [`MAX_DURATION`]'s, whatever the duration.
+pub fn millis(duration: Duration) -> i64 {
+    duration.min(MAX_DURATION).as_millis() as i64
 }
 
 /// Formats a duration the way [`parse_duration`] reads it: `250ms`, `5s`, `1.5s`,
@@ -124,8 +155,15 @@ impl FromStr for ByteSize {
             _ => return Err(error()),
         };
         let bytes = value * multiplier as f64;
-        if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 {
+        if !bytes.is_finite() || bytes < 0.0 {
             return Err(error());
+        }
+        if bytes > MAX_SIZE.0 as f64 {
+            return Err(UnitError {
+                text: text.to_owned(),
+                what: "size",
+                hint: TOO_LARGE_HINT,
+            });
         }
         Ok(ByteSize(bytes as u64))
     }
@@ -172,6 +210,26 @@ mod tests {
     }
 
     #[test]
+    fn durations_are_bounded_and_never_overflow() {
+        for long in [
+            "10000000000000000000s 10000000000000000000s",
+            "106751991167d",
+            "18446744073709551s616ms",
+            "36526d",
+            "36525d 1ms",
+            "1e400s",
+        ] {
+            let error = parse_duration(long).unwrap_err().to_string();
+            assert!(
+                error.contains("at most 100 years") || error.contains("not a valid duration"),
+                "{long}: {error}"
+            );
+        }
+        assert_eq!(parse_duration("36525d"), Ok(MAX_DURATION));
+        assert_eq!(millis(Duration::MAX), 3_155_760_000_000);
+    }
+
+    #[test]
     fn durations_format_as_they_parse() {
         for text in ["250ms", "5s", "1.5s", "10m", "1h30m", "2h"] {
             let duration = parse_duration(text).unwrap();
@@ -187,6 +245,13 @@ mod tests {
         assert_eq!("1GiB".parse(), Ok(ByteSize(1 << 30)));
         assert_eq!("1048576".parse(), Ok(ByteSize::mib(1)));
         assert!(
+            "99999999999999999999GiB"
+                .parse::<ByteSize>()
+                .unwrap_err()
+                .to_string()
+                .contains("at most 1 TiB")
+        );
+        assert!(
             "lots"
                 .parse::<ByteSize>()
                 .unwrap_err()
@@ -200,5 +265,36 @@ mod tests {
         assert_eq!(ByteSize::mib(64).to_string(), "64 MiB");
         assert_eq!(ByteSize(1536).to_string(), "1.5 KiB");
         assert_eq!(ByteSize(12).to_string(), "12 bytes");
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #[test]
+            fn any_text_is_a_bounded_duration_or_an_error_naming_durations(
+                text in prop_oneof![
+                    any::<String>(),
+                    "[0-9.]{0,25}(ms|s|sec|m|min|h|d|x| )?([0-9.]{0,22}(ms|s|m|h|d))?",
+                ]
+            ) {
+                match parse_duration(&text) {
+                    Ok(duration) => prop_assert!(duration <= MAX_DURATION),
+                    Err(error) => prop_assert!(error.to_string().contains("duration"), "{error}"),
+                }
+            }
+
+            #[test]
+            fn any_text_is_a_bounded_size_or_an_error_naming_sizes(
+                text in prop_oneof![any::<String>(), "[0-9.]{0,25} ?(b|k|kib|MiB|g|GiB|t)?"]
+            ) {
+                match text.parse::<ByteSize>() {
+                    Ok(size) => prop_assert!(size <= MAX_SIZE),
+                    Err(error) => prop_assert!(error.to_string().contains("size"), "{error}"),
+                }
+            }
+        }
     }
 }

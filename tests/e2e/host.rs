@@ -152,13 +152,22 @@ impl Host {
 
     /// Runs plain SQL against the host's database.
     pub fn sql(&self, statement: &str) {
+        if let Err(error) = self.try_sql(statement) {
+            panic!("{statement}: {error}");
+        }
+    }
+
+    /// Runs plain SQL against the host's database; the database's error if
+    /// it refuses the statement.
+    pub fn try_sql(&self, statement: &str) -> Result<(), String> {
         let url = self.database_url();
         let statement = statement.to_owned();
         block_on(async move {
             let pool = connect(&url).await;
-            sqlx::query(&statement).execute(&pool).await.unwrap();
+            let result = sqlx::query(&statement).execute(&pool).await;
             pool.close().await;
-        });
+            result.map(|_| ()).map_err(|e| e.to_string())
+        })
     }
 
     /// Rows of a query, each column read as text (NULL as "").

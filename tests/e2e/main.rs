@@ -19,6 +19,7 @@ mod cli_run;
 mod runtime_cache;
 mod runtime_contract;
 mod runtime_faults;
+mod serve_bad_rows;
 mod serve_cluster;
 mod serve_config;
 mod serve_plugins;

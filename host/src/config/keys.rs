@@ -251,7 +251,8 @@ pub const KEYS: &[Key] = &[
         help: "what the host logs: a level or a tracing filter, e.g. `info,carillon::job=warn`",
         default: Shown::Value("info"),
         set: Set::Text("FILTER", |c, v| {
-            c.log_level = v.to_owned();
+            check_log_filter(v)?;
+            c.log_level = v.trim().to_owned();
             Ok(())
         }),
     },
@@ -279,6 +280,31 @@ pub const KEYS: &[Key] = &[
         set: Set::Duration(|c| &mut c.shutdown_grace),
     },
 ];
+
+/// The levels a log filter may name.
+const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+
+/// A tracing filter whose every directive names a level: `info`, or
+/// `target=level`. A bare word that is no level (`loud`) would be read as a
+/// target at trace level and silence everything else, so it is refused.
+fn check_log_filter(text: &str) -> Result<(), String> {
+    let is_level = |word: &str| LEVELS.contains(&word.trim().to_ascii_lowercase().as_str());
+    if text.trim().is_empty() {
+        return Err("the log filter cannot be empty; write e.g. `info`".to_owned());
+    }
+    for directive in text.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let level = directive
+            .rsplit_once('=')
+            .map_or(directive, |(_, level)| level);
+        if !is_level(level) {
+            return Err(format!(
+                "`{directive}` names no level; write a level ({}) or `target=level`, e.g. `info,carillon::job=warn`",
+                LEVELS.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
 
 /// The README's table of settings, as [`KEYS`] says it.
 pub fn markdown_table() -> String {

@@ -485,4 +485,52 @@ mod tests {
              replace it with:\n\n{expected}"
         );
     }
+
+    #[test]
+    fn log_filters_must_name_levels() {
+        for good in [
+            "info",
+            "debug,sqlx=warn",
+            "info,carillon::job=off",
+            " warn ",
+        ] {
+            assert!(
+                load_text("", &[("CARILLON_LOG_LEVEL", good)]).is_ok(),
+                "{good}"
+            );
+        }
+        for bad in ["loud", "info,carillon", "", "sqlx=loud"] {
+            let error = load_text("", &[("CARILLON_LOG_LEVEL", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("key `log.level`"), "{bad}: {error}");
+        }
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+
+            #[test]
+            fn any_value_of_any_key_is_applied_or_named_with_its_key(
+                key in 0..KEYS.len(),
+                value in prop_oneof![
+                    any::<String>(),
+                    "[0-9]{0,25}(ms|s|d|MiB|GiB)?",
+                    "[a-z=,:]{0,10}",
+                ],
+            ) {
+                let key = &KEYS[key];
+                let env = |name: &str| (name == key.env).then(|| value.clone());
+                if let Err(error) = Config::load(None, env, &ConfigFlags::default()) {
+                    let message = error.to_string();
+                    prop_assert!(message.contains("key `"), "{message}");
+                }
+            }
+        }
+    }
 }

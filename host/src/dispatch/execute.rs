@@ -11,6 +11,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use crate::clock::now_ms;
 use crate::dispatch::Dispatcher;
 use crate::dispatch::completion::completion;
+use crate::panics::catch_future;
 use crate::plugins::missing_module;
 use crate::runtime::{
     CancelToken, PageSpec, RunContext, RunFault, RunLimits, RunOutcome, RunRequest,
@@ -28,21 +29,15 @@ impl Dispatcher {
         cancel: CancelToken,
         held: OwnedSemaphorePermit,
     ) {
-        let (outcome, digest, started_at) = match self.wait_for_start(&run, &cancel).await {
-            Err(reason) => (
-                RunOutcome::Fault {
-                    fault: RunFault::Cancelled(reason),
-                },
-                None,
-                None,
-            ),
-            Ok(executing) => {
-                let started_at = now_ms();
-                let (outcome, digest) = self.run_job(&run, &cancel).await;
-                drop(executing);
-                (outcome, digest, Some(started_at))
-            }
-        };
+        // A bug met while handling this run ends this run, recorded, and
+        // nothing else: the permits are given back and the outcome written.
+        let (outcome, digest, started_at) = catch_future(self.attempt(&run, &cancel))
+            .await
+            .unwrap_or_else(|panic| {
+                let fault =
+                    RunFault::Host(format!("{panic} (a bug in Carillon: please report it)"));
+                (RunOutcome::Fault { fault }, None, None)
+            });
         let interrupted = cancel.reason().and_then(|reason| reason.interruption());
         let mut record = completion(&outcome, &run, digest, now_ms(), interrupted);
         record.started_at = started_at;
@@ -54,6 +49,30 @@ impl Dispatcher {
         self.forget(run.id);
         self.inner.permits.release(held);
         recorded.await;
+    }
+
+    /// Waits for the run's slot and an executing permit, then runs the job;
+    /// returns the outcome, the module digest that ran and when it started.
+    async fn attempt(
+        &self,
+        run: &ClaimedRun,
+        cancel: &CancelToken,
+    ) -> (RunOutcome, Option<String>, Option<i64>) {
+        match self.wait_for_start(run, cancel).await {
+            Err(reason) => (
+                RunOutcome::Fault {
+                    fault: RunFault::Cancelled(reason),
+                },
+                None,
+                None,
+            ),
+            Ok(executing) => {
+                let started_at = now_ms();
+                let (outcome, digest) = self.run_job(run, cancel).await;
+                drop(executing);
+                (outcome, digest, Some(started_at))
+            }
+        }
     }
 
     /// Waits for the run's slot, then for an executing permit; returns the

@@ -168,3 +168,25 @@ mod tests {
         assert!(error.starts_with("task `x`, key `timeout`"), "{error}");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn any_manifest_text_is_tasks_or_an_error(
+            text in prop_oneof![
+                any::<String>(),
+                "\\[\\[task\\]\\]\nname = \"[a-z]{0,4}\"\nschedule = \"[a-z0-9 ]{0,12}\"\n([a-z_]{1,12} = (\"[a-z0-9 ]{0,8}\"|-?[0-9]{1,20}|true)\n){0,4}",
+            ]
+        ) {
+            match parse_manifest("m", &text) {
+                Ok(specs) => prop_assert!(specs.iter().all(|spec| spec.module == "m")),
+                Err(error) => prop_assert!(!error.is_empty()),
+            }
+        }
+    }
+}

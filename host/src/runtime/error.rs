@@ -87,6 +87,9 @@ pub enum RunFault {
     /// The instance could not be created (e.g. the instance pool is exhausted).
     #[error("could not start: {0}")]
     Instantiation(String),
+    /// The host itself failed while handling the run (not the job's doing).
+    #[error("the host failed handling it: {0}")]
+    Host(String),
 }
 
 impl RunFault {

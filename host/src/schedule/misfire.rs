@@ -12,6 +12,9 @@ use crate::schedule::TaskTiming;
 /// count of missed slots saturates (a per-second task down for 11 days).
 const SCAN_LIMIT: u64 = 1_000_000;
 
+/// The most missed slots `catch-up:N` may fire at once.
+pub const MAX_CATCH_UP: u32 = 1000;
+
 /// What to do with slots older than the misfire threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MisfirePolicy {
@@ -36,9 +39,9 @@ impl FromStr for MisfirePolicy {
             _ => text
                 .strip_prefix("catch-up:")
                 .and_then(|n| n.trim().parse().ok())
-                .filter(|n| *n > 0)
+                .filter(|n| (1..=MAX_CATCH_UP).contains(n))
                 .map(Self::CatchUp)
-                .ok_or_else(|| format!("misfire policy `{text}` is not one of `fire-now`, `skip`, `catch-up`, `catch-up:N` (N ≥ 1)")),
+                .ok_or_else(|| format!("misfire policy `{text}` is not one of `fire-now`, `skip`, `catch-up`, `catch-up:N` (N from 1 to {MAX_CATCH_UP})")),
         }
     }
 }

@@ -14,9 +14,13 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 pub use cron::{CronError, CronExpr};
-pub use misfire::{FirePlan, MisfirePolicy, plan_fires};
+pub use misfire::{FirePlan, MAX_CATCH_UP, MisfirePolicy, plan_fires};
 
-use crate::units::{format_duration, parse_duration};
+use crate::units::{format_duration, millis, parse_duration};
+
+/// The latest time a task may name, ms since the Unix epoch:
+/// 9999-12-31T23:59:59.999Z. Times are from 0 (1970) to this.
+pub const LATEST_MS: i64 = 253_402_300_799_999;
 
 /// When a task fires.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,9 +75,15 @@ impl FromStr for Schedule {
                 Ok(Schedule::Every(interval))
             }
             "after" => Ok(Schedule::After(parse_duration(rest).map_err(|e| other(e.to_string()))?)),
-            "at" => DateTime::parse_from_rfc3339(rest.trim())
-                .map(|t| Schedule::At(t.with_timezone(&Utc)))
-                .map_err(|e| other(format!("`{}` is not an RFC 3339 time ({e}); write e.g. `at 2026-12-01T10:00:00Z`", rest.trim()))),
+            "at" => {
+                let at = DateTime::parse_from_rfc3339(rest.trim())
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(|e| other(format!("`{}` is not an RFC 3339 time ({e}); write e.g. `at 2026-12-01T10:00:00Z`", rest.trim())))?;
+                if !(0..=LATEST_MS).contains(&at.timestamp_millis()) {
+                    return Err(other("the time must be from 1970 to 9999".into()));
+                }
+                Ok(Schedule::At(at))
+            }
             "" => Err(other(
                 "empty; write a Quartz cron expression (`0 0/5 * * * ?`), `every 30s`, `at 2026-12-01T10:00:00Z` or `after 10m`".into(),
             )),
@@ -108,14 +118,19 @@ impl Schedule {
                 cron.next_after(after, tz).map(|t| t.timestamp_millis())
             }
             Schedule::Every(interval) => {
-                let step = interval.as_millis() as i64;
-                let steps = (after_ms - anchor_ms).div_euclid(step) + 1;
-                Some(anchor_ms + steps.max(0) * step)
+                // Checked throughout: a slot past what an i64 of ms can
+                // hold is no slot.
+                let step = millis(*interval).max(1);
+                let steps = after_ms
+                    .checked_sub(anchor_ms)?
+                    .div_euclid(step)
+                    .checked_add(1)?;
+                anchor_ms.checked_add(steps.max(0).checked_mul(step)?)
             }
             Schedule::At(at) => Some(at.timestamp_millis()).filter(|t| *t > after_ms),
-            Schedule::After(delay) => {
-                Some(anchor_ms + delay.as_millis() as i64).filter(|t| *t > after_ms)
-            }
+            Schedule::After(delay) => anchor_ms
+                .checked_add(millis(*delay))
+                .filter(|t| *t > after_ms),
         }
     }
 }
@@ -142,7 +157,7 @@ impl TaskTiming {
     /// when the task will not fire again.
     pub fn next_after(&self, after_ms: i64) -> Option<i64> {
         let after = match self.start_at_ms {
-            Some(start) => after_ms.max(start - 1),
+            Some(start) => after_ms.max(start.saturating_sub(1)),
             None => after_ms,
         };
         let anchor = match self.schedule {
@@ -243,5 +258,91 @@ mod tests {
             parse_time_zone("Europe/Berlin"),
             Ok(chrono_tz::Europe::Berlin)
         );
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Text shaped like a cron field: numbers, names and every special.
+    fn field() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[0-9*?,/LW#-]{1,6}",
+            "(MON|FRI|JAN|DEC|L|LW|[0-9]{1,3})(-|/|#)?[0-9]{0,3}[LW]?",
+            "[A-Z]{1,8}",
+        ]
+    }
+
+    fn schedule_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            prop::collection::vec(field(), 5..=8).prop_map(|fields| fields.join(" ")),
+            "(every|after) [0-9]{1,22}(ms|s|m|h|d)( [0-9]{1,22}s)?",
+            "at [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_text_is_a_schedule_or_an_error_naming_the_field(text in schedule_text()) {
+            match text.parse::<Schedule>() {
+                Ok(_) => {}
+                Err(error) => {
+                    let message = error.to_string();
+                    prop_assert!(
+                        message.starts_with("cron ") || message.starts_with("schedule `"),
+                        "{message}"
+                    );
+                }
+            }
+        }
+
+        #[test]
+        fn a_schedule_gives_a_later_slot_or_none_never_a_panic(
+            text in schedule_text(),
+            after in any::<i64>(),
+            anchor in 0..=LATEST_MS,
+            start in proptest::option::of(0..=LATEST_MS),
+            end in proptest::option::of(0..=LATEST_MS),
+        ) {
+            if let Ok(schedule) = text.parse::<Schedule>() {
+                let timing = TaskTiming {
+                    schedule,
+                    tz: Tz::Europe__Berlin,
+                    created_at_ms: anchor,
+                    start_at_ms: start,
+                    end_at_ms: end,
+                };
+                if let Some(slot) = timing.next_after(after) {
+                    prop_assert!(slot > after);
+                }
+            }
+        }
+
+        #[test]
+        fn misfire_plans_never_panic(
+            seconds in 60u64..100_000,
+            due in 0..=LATEST_MS,
+            lag in 0i64..1_000_000_000,
+            threshold in 0i64..=86_400_000,
+            catch_up in 1u32..=1000,
+        ) {
+            let timing = TaskTiming {
+                schedule: Schedule::Every(std::time::Duration::from_secs(seconds)),
+                tz: Tz::UTC,
+                created_at_ms: 0,
+                start_at_ms: None,
+                end_at_ms: None,
+            };
+            let now = due.saturating_add(lag).min(LATEST_MS);
+            let plan = plan_fires(&timing, due, now, threshold, MisfirePolicy::CatchUp(catch_up));
+            prop_assert!(plan.fire.iter().all(|slot| *slot <= now));
+            prop_assert!(plan.next.is_none_or(|next| next > now));
+        }
     }
 }

@@ -14,10 +14,11 @@ use std::time::Duration;
 
 use crate::cluster::ClusterView;
 use crate::labels::Labels;
+use crate::panics::catch;
 use crate::plugins::{ModuleRegistry, missing_module};
 use crate::schedule::Schedule;
 use crate::store::{ClaimedRun, NewRun, ScheduleVerdict, Store, StoreError};
-use crate::vocab::{TaskDefinition, TaskError, TaskRow};
+use crate::vocab::{TaskDefinition, TaskError, TaskErrorKind, TaskRow};
 use planner::Planner;
 
 /// How the scheduler behaves.
@@ -156,16 +157,20 @@ impl Scheduler {
             let verdicts: Vec<ScheduleVerdict> = rows
                 .into_iter()
                 .map(|row| {
-                    let (next_fire_at, error) = match self.check(&row) {
-                        Err(error) => {
-                            tracing::warn!(task = %row.spec.name, "task cannot be scheduled: {error}");
-                            (None, Some(error))
-                        }
+                    let verdict = catch(|| match self.check(&row) {
+                        Err(error) => (None, Some(error)),
                         Ok(definition) => match first_slot(&definition, &row, now_ms) {
                             Some(slot) => (Some(slot), None),
                             None => (None, Some(TaskError::finished())),
                         },
-                    };
+                    });
+                    let (next_fire_at, error) = verdict
+                        .unwrap_or_else(|panic| (None, Some(planner::evaluation_failed(&panic))));
+                    if let Some(error) =
+                        error.as_ref().filter(|e| e.kind != TaskErrorKind::Finished)
+                    {
+                        tracing::warn!(task = %row.spec.name, "task cannot be scheduled: {error}");
+                    }
                     ScheduleVerdict {
                         name: row.spec.name,
                         revision: row.revision,

@@ -7,6 +7,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::panics::catch;
 use crate::schedule::plan_fires;
 use crate::scheduler::{Scheduler, shard_runs};
 use crate::store::{FireDecision, FirePlanner, MisfireRecord, NewRun};
@@ -30,6 +31,22 @@ impl FirePlanner for Planner<'_> {
     }
 
     fn decide(&self, task: &TaskRow, active: i64) -> FireDecision {
+        // A bug met evaluating one row stops that row, not the pass.
+        catch(|| self.decide_unguarded(task, active))
+            .unwrap_or_else(|panic| FireDecision::Block(evaluation_failed(&panic)))
+    }
+}
+
+/// The error recorded on a task whose evaluation panicked.
+pub(super) fn evaluation_failed(panic: &str) -> TaskError {
+    TaskError::invalid(format!(
+        "the host failed evaluating this task ({panic}); it does not fire until it is changed. \
+         This is a bug in Carillon: please report it with the row"
+    ))
+}
+
+impl Planner<'_> {
+    fn decide_unguarded(&self, task: &TaskRow, active: i64) -> FireDecision {
         let definition = match self.scheduler.check(task) {
             Ok(definition) => definition,
             Err(error) => return FireDecision::Block(error),

@@ -16,7 +16,8 @@ use crate::store::new_runs::{
     NewRun, ROWS_PER_STATEMENT, insert_claimed, insert_one, insert_pending,
 };
 use crate::store::sql::row_placeholders;
-use crate::store::tasks::{task_from_row, task_select};
+use crate::store::task_rows::read_task;
+use crate::store::tasks::{set_aside, split_readable};
 use crate::store::write::Tx;
 use crate::store::{Backend, Store, StoreError};
 use crate::vocab::{Concurrency, TaskError, TaskRow};
@@ -107,7 +108,7 @@ impl Store {
         node: &str,
         planner: &(impl FirePlanner + Sync),
     ) -> Result<FireBatch, StoreError> {
-        let sql = task_select(&format!(
+        let sql = self.task_select(&format!(
             "WHERE next_fire_at <= $1 AND (next_fire_at <= $3 OR TRIM(concurrency) = '{}') \
              AND NOT paused AND error IS NULL ORDER BY next_fire_at LIMIT $2{}",
             Concurrency::Allow.as_str(),
@@ -123,7 +124,10 @@ impl Store {
                 .bind(now)
                 .fetch_all(&mut *tx)
                 .await?;
-            let tasks: Vec<TaskRow> = rows.iter().map(task_from_row).collect::<Result<_, _>>()?;
+            // A row that cannot be read is set aside (its error recorded),
+            // and the others fire.
+            let (tasks, unreadable) = split_readable(rows.iter().map(read_task));
+            set_aside(&mut tx, backend, &unreadable).await?;
             let mut batch = FireBatch::default();
             let mut new_runs: Vec<(&TaskRow, NewRun)> = Vec::new();
             let mut updates: Vec<TaskUpdate> = Vec::new();

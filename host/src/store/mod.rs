@@ -27,6 +27,7 @@ mod rescue;
 mod runs;
 mod sql;
 mod state;
+mod task_rows;
 mod tasks;
 mod vacuum;
 mod write;
@@ -87,13 +88,29 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (creating if needed) the database at `url` and migrates it.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::open(url, true).await
+    }
+
+    /// Opens the database at `url` and migrates it, without creating a
+    /// SQLite file that is not there (a mistyped path is an error, not a new
+    /// empty database): for commands that only read.
+    pub async fn connect_existing(url: &str) -> Result<Self, StoreError> {
+        Self::open(url, false).await
+    }
+
+    async fn open(url: &str, create: bool) -> Result<Self, StoreError> {
         install_default_drivers();
         let shown = redact(url);
         let (backend, url) = if let Some(rest) = url.strip_prefix("sqlite:") {
             let mut url = format!("sqlite:{rest}");
             if !url.contains("mode=") {
                 url.push(if url.contains('?') { '&' } else { '?' });
-                url.push_str("mode=rwc");
+                url.push_str(if create { "mode=rwc" } else { "mode=rw" });
+            }
+            let path = rest.trim_start_matches("//");
+            let path = path.split('?').next().unwrap_or(path);
+            if !create && !path.is_empty() && !std::path::Path::new(path).exists() {
+                return Err(StoreError::Missing(shown));
             }
             (Backend::Sqlite, url)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -130,10 +147,13 @@ impl Store {
                 url: shown.clone(),
                 source,
             })?;
-        let migrator = match backend {
+        let mut migrator = match backend {
             Backend::Sqlite => sqlx::migrate!("../migrations/sqlite"),
             Backend::Postgres => sqlx::migrate!("../migrations/postgres"),
         };
+        // A database a newer host has migrated further (a rolling upgrade)
+        // is used as it is: migrations only add.
+        migrator.set_ignore_missing(true);
         migrator
             .run(&pool)
             .await

@@ -10,7 +10,7 @@ use sqlx::{Any, Row};
 
 use crate::store::claims::ClaimedRun;
 use crate::store::sql::{placeholders, row_placeholders};
-use crate::store::tasks::{task_from_row, task_select};
+use crate::store::task_rows::read_task;
 use crate::store::write::Tx;
 use crate::store::{Backend, Store, StoreError};
 use crate::vocab::{RunState, TaskRow};
@@ -269,7 +269,7 @@ impl Store {
         runs: &[NewRun],
         now: i64,
     ) -> Result<usize, StoreError> {
-        let select = task_select("WHERE name = $1");
+        let select = self.task_select("WHERE name = $1");
         let select = select.as_str();
         self.write_tx(|mut tx| async move {
             let row = sqlx::query(select)
@@ -279,7 +279,7 @@ impl Store {
             let Some(row) = row else {
                 return Ok((tx, 0));
             };
-            let task = task_from_row(&row)?;
+            let task = read_task(&row).task;
             let mut created = 0;
             for run in runs {
                 created += usize::from(insert_one(&mut tx, &task, run, now).await?);

@@ -3,10 +3,11 @@
 //! `last_fire_at`, `error`, `error_code`).
 
 use sqlx::Row;
-use sqlx::any::AnyRow;
 
 use crate::store::sql::row_placeholders;
-use crate::store::{Store, StoreError};
+use crate::store::task_rows::{ReadRow, RowKey, columns, read_task};
+use crate::store::write::Tx;
+use crate::store::{Backend, Store, StoreError};
 use crate::vocab::{TaskError, TaskErrorKind, TaskRow, TaskSpec};
 
 /// The scheduler's verdict on one task row.
@@ -20,52 +21,6 @@ pub struct ScheduleVerdict {
     pub next_fire_at: Option<i64>,
     /// Why it has none, if it has none.
     pub error: Option<TaskError>,
-}
-
-/// `paused` is read as an integer: sqlx's `Any` driver has no SQLite boolean.
-const COLUMNS: &str = "name, task_group, module, schedule, time_zone, \
-    CASE WHEN paused THEN 1 ELSE 0 END AS paused, shard_total, shard_params, \
-    page_size, params, concurrency, misfire, timeout_ms, memory_mib, max_retries, retry_backoff_ms, \
-    selector, start_at, end_at, created_at, next_fire_at, last_fire_at, error, error_code, revision";
-
-/// A row of [`COLUMNS`] as a [`TaskRow`] (the vocabulary's type, so the
-/// mapping lives here rather than in a derive).
-pub(crate) fn task_from_row(row: &AnyRow) -> Result<TaskRow, sqlx::Error> {
-    let error_code: Option<String> = row.try_get("error_code")?;
-    Ok(TaskRow {
-        spec: TaskSpec {
-            name: row.try_get("name")?,
-            group: row.try_get("task_group")?,
-            module: row.try_get("module")?,
-            schedule: row.try_get("schedule")?,
-            time_zone: row.try_get("time_zone")?,
-            paused: row.try_get::<i64, _>("paused")? != 0,
-            shard_total: row.try_get("shard_total")?,
-            shard_params: row.try_get("shard_params")?,
-            page_size: row.try_get("page_size")?,
-            params: row.try_get("params")?,
-            concurrency: row.try_get("concurrency")?,
-            misfire: row.try_get("misfire")?,
-            timeout_ms: row.try_get("timeout_ms")?,
-            memory_mib: row.try_get("memory_mib")?,
-            max_retries: row.try_get("max_retries")?,
-            retry_backoff_ms: row.try_get("retry_backoff_ms")?,
-            selector: row.try_get("selector")?,
-            start_at: row.try_get("start_at")?,
-            end_at: row.try_get("end_at")?,
-        },
-        created_at: row.try_get("created_at")?,
-        next_fire_at: row.try_get("next_fire_at")?,
-        last_fire_at: row.try_get("last_fire_at")?,
-        error: row.try_get("error")?,
-        error_code: error_code.and_then(|code| code.parse().ok()),
-        revision: row.try_get("revision")?,
-    })
-}
-
-/// `SELECT` of every task column, then `filter` (`WHERE …`, `ORDER BY …`).
-pub(crate) fn task_select(filter: &str) -> String {
-    format!("SELECT {COLUMNS} FROM tasks {filter}")
 }
 
 /// The columns a user sets, in the order [`Store::upsert_task`] binds them.
@@ -91,22 +46,77 @@ const SPEC_COLUMNS: [&str; 19] = [
     "end_at",
 ];
 
+/// Splits rows into readable tasks and unreadable rows.
+pub(crate) fn split_readable(rows: impl Iterator<Item = ReadRow>) -> (Vec<TaskRow>, Vec<ReadRow>) {
+    let (unreadable, readable): (Vec<ReadRow>, Vec<ReadRow>) =
+        rows.partition(|row| row.task.unreadable.is_some());
+    (
+        readable.into_iter().map(|row| row.task).collect(),
+        unreadable,
+    )
+}
+
+/// Records on each unreadable row why it does not fire (the columns and
+/// what they hold), so no pass reads it again until someone changes it; and
+/// says so in the host's log.
+pub(crate) async fn set_aside(
+    tx: &mut Tx,
+    backend: Backend,
+    rows: &[ReadRow],
+) -> Result<(), StoreError> {
+    for row in rows {
+        let problem = row.task.unreadable.clone().unwrap_or_default();
+        let shown = match &row.key {
+            RowKey::Rowid(rowid) => format!("rowid {rowid}"),
+            RowKey::Name(name) => format!("`{}`", name.escape_debug()),
+        };
+        tracing::warn!(
+            task = %row.task.spec.name.escape_debug(),
+            "task row {shown} cannot be read and does not fire until it is fixed: {problem}"
+        );
+        let error = TaskError::invalid(problem);
+        let sql = match (backend, &row.key) {
+            (Backend::Sqlite, RowKey::Rowid(_)) => {
+                "UPDATE tasks SET next_fire_at = NULL, error = $1, error_code = $2 WHERE rowid = $3"
+            }
+            _ => {
+                "UPDATE tasks SET next_fire_at = NULL, error = $1, error_code = $2 WHERE name = $3"
+            }
+        };
+        let query = sqlx::query(sql)
+            .bind(&error.message)
+            .bind(error.kind.as_str());
+        let query = match &row.key {
+            RowKey::Rowid(rowid) => query.bind(*rowid),
+            RowKey::Name(name) => query.bind(name),
+        };
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 impl Store {
-    /// Every task, by name.
+    /// `SELECT` of every task column, then `filter` (`WHERE …`, `ORDER BY …`).
+    pub(crate) fn task_select(&self, filter: &str) -> String {
+        format!("SELECT {} FROM tasks {filter}", columns(self.backend))
+    }
+
+    /// Every task, by name. A row with unreadable columns is listed with
+    /// them named in [`TaskRow::unreadable`].
     pub async fn list_tasks(&self) -> Result<Vec<TaskRow>, StoreError> {
-        let rows = sqlx::query(&task_select("ORDER BY name"))
+        let rows = sqlx::query(&self.task_select("ORDER BY name"))
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.iter().map(task_from_row).collect::<Result<_, _>>()?)
+        Ok(rows.iter().map(|row| read_task(row).task).collect())
     }
 
     /// The task called `name`.
     pub async fn get_task(&self, name: &str) -> Result<Option<TaskRow>, StoreError> {
-        let row = sqlx::query(&task_select("WHERE name = $1"))
+        let row = sqlx::query(&self.task_select("WHERE name = $1"))
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.as_ref().map(task_from_row).transpose()?)
+        Ok(row.as_ref().map(|row| read_task(row).task))
     }
 
     /// Inserts a new task or, if the name exists, replaces its definition
@@ -182,14 +192,28 @@ impl Store {
 
     /// Tasks whose next fire time must be (re)computed: new rows, and rows
     /// whose schedule changed. Paused and erroneous rows are left alone.
+    ///
+    /// A row with unreadable columns is set aside here: its error is
+    /// recorded (naming the columns) and it is not returned.
     pub async fn unscheduled_tasks(&self, limit: i64) -> Result<Vec<TaskRow>, StoreError> {
-        let rows = sqlx::query(&task_select(
+        let rows = sqlx::query(&self.task_select(
             "WHERE next_fire_at IS NULL AND error IS NULL AND NOT paused ORDER BY name LIMIT $1",
         ))
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(task_from_row).collect::<Result<_, _>>()?)
+        let (readable, unreadable) = split_readable(rows.iter().map(read_task));
+        if !unreadable.is_empty() {
+            self.write_tx(|mut tx| {
+                let unreadable = &unreadable;
+                async move {
+                    set_aside(&mut tx, self.backend, unreadable).await?;
+                    Ok((tx, ()))
+                }
+            })
+            .await?;
+        }
+        Ok(readable)
     }
 
     /// Records the scheduler's verdicts on tasks: each one's next fire time,

@@ -8,7 +8,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::labels::Labels;
-use crate::schedule::{MisfirePolicy, Schedule, TaskTiming, parse_time_zone};
+use crate::schedule::{LATEST_MS, MisfirePolicy, Schedule, TaskTiming, parse_time_zone};
 use crate::vocab::{TaskError, TaskRow};
 
 /// What happens when a fire comes while runs of the task are still active.
@@ -71,40 +71,109 @@ pub struct TaskDefinition {
     pub fire_params: String,
 }
 
+/// Shards per fire at most.
+pub const MAX_SHARDS: i64 = 1000;
+/// Items per page at most.
+pub const MAX_PAGE_SIZE: i64 = 1_000_000;
+/// The longest run timeout: 365 days.
+pub const MAX_TIMEOUT_MS: i64 = 365 * 86_400_000;
+/// The largest memory cap a task may ask for: 64 GiB (a host also refuses
+/// more than its own largest, `limits.memory` or 1 GiB).
+pub const MAX_MEMORY_MIB: i64 = 65_536;
+/// Retries after a failed attempt at most.
+pub const MAX_RETRIES: i64 = 100;
+/// The longest first retry delay: a day.
+pub const MAX_BACKOFF_MS: i64 = 86_400_000;
+/// The longest text column (params, shard params, selector): 64 KiB, since
+/// it is copied into every run.
+pub const MAX_TEXT_BYTES: usize = 64 * 1024;
+/// The longest name, group or module name, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+
 fn column(name: &str, value: &str, reason: impl fmt::Display) -> TaskError {
     TaskError::invalid(format!("column `{name}` = `{value}`: {reason}"))
+}
+
+/// `value` if it is within `min..=max`, else an error naming the column.
+fn in_range(name: &str, value: i64, min: i64, max: i64) -> Result<i64, TaskError> {
+    if (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(column(
+            name,
+            &value.to_string(),
+            format!("must be {min} to {max}"),
+        ))
+    }
+}
+
+/// A name, group or module: not empty, not too long, no control
+/// characters (they would reach terminals and logs raw).
+fn check_name(name: &str, value: &str, may_be_empty: bool) -> Result<(), TaskError> {
+    let shown = value.escape_debug().to_string();
+    if value.trim().is_empty() && !may_be_empty {
+        return Err(column(name, &shown, "cannot be empty"));
+    }
+    if value.chars().count() > MAX_NAME_CHARS {
+        return Err(column(
+            name,
+            &format!("{}…", shown.chars().take(40).collect::<String>()),
+            format!("is longer than {MAX_NAME_CHARS} characters"),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(column(name, &shown, "cannot hold control characters"));
+    }
+    Ok(())
+}
+
+/// A text column that is copied into every run: at most [`MAX_TEXT_BYTES`].
+fn check_length(name: &str, value: &str) -> Result<(), TaskError> {
+    if value.len() > MAX_TEXT_BYTES {
+        return Err(column(
+            name,
+            &format!(
+                "{}…",
+                value.chars().take(40).collect::<String>().escape_debug()
+            ),
+            format!(
+                "is {} bytes; at most {MAX_TEXT_BYTES} bytes are allowed",
+                value.len()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 impl TaskDefinition {
     /// Checks every column of `row`; the error names the first bad one.
     pub fn from_row(row: &TaskRow) -> Result<Self, TaskError> {
+        if let Some(problem) = &row.unreadable {
+            return Err(TaskError::invalid(problem.clone()));
+        }
         let spec = &row.spec;
+        check_name("name", &spec.name, false)?;
+        check_name("task_group", &spec.group, false)?;
+        check_name("module", &spec.module, false)?;
         let schedule: Schedule = spec
             .schedule
             .parse()
             .map_err(|e| column("schedule", &spec.schedule, e))?;
         let tz = parse_time_zone(&spec.time_zone)
             .map_err(|e| column("time_zone", &spec.time_zone, e))?;
-        if spec.shard_total < 1 || spec.shard_total > 10_000 {
-            return Err(column(
-                "shard_total",
-                &spec.shard_total.to_string(),
-                "must be 1 to 10000",
-            ));
-        }
-        let shard_total = spec.shard_total as u32;
+        let shard_total = in_range("shard_total", spec.shard_total, 1, MAX_SHARDS)? as u32;
         let shard_params = match &spec.shard_params {
             None => BTreeMap::new(),
-            Some(text) => parse_shard_params(text, shard_total)
-                .map_err(|e| column("shard_params", text, e))?,
+            Some(text) => {
+                check_length("shard_params", text)?;
+                parse_shard_params(text, shard_total)
+                    .map_err(|e| column("shard_params", text, e))?
+            }
         };
-        if let Some(size) = spec.page_size.filter(|s| *s < 1 || *s > u32::MAX as i64) {
-            return Err(column(
-                "page_size",
-                &size.to_string(),
-                "must be a positive number",
-            ));
+        if let Some(size) = spec.page_size {
+            in_range("page_size", size, 1, MAX_PAGE_SIZE)?;
         }
+        check_length("params", &spec.params)?;
         let params = parse_params(&spec.params).map_err(|e| column("params", &spec.params, e))?;
         let concurrency: Concurrency = spec
             .concurrency
@@ -114,27 +183,35 @@ impl TaskDefinition {
             .misfire
             .parse()
             .map_err(|e| column("misfire", &spec.misfire, e))?;
-        for (name, value) in [
-            ("timeout_ms", spec.timeout_ms),
-            ("memory_mib", spec.memory_mib),
+        if let Some(timeout) = spec.timeout_ms {
+            in_range("timeout_ms", timeout, 1, MAX_TIMEOUT_MS)?;
+        }
+        if let Some(memory) = spec.memory_mib {
+            in_range("memory_mib", memory, 1, MAX_MEMORY_MIB)?;
+        }
+        in_range("max_retries", spec.max_retries, 0, MAX_RETRIES)?;
+        in_range("retry_backoff_ms", spec.retry_backoff_ms, 0, MAX_BACKOFF_MS)?;
+        if let Some(selector) = &spec.selector {
+            check_length("selector", selector)?;
+            Labels::parse(selector).map_err(|e| column("selector", selector, e))?;
+        }
+        for (name, time) in [
+            ("start_at", spec.start_at),
+            ("end_at", spec.end_at),
+            ("created_at", Some(row.created_at)),
         ] {
-            if let Some(value) = value.filter(|v| *v <= 0) {
-                return Err(column(
-                    name,
-                    &value.to_string(),
-                    "must be positive (or NULL for the host default)",
-                ));
+            if let Some(time) = time {
+                in_range(name, time, 0, LATEST_MS)?;
             }
         }
-        if spec.max_retries < 0 || spec.retry_backoff_ms < 0 {
+        if let (Some(start), Some(end)) = (spec.start_at, spec.end_at)
+            && end < start
+        {
             return Err(column(
-                "max_retries",
-                &spec.max_retries.to_string(),
-                "retries and backoff cannot be negative",
+                "end_at",
+                &end.to_string(),
+                format!("is before start_at ({start}): the task could never fire"),
             ));
-        }
-        if let Some(selector) = &spec.selector {
-            Labels::parse(selector).map_err(|e| column("selector", selector, e))?;
         }
         let fire_params = merged_params_json(&params, &BTreeMap::new());
         Ok(Self {
@@ -278,5 +355,80 @@ mod tests {
             definition.params_json(&overrides),
             r#"{"batch":"100","city":"y","dry":"true"}"#
         );
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::vocab::TaskSpec;
+
+    // Boxed: a row of eighteen unboxed strategies overflows a test thread's
+    // stack in a debug build.
+    fn text() -> BoxedStrategy<String> {
+        prop_oneof![
+            any::<String>(),
+            "[a-z0-9_{}\":, =-]{0,12}",
+            Just(String::new()),
+            Just("every 10000000000000000000s 10000000000000000000s".to_owned()),
+            Just("every 106751991167d".to_owned()),
+        ]
+        .boxed()
+    }
+
+    fn number() -> BoxedStrategy<i64> {
+        prop_oneof![any::<i64>(), -3i64..2000, Just(i64::MIN), Just(i64::MAX)].boxed()
+    }
+
+    prop_compose! {
+        fn spec()(
+            name in text(), group in text(), module in text(), schedule in text(),
+            time_zone in text(), shard_total in number(), shard_params in proptest::option::of(text()),
+            page_size in proptest::option::of(number()), params in text(), concurrency in text(),
+            misfire in text(), timeout_ms in proptest::option::of(number()),
+            memory_mib in proptest::option::of(number()), max_retries in number(),
+            retry_backoff_ms in number(), selector in proptest::option::of(text()),
+            start_at in proptest::option::of(number()), end_at in proptest::option::of(number()),
+        ) -> TaskSpec {
+            TaskSpec {
+                name, group, module, schedule, time_zone, paused: false, shard_total, shard_params,
+                page_size, params, concurrency, misfire, timeout_ms, memory_mib, max_retries,
+                retry_backoff_ms, selector, start_at, end_at,
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+
+        #[test]
+        fn any_row_is_a_definition_or_an_error_naming_the_column(
+            spec in spec(),
+            created_at in number(),
+        ) {
+            let row = TaskRow::new(spec, created_at);
+            match TaskDefinition::from_row(&row) {
+                Ok(definition) => {
+                    let _ = definition.timing.next_after(0);
+                }
+                Err(error) => prop_assert!(error.message.starts_with("column `"), "{}", error.message),
+            }
+        }
+
+        #[test]
+        fn any_params_text_is_params_or_says_what_to_write(text in text()) {
+            if let Err(error) = parse_params(&text) {
+                prop_assert!(error.contains("object") || error.contains("param `"), "{error}");
+            }
+        }
+
+        #[test]
+        fn any_shard_params_text_is_parsed_or_explained(text in text(), total in 1u32..=1000) {
+            if let Err(error) = parse_shard_params(&text, total) {
+                prop_assert!(!error.is_empty());
+            }
+        }
     }
 }

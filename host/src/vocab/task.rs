@@ -100,6 +100,11 @@ pub struct TaskRow {
     pub error_code: Option<TaskErrorKind>,
     /// Bumped on every change not made by the scheduler.
     pub revision: i64,
+    /// Columns that hold a value of the wrong type (possible on SQLite),
+    /// named with what they hold; they read as their defaults above, and the
+    /// row does not fire until it is fixed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
 }
 
 impl TaskRow {
@@ -113,6 +118,7 @@ impl TaskRow {
             error: None,
             error_code: None,
             revision: 0,
+            unreadable: None,
         }
     }
 }
