@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use carillon::runtime::io::memory::MemoryState;
-use carillon::runtime::io::{BoxFuture, CheckpointStore, LogLine, LogSink, RunIo, RunKey};
+use carillon::runtime::io::{
+    BoxFuture, CheckpointStore, LogLine, LogSink, RunIo, RunKey, SeamError,
+};
 use carillon::runtime::{
     CancelToken, JobComponent, RunContext, RunLimits, RunRequest, Runtime, RuntimeConfig,
 };
@@ -23,11 +25,13 @@ type Params = Vec<(String, String)>;
 struct Discard;
 
 impl LogSink for Discard {
-    fn write(&self, _: &RunKey, _: LogLine) {}
+    fn write(&self, _: &RunKey, _: LogLine) -> bool {
+        true
+    }
 }
 
 impl CheckpointStore for Discard {
-    fn save<'a>(&'a self, _: &'a RunKey, _: Vec<u8>) -> BoxFuture<'a, Result<(), String>> {
+    fn save<'a>(&'a self, _: &'a RunKey, _: Vec<u8>) -> BoxFuture<'a, Result<(), SeamError>> {
         Box::pin(std::future::ready(Ok(())))
     }
 }

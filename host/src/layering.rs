@@ -25,7 +25,7 @@ const LAYERS: &[&[&str]] = &[
     // Shared vocabulary, when tasks fire, and leaf words: pure but `clock`.
     &["vocab"],
     &["schedule"],
-    &["units", "labels", "digest", "clock", "panics"],
+    &["units", "labels", "digest", "clock", "panics", "repeats"],
 ];
 
 /// Modules that do no I/O and never read the clock: time comes in as an

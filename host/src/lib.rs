@@ -21,10 +21,11 @@
 //!   definition, run states, cancel reasons, task errors). Pure.
 //! - [`schedule`]: when tasks fire (Quartz cron, intervals, one-shots,
 //!   misfires). Pure: no I/O, no clock.
-//! - [`units`], [`labels`], [`digest`], [`clock`], [`panics`]: small leaf
-//!   words (durations and byte sizes as people write them, node labels and
-//!   selectors, content digests, the one source of "now", confining a panic
-//!   to the task or run it happened in).
+//! - [`units`], [`labels`], [`digest`], [`clock`], [`panics`], [`repeats`]:
+//!   small leaf words (durations and byte sizes as people write them, node
+//!   labels and selectors, content digests, the one source of "now",
+//!   confining a panic to the task or run it happened in, logging a failure
+//!   that repeats without burying the log).
 
 pub mod cli;
 pub mod clock;
@@ -35,6 +36,7 @@ pub mod dispatch;
 pub mod labels;
 pub mod panics;
 pub mod plugins;
+pub mod repeats;
 pub mod runtime;
 pub mod schedule;
 pub mod scheduler;

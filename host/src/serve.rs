@@ -21,9 +21,10 @@ use crate::cluster::{ClusterView, OFFER_WINDOW, liveness, notify};
 use crate::config::Config;
 use crate::dispatch::{DispatchConfig, Dispatcher};
 use crate::plugins::{ModuleRegistry, Plugins};
+use crate::repeats::Repeats;
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::scheduler::{FIRE_AHEAD, Scheduler, SchedulerConfig};
-use crate::store::{Backend, Store, redact};
+use crate::store::{Backend, Rescued, Store, redact};
 use crate::units::ByteSize;
 use crate::vocab::CancelReason;
 
@@ -93,11 +94,22 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
     plugins.scan_folder(&config.plugins_dir).await?;
 
     let now = now_ms();
-    let (requeued, orphaned) = store.rescue_runs_of(&config.node_id, now).await?;
-    if requeued + orphaned > 0 {
+    // This node (its previous process) was alive until at most one interval
+    // after its last heartbeat.
+    let alive_until = store
+        .last_heartbeat(&config.node_id)
+        .await?
+        .map_or(now, |beat| {
+            (beat + config.heartbeat_interval.as_millis() as i64).min(now)
+        });
+    let rescued = store
+        .rescue_runs_of(&config.node_id, now, alive_until)
+        .await?;
+    if rescued != Rescued::default() {
         tracing::warn!(
-            requeued,
-            orphaned,
+            requeued = rescued.requeued,
+            orphaned = rescued.orphaned,
+            never_started = rescued.unstarted,
             "this node stopped last time with runs in flight: rescued them"
         );
     }
@@ -267,12 +279,14 @@ async fn schedule_loop(
     tasks_changed: Arc<tokio::sync::Notify>,
     mut stopped: watch::Receiver<bool>,
 ) {
+    let mut failures = Repeats::new("a scheduling pass");
     while !*stopped.borrow() {
         let reservation = dispatcher.reserve();
         let now = now_ms();
         let horizon = now + FIRE_AHEAD.as_millis() as i64;
         match scheduler.tick(now, horizon, reservation.len()).await {
             Ok(report) => {
+                failures.succeeded();
                 let claimed = report.claimed.len();
                 dispatcher.start_claimed(report.claimed, reservation);
                 if report.runs > claimed {
@@ -282,7 +296,7 @@ async fn schedule_loop(
                     dispatcher.cancel(*id, CancelReason::Replaced);
                 }
             }
-            Err(error) => tracing::error!("scheduling pass failed (will retry): {error}"),
+            Err(error) => failures.failed(&error),
         }
         let wake = next_wake(&store, &config).await;
         tokio::select! {
@@ -304,9 +318,11 @@ async fn dispatch_loop(
     mut stopped: watch::Receiver<bool>,
 ) {
     let mut polled = true;
+    let mut failures = Repeats::new("claiming runs");
     while !*stopped.borrow() {
-        if let Err(error) = dispatcher.claim_and_start(polled).await {
-            tracing::error!("claiming runs failed (will retry): {error}");
+        match dispatcher.claim_and_start(polled).await {
+            Ok(_) => failures.succeeded(),
+            Err(error) => failures.failed(&error),
         }
         polled = tokio::select! {
             () = fired.notified() => false,
@@ -328,15 +344,19 @@ async fn housekeeping_loop(
 ) {
     let mut last_sync = now_ms();
     let mut sync_now = false;
+    let mut cancel_failures = Repeats::new("reading cancel requests");
+    let mut sync_failures = Repeats::new("the module sync");
     while !*stopped.borrow() {
-        if let Err(error) = dispatcher.relay_cancel_requests().await {
-            tracing::error!("reading cancel requests failed: {error}");
+        match dispatcher.relay_cancel_requests().await {
+            Ok(()) => cancel_failures.succeeded(),
+            Err(error) => cancel_failures.failed(&error),
         }
         let now = now_ms();
         if sync_now || now - last_sync >= config.heartbeat_interval.as_millis() as i64 {
             last_sync = now;
-            if let Err(error) = plugins.sync_from_store().await {
-                tracing::error!("module sync failed: {error}");
+            match plugins.sync_from_store().await {
+                Ok(()) => sync_failures.succeeded(),
+                Err(error) => sync_failures.failed(&error),
             }
         }
         sync_now = tokio::select! {

@@ -14,6 +14,7 @@ mod host;
 mod pg;
 mod support;
 
+mod chaos_full_disk;
 mod cli_db;
 mod cli_run;
 mod runtime_cache;

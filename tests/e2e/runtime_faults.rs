@@ -49,6 +49,16 @@ fn a_trap_is_reported_as_a_trap() {
 }
 
 #[test]
+fn an_exit_is_reported_as_an_exit_not_a_crash() {
+    // `std::process::exit(3)`: WASI p2 carries failure, not the code.
+    assert_eq!(fault_of("exit"), RunFault::Exited(1));
+    assert_eq!(
+        fault_of("exit").to_string(),
+        "exited with status 1 instead of returning from `run`"
+    );
+}
+
+#[test]
 fn an_infinite_loop_is_stopped_at_its_timeout() {
     assert_eq!(
         fault_of("spin"),
@@ -220,4 +230,35 @@ fn components_of_another_world_or_version_are_refused_at_load() {
     truncated.truncate(truncated.len() / 2);
     let error = runtime().load(&truncated).unwrap_err();
     assert!(matches!(error, LoadError::Invalid(_)), "{error}");
+}
+
+/// A checkpoint store whose database is down.
+struct DownCheckpoints;
+
+impl carillon::runtime::io::CheckpointStore for DownCheckpoints {
+    fn save<'a>(
+        &'a self,
+        _: &'a carillon::runtime::io::RunKey,
+        _: Vec<u8>,
+    ) -> carillon::runtime::io::BoxFuture<'a, Result<(), carillon::runtime::io::SeamError>> {
+        Box::pin(std::future::ready(Err(
+            carillon::runtime::io::SeamError::Unavailable("disk I/O error".into()),
+        )))
+    }
+}
+
+#[test]
+fn a_database_failure_during_a_run_is_the_hosts_not_the_jobs() {
+    let stores = Stores::default();
+    let mut context = RunContext::new("pages", 4);
+    context.page = Some(carillon::runtime::PageSpec { index: 0, size: 20 });
+    let mut request = stores.request(context, quick_limits());
+    request.io.checkpoints = std::sync::Arc::new(DownCheckpoints);
+    let report = block_on(runtime().run(&load("pager"), request));
+    assert_eq!(
+        report.outcome,
+        RunOutcome::Fault {
+            fault: RunFault::Host("its database failed during the run: disk I/O error".into())
+        }
+    );
 }

@@ -54,6 +54,9 @@ fn no_fire_is_lost_or_doubled_across_a_crash() {
         (rows[0][0].parse::<i64>().unwrap() >= 3).then_some(())
     });
     host.kill9();
+    let killed_at = carillon::clock::now_ms();
+    // Down for a while (the slots meanwhile are missed, within the
+    // misfire threshold).
     std::thread::sleep(Duration::from_secs(3));
     host.restart();
     wait_until("fires after the restart", Duration::from_secs(15), || {
@@ -61,6 +64,24 @@ fn no_fire_is_lost_or_doubled_across_a_crash() {
             host.query("SELECT COUNT(*) FROM runs WHERE task = 'tick' AND state = 'succeeded'");
         (rows[0][0].parse::<i64>().unwrap() >= 8).then_some(())
     });
+    // Runs claimed ahead of slots after the kill never started: they ran
+    // after the restart as attempt 1, not orphaned (no retries are left).
+    let unstarted = host.query(&format!(
+        "SELECT state, attempt FROM runs WHERE task = 'tick' AND scheduled_at > {killed_at} \
+         AND scheduled_at < {killed_at} + 1000"
+    ));
+    assert!(
+        !unstarted.is_empty(),
+        "a slot fell in the second after the kill"
+    );
+    assert!(
+        unstarted.iter().all(|r| r[0] == "succeeded" && r[1] == "1"),
+        "{unstarted:?}"
+    );
+    let orphaned = host.query(&format!(
+        "SELECT COUNT(*) FROM runs WHERE task = 'tick' AND state = 'orphaned' AND scheduled_at > {killed_at}"
+    ));
+    assert_eq!(orphaned[0][0], "0");
     let slots: Vec<i64> = host
         .query("SELECT scheduled_at FROM runs WHERE task = 'tick' ORDER BY scheduled_at")
         .iter()

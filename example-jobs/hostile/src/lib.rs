@@ -35,6 +35,7 @@ fn run(ctx: &Context) -> Result<Outcome, JobError> {
             carillon_guest::save_checkpoint(&vec![0u8; 2 << 20])?;
             Ok(Outcome::done())
         }
+        "exit" => std::process::exit(3),
         "ok" => Ok(Outcome::done().with_summary("behaved")),
         other => Err(JobError::fatal(format!("unknown mode `{other}`"))),
     }

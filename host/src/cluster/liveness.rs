@@ -17,7 +17,8 @@ use tokio::sync::{Notify, watch};
 use crate::clock::now_ms;
 use crate::cluster::ClusterView;
 use crate::labels::Labels;
-use crate::store::Store;
+use crate::repeats::Repeats;
+use crate::store::{Rescued, Store};
 
 /// What liveness fences when the database is out of reach: the part of the
 /// host that claims and runs.
@@ -73,6 +74,8 @@ pub async fn run(
     // A database call that hangs (a dropped network path) must not hold the
     // loop past the point where it has to fence.
     let limit = config.heartbeat_interval;
+    let mut beat_failures = Repeats::new("the heartbeat");
+    let mut rescue_failures = Repeats::new("looking for dead hosts");
     while !*stopped.borrow() {
         let now = now_ms();
         if now - last_attempt >= beat_every {
@@ -80,13 +83,14 @@ pub async fn run(
             match tokio::time::timeout(limit, beat(&store, &view, &config, now)).await {
                 Ok(Ok(())) => {
                     last_beat = now;
+                    beat_failures.succeeded();
                     if fence.is_raised() {
                         fence.lower();
                         tracing::warn!("database reachable again: this host claims runs again");
                     }
                 }
-                Ok(Err(error)) => tracing::error!("heartbeat failed: {error:#}"),
-                Err(_) => tracing::error!("heartbeat failed: no answer within {limit:?}"),
+                Ok(Err(error)) => beat_failures.failed(&format!("{error:#}")),
+                Err(_) => beat_failures.failed(&format!("no answer within {limit:?}")),
             }
         }
         let silent = Duration::from_millis((now_ms() - last_beat).max(0) as u64);
@@ -101,12 +105,14 @@ pub async fn run(
         }
         if !fence.is_raised() {
             match tokio::time::timeout(limit, rescue_dead(&store, &config)).await {
-                Ok(Ok(0)) => {}
-                Ok(Ok(_)) => rescued.notify_one(),
-                Ok(Err(error)) => tracing::error!("looking for dead hosts failed: {error:#}"),
-                Err(_) => {
-                    tracing::error!("looking for dead hosts failed: no answer within {limit:?}")
+                Ok(Ok(pending)) => {
+                    rescue_failures.succeeded();
+                    if pending > 0 {
+                        rescued.notify_one();
+                    }
                 }
+                Ok(Err(error)) => rescue_failures.failed(&format!("{error:#}")),
+                Err(_) => rescue_failures.failed(&format!("no answer within {limit:?}")),
             }
         }
         tokio::select! {
@@ -151,20 +157,25 @@ async fn beat(
 async fn rescue_dead(store: &Store, config: &LivenessConfig) -> anyhow::Result<u64> {
     let now = now_ms();
     let cutoff = now - config.node_timeout.as_millis() as i64;
-    let mut requeued_all = 0;
-    for node in store.dead_nodes_with_runs(&config.node_id, cutoff).await? {
-        let (requeued, orphaned) = store.rescue_runs_of(&node, now).await?;
-        requeued_all += requeued;
-        if requeued + orphaned > 0 {
+    let mut pending_again = 0;
+    for (node, heartbeat) in store.dead_nodes_with_runs(&config.node_id, cutoff).await? {
+        // It died at most one interval after its last heartbeat landed.
+        let alive_until = heartbeat.map_or(now, |beat| {
+            beat + config.heartbeat_interval.as_millis() as i64
+        });
+        let rescued = store.rescue_runs_of(&node, now, alive_until).await?;
+        pending_again += rescued.pending();
+        if rescued != Rescued::default() {
             tracing::warn!(
                 node = %node,
-                requeued,
-                orphaned,
+                requeued = rescued.requeued,
+                orphaned = rescued.orphaned,
+                never_started = rescued.unstarted,
                 "host missed its heartbeat: rescued its runs"
             );
         }
     }
-    Ok(requeued_all)
+    Ok(pending_again)
 }
 
 #[cfg(test)]

@@ -38,6 +38,7 @@ pub fn completion(
         module_digest: digest,
         refund_attempt: false,
         started_at: None,
+        log_lines_dropped: 0,
     };
     let may_retry = run.attempt < run.max_attempts;
     let retry = |error: String| Completion {
@@ -71,6 +72,20 @@ pub fn completion(
                 base
             }
         }
+        // Not the job's failure: again after the backoff, the attempt not
+        // counted.
+        RunOutcome::Fault {
+            fault: fault @ RunFault::Host(_),
+        } => Completion {
+            state: RunState::Pending,
+            retry_at: Some(now + retry_delay_ms(run.retry_backoff_ms.max(1000), run.attempt)),
+            error: Some(format!(
+                "attempt {} {fault}; retrying (not counted against the task's retries)",
+                run.attempt
+            )),
+            refund_attempt: true,
+            ..base
+        },
         RunOutcome::Fault {
             fault: fault @ RunFault::Cancelled(_),
         } => Completion {
@@ -117,6 +132,7 @@ mod tests {
             retry_backoff_ms: 1000,
             checkpoint: None,
             selector: None,
+            planned_start: 0,
         }
     }
 
@@ -175,6 +191,19 @@ mod tests {
             completion(&cancelled, &run(1, 5), None, 0, None).state,
             RunState::Cancelled
         );
+    }
+
+    #[test]
+    fn a_failure_of_the_hosts_database_is_retried_without_spending_an_attempt() {
+        let failed = RunOutcome::Fault {
+            fault: RunFault::Host("checkpoint not saved: disk full".into()),
+        };
+        let c = completion(&failed, &run(1, 1), None, 10_000, None);
+        assert_eq!(
+            (c.state, c.retry_at, c.refund_attempt),
+            (RunState::Pending, Some(11_000), true)
+        );
+        assert!(c.error.unwrap().contains("not counted"));
     }
 
     #[test]

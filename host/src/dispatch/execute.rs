@@ -20,6 +20,30 @@ use crate::store::{ClaimedRun, Completion, FencedCompletion};
 use crate::units::ByteSize;
 use crate::vocab::parse_params;
 
+/// How an attempt went on this host.
+#[derive(Debug)]
+struct Attempt {
+    outcome: RunOutcome,
+    /// The module version that ran, if one did.
+    digest: Option<String>,
+    /// When the job started, if it did.
+    started_at: Option<i64>,
+    /// Log lines the host could not keep.
+    log_lines_dropped: u64,
+}
+
+impl Attempt {
+    /// An attempt that ended before a job ran.
+    fn ended(outcome: RunOutcome) -> Self {
+        Self {
+            outcome,
+            digest: None,
+            started_at: None,
+            log_lines_dropped: 0,
+        }
+    }
+}
+
 impl Dispatcher {
     /// Runs `run` to its end on this host and queues its outcome; `held` is
     /// its held permit, given back once the outcome is queued.
@@ -31,16 +55,23 @@ impl Dispatcher {
     ) {
         // A bug met while handling this run ends this run, recorded, and
         // nothing else: the permits are given back and the outcome written.
-        let (outcome, digest, started_at) = catch_future(self.attempt(&run, &cancel))
+        let attempt = catch_future(self.attempt(&run, &cancel))
             .await
             .unwrap_or_else(|panic| {
                 let fault =
-                    RunFault::Host(format!("{panic} (a bug in Carillon: please report it)"));
-                (RunOutcome::Fault { fault }, None, None)
+                    RunFault::HostBug(format!("{panic} (a bug in Carillon: please report it)"));
+                Attempt::ended(RunOutcome::Fault { fault })
             });
         let interrupted = cancel.reason().and_then(|reason| reason.interruption());
-        let mut record = completion(&outcome, &run, digest, now_ms(), interrupted);
-        record.started_at = started_at;
+        let mut record = completion(
+            &attempt.outcome,
+            &run,
+            attempt.digest,
+            now_ms(),
+            interrupted,
+        );
+        record.started_at = attempt.started_at;
+        record.log_lines_dropped = attempt.log_lines_dropped;
         // The outcome is queued before the permit is given back (so shutdown,
         // which waits for every permit, then flushes, never misses it), but
         // the permit does not wait for the database write: a trivial job
@@ -51,28 +82,33 @@ impl Dispatcher {
         recorded.await;
     }
 
-    /// Waits for the run's slot and an executing permit, then runs the job;
-    /// returns the outcome, the module digest that ran and when it started.
-    async fn attempt(
-        &self,
-        run: &ClaimedRun,
-        cancel: &CancelToken,
-    ) -> (RunOutcome, Option<String>, Option<i64>) {
-        match self.wait_for_start(run, cancel).await {
-            Err(reason) => (
-                RunOutcome::Fault {
-                    fault: RunFault::Cancelled(reason),
-                },
-                None,
-                None,
-            ),
+    /// Waits for the run's slot and an executing permit, then runs the job.
+    async fn attempt(&self, run: &ClaimedRun, cancel: &CancelToken) -> Attempt {
+        let waited = self.wait_for_start(run, cancel).await;
+        self.no_longer_waiting(run);
+        match waited {
+            Err(reason) => Attempt::ended(RunOutcome::Fault {
+                fault: RunFault::Cancelled(reason),
+            }),
             Ok(executing) => {
                 let started_at = now_ms();
-                let (outcome, digest) = self.run_job(run, cancel).await;
+                let attempt = self.run_job(run, cancel).await;
                 drop(executing);
-                (outcome, digest, Some(started_at))
+                Attempt {
+                    started_at: Some(started_at),
+                    ..attempt
+                }
             }
         }
+    }
+
+    /// `run` has begun, or will not: the start watermark may move past it.
+    fn no_longer_waiting(&self, run: &ClaimedRun) {
+        let inner = &self.inner;
+        inner.watermark.began(run.planned_start);
+        inner
+            .recorder
+            .started_through(inner.watermark.value(now_ms()));
     }
 
     /// Waits for the run's slot, then for an executing permit; returns the
@@ -93,29 +129,37 @@ impl Dispatcher {
         }
     }
 
-    /// Runs the job once; returns its outcome and the module digest that ran.
-    async fn run_job(
-        &self,
-        run: &ClaimedRun,
-        cancel: &CancelToken,
-    ) -> (RunOutcome, Option<String>) {
+    /// Runs the job once.
+    async fn run_job(&self, run: &ClaimedRun, cancel: &CancelToken) -> Attempt {
         let inner = &self.inner;
         match inner.registry.get(&run.module) {
-            None => (
-                RunOutcome::Fault {
-                    fault: RunFault::Instantiation(missing_module(&run.module).message),
-                },
-                None,
-            ),
+            None => Attempt::ended(RunOutcome::Fault {
+                fault: RunFault::Instantiation(missing_module(&run.module).message),
+            }),
             Some(job) => {
+                let limits = self.limits_of(run);
+                let largest = inner.runtime.max_memory();
+                if limits.memory > largest {
+                    let fault = RunFault::Instantiation(format!(
+                        "the task asks for a memory cap of {}, more than this host's largest, {largest}; \
+                         lower the task's memory_mib or raise the host's limits.memory",
+                        limits.memory
+                    ));
+                    return Attempt::ended(RunOutcome::Fault { fault });
+                }
                 let request = RunRequest {
                     context: context_of(run),
-                    limits: self.limits_of(run),
+                    limits,
                     io: inner.io.clone(),
                     cancel: cancel.clone(),
                 };
                 let report = inner.runtime.run(&job, request).await;
-                (report.outcome, Some(job.digest().to_string()))
+                Attempt {
+                    outcome: report.outcome,
+                    digest: Some(job.digest().to_string()),
+                    started_at: None,
+                    log_lines_dropped: report.log_lines_dropped,
+                }
             }
         }
     }

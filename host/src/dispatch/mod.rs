@@ -13,6 +13,7 @@ mod execute;
 mod permits;
 mod recorder;
 mod store_io;
+mod watermark;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,7 +22,7 @@ use std::time::Duration;
 
 pub use completion::{completion, retry_delay_ms};
 pub use permits::Reservation;
-pub use recorder::Recorder;
+pub use recorder::{QUEUE_LIMIT, Recorder};
 pub use store_io::{StoreCheckpoints, StoreState};
 
 use crate::clock::now_ms;
@@ -33,6 +34,7 @@ use crate::runtime::{CancelToken, RunLimits, Runtime};
 use crate::store::{ClaimedRun, Store, StoreError};
 use crate::vocab::CancelReason;
 use permits::Permits;
+use watermark::StartWatermark;
 
 /// How this host dispatches.
 #[derive(Debug, Clone)]
@@ -70,6 +72,8 @@ struct Inner {
     config: DispatchConfig,
     node: Arc<str>,
     permits: Permits,
+    /// Runs held but not begun, for the start watermark.
+    watermark: Arc<StartWatermark>,
     running: Mutex<HashMap<i64, CancelToken>>,
     selectors: Mutex<Selectors>,
     shutting_down: AtomicBool,
@@ -88,7 +92,7 @@ impl Dispatcher {
         config: DispatchConfig,
     ) -> Self {
         let node: Arc<str> = Arc::from(config.node_id.as_str());
-        let recorder = Recorder::start(store.clone());
+        let recorder = Recorder::start(store.clone(), node.clone());
         let io = RunIo {
             log: Arc::new(recorder.clone()),
             checkpoints: Arc::new(StoreCheckpoints::new(store.clone(), node.clone())),
@@ -103,6 +107,7 @@ impl Dispatcher {
                 config,
                 node,
                 permits,
+                watermark: Arc::default(),
                 running: Mutex::new(HashMap::new()),
                 selectors: Mutex::new(Selectors::default()),
                 shutting_down: AtomicBool::new(false),
@@ -180,14 +185,23 @@ impl Dispatcher {
 
     /// Sets every free permit aside for runs about to be claimed (by a claim
     /// query, or by the scheduler as it inserts them); none while shutting
-    /// down or fenced. Permits not used go back when the reservation is
-    /// dropped.
+    /// down, fenced, or while the recorder is backed up (its queue more than
+    /// half full: the database is not keeping up). Permits not used go back
+    /// when the reservation is dropped.
     pub fn reserve(&self) -> Reservation {
         let inner = &self.inner;
-        if inner.shutting_down.load(Ordering::SeqCst) || self.is_raised() {
+        if inner.shutting_down.load(Ordering::SeqCst)
+            || self.is_raised()
+            || inner.recorder.is_backed_up()
+        {
             return Reservation::none();
         }
-        inner.permits.reserve_all()
+        inner.permits.reserve_all(&inner.watermark, now_ms())
+    }
+
+    /// Bytes of log lines waiting to be recorded.
+    pub fn queued_record_bytes(&self) -> usize {
+        self.inner.recorder.queued_bytes()
     }
 
     /// Starts claimed runs, each on a permit of `reservation`; the permits
@@ -197,6 +211,7 @@ impl Dispatcher {
         for run in runs {
             match reservation.take_one() {
                 Some(held) => {
+                    self.inner.watermark.hold(run.planned_start);
                     let token = CancelToken::new();
                     self.lock_running().insert(run.id, token.clone());
                     tokio::spawn(self.clone().execute(run, token, held));

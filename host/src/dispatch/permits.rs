@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
+use crate::dispatch::watermark::StartWatermark;
+
 /// Held permits per executing permit, and the least a host holds: enough
 /// for 10,000 fires/s claimed 500 ms ahead. A waiting run is a few hundred
 /// bytes.
@@ -63,14 +65,18 @@ impl Permits {
         free > 0 && (any_free || !self.is_saturated() || free >= self.claim_batch())
     }
 
-    /// Takes every free held permit.
-    pub(super) fn reserve_all(&self) -> Reservation {
+    /// Takes every free held permit, for a claim begun at `since` (ms): the
+    /// start watermark stays below it until the reservation is dropped.
+    pub(super) fn reserve_all(&self, watermark: &Arc<StartWatermark>, since: i64) -> Reservation {
         let free = self.free() as u32;
-        Reservation {
-            permit: (free > 0)
-                .then(|| self.held.clone().try_acquire_many_owned(free).ok())
-                .flatten(),
-        }
+        let permit = (free > 0)
+            .then(|| self.held.clone().try_acquire_many_owned(free).ok())
+            .flatten();
+        let claim = permit.as_ref().map(|_| {
+            watermark.claim_begins(since);
+            (watermark.clone(), since)
+        });
+        Reservation { permit, claim }
     }
 
     /// Records whether the last claim used every permit it had reserved.
@@ -124,12 +130,25 @@ fn held_limit(max_concurrent_runs: usize) -> usize {
 #[derive(Debug)]
 pub struct Reservation {
     permit: Option<OwnedSemaphorePermit>,
+    /// The claim this is for, in the start watermark until it is dropped.
+    claim: Option<(Arc<StartWatermark>, i64)>,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if let Some((watermark, since)) = &self.claim {
+            watermark.claim_ends(*since);
+        }
+    }
 }
 
 impl Reservation {
     /// No permits.
     pub(super) fn none() -> Self {
-        Self { permit: None }
+        Self {
+            permit: None,
+            claim: None,
+        }
     }
 
     /// Permits still set aside.
@@ -155,17 +174,18 @@ mod tests {
     #[test]
     fn a_backlog_is_claimed_in_batches_unless_any_free_permit_will_do() {
         let permits = Permits::new(8);
+        let marks = Arc::new(StartWatermark::default());
         assert!(permits.worth_claiming(false));
-        let all = permits.reserve_all();
+        let all = permits.reserve_all(&marks, 0);
         assert_eq!(all.len(), MIN_HELD);
         assert!(!permits.worth_claiming(true), "nothing is free");
         permits.set_saturated(true);
         drop(all);
-        let mut most = permits.reserve_all();
+        let mut most = permits.reserve_all(&marks, 0);
         let one = most.take_one().unwrap();
         drop(most);
         assert_eq!(permits.free(), MIN_HELD - 1);
-        let rest = permits.reserve_all();
+        let rest = permits.reserve_all(&marks, 0);
         permits.release(one);
         assert_eq!(permits.free(), 1);
         assert!(

@@ -2,8 +2,20 @@
 //! completions, queued to one task that writes them in batches, one
 //! transaction per batch, in the order they were sent (so a run's log is
 //! stored before it shows as finished), held and retried while the database
-//! is unreachable.
+//! is unreachable or full.
+//!
+//! Memory is bounded: queued log lines may take [`QUEUE_LIMIT`] bytes. Past
+//! half of it the recorder is backed up and the dispatcher claims no new
+//! runs (backpressure); past all of it a job's further lines are dropped
+//! and counted on its run. Completions are never dropped, and neither are
+//! the host's own lines about a run (a few per run).
+//!
+//! Each batch also carries this host's start watermark (every run it holds
+//! that was due by then has begun), so that after a crash a run claimed
+//! ahead that never started is not counted as an attempt.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
@@ -16,16 +28,36 @@ use crate::store::{FencedCompletion, Store, StoredLogLine};
 const BATCH_RECORDS: usize = 2000;
 const BATCH_WINDOW: Duration = Duration::from_millis(5);
 
+/// The most bytes of log lines the queue holds (message, fields and a
+/// line's fixed cost): 64 MiB.
+pub const QUEUE_LIMIT: usize = 64 << 20;
+
+/// What a queued line is counted as, beyond its text.
+const LINE_OVERHEAD: usize = 160;
+
 enum Message {
-    Line(StoredLogLine),
+    Line(StoredLogLine, usize),
     Complete(FencedCompletion, oneshot::Sender<bool>),
     Flush(oneshot::Sender<()>),
+    /// The start watermark moved: write it with the next batch.
+    Started,
 }
 
 /// Queues log lines and completions and writes them in batches.
 #[derive(Debug, Clone)]
 pub struct Recorder {
     sender: mpsc::UnboundedSender<Message>,
+    queue: Arc<Queue>,
+}
+
+/// What the writer and the senders share.
+#[derive(Debug)]
+struct Queue {
+    /// Bytes of log lines queued or being written.
+    bytes: AtomicUsize,
+    /// This host's start watermark (ms), `i64::MIN` before the first.
+    started_through: AtomicI64,
+    node: Arc<str>,
 }
 
 impl std::fmt::Debug for Message {
@@ -35,11 +67,16 @@ impl std::fmt::Debug for Message {
 }
 
 impl Recorder {
-    /// Starts the recorder task on the current runtime.
-    pub fn start(store: Store) -> Self {
+    /// Starts the recorder task of host `node` on the current runtime.
+    pub fn start(store: Store, node: Arc<str>) -> Self {
         let (sender, receiver) = mpsc::unbounded_channel();
-        tokio::spawn(write_batches(store, receiver));
-        Self { sender }
+        let queue = Arc::new(Queue {
+            bytes: AtomicUsize::new(0),
+            started_through: AtomicI64::new(i64::MIN),
+            node,
+        });
+        tokio::spawn(write_batches(store, receiver, queue.clone()));
+        Self { sender, queue }
     }
 
     /// Queues a completion now, after every line sent before it; the
@@ -64,11 +101,40 @@ impl Recorder {
             let _ = wait.await;
         }
     }
+
+    /// Whether the queue holds more than half its limit: claim nothing new
+    /// until it drains.
+    pub fn is_backed_up(&self) -> bool {
+        self.queue.bytes.load(Ordering::Relaxed) > QUEUE_LIMIT / 2
+    }
+
+    /// Bytes of log lines queued now.
+    pub fn queued_bytes(&self) -> usize {
+        self.queue.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Every run this host holds that was due by `through` (ms) has begun;
+    /// written with the next batch.
+    pub fn started_through(&self, through: i64) {
+        let before = self
+            .queue
+            .started_through
+            .fetch_max(through, Ordering::Relaxed);
+        if through > before {
+            let _ = self.sender.send(Message::Started);
+        }
+    }
 }
 
-async fn write_batches(store: Store, mut receiver: mpsc::UnboundedReceiver<Message>) {
+async fn write_batches(
+    store: Store,
+    mut receiver: mpsc::UnboundedReceiver<Message>,
+    queue: Arc<Queue>,
+) {
+    let mut written_through = i64::MIN;
     while let Some(first) = receiver.recv().await {
         let mut lines = Vec::new();
+        let mut line_bytes = 0;
         let mut completions = Vec::new();
         let mut replies = Vec::new();
         let mut flushes = Vec::new();
@@ -76,12 +142,16 @@ async fn write_batches(store: Store, mut receiver: mpsc::UnboundedReceiver<Messa
         let mut next = Some(first);
         while let Some(message) = next.take() {
             match message {
-                Message::Line(line) => lines.push(line),
+                Message::Line(line, bytes) => {
+                    lines.push(line);
+                    line_bytes += bytes;
+                }
                 Message::Complete(completion, reply) => {
                     completions.push(completion);
                     replies.push(reply);
                 }
                 Message::Flush(done) => flushes.push(done),
+                Message::Started => {}
             }
             if lines.len() + completions.len() >= BATCH_RECORDS {
                 break;
@@ -94,7 +164,12 @@ async fn write_batches(store: Store, mut receiver: mpsc::UnboundedReceiver<Messa
                     .flatten(),
             };
         }
-        let accepted = store_batch(&store, &lines, &completions).await;
+        // The watermark goes with the batch when it moved since the last one.
+        let through = queue.started_through.load(Ordering::Relaxed);
+        let started = (through > written_through).then_some((&*queue.node, through));
+        let accepted = store_batch(&store, &lines, &completions, started).await;
+        written_through = written_through.max(through);
+        queue.bytes.fetch_sub(line_bytes, Ordering::Relaxed);
         for (reply, accepted) in replies.into_iter().zip(accepted) {
             let _ = reply.send(accepted);
         }
@@ -104,31 +179,33 @@ async fn write_batches(store: Store, mut receiver: mpsc::UnboundedReceiver<Messa
     }
 }
 
-/// Writes one batch. While the database is unreachable the batch is kept and
-/// tried again (a completion dropped here would leave its run `running` on a
-/// live host for ever); once it is back, completions of runs another host
-/// took over meanwhile are rejected by the fence.
+/// Writes one batch. While the database is unreachable or full the batch is
+/// kept and tried again (a completion dropped here would leave its run
+/// `running`, to be run again after a restart); once it is back, completions
+/// of runs another host took over meanwhile are rejected by the fence.
 async fn store_batch(
     store: &Store,
     lines: &[StoredLogLine],
     completions: &[FencedCompletion],
+    started: Option<(&str, i64)>,
 ) -> Vec<bool> {
     let mut pause = Duration::from_millis(100);
     let mut warned = false;
     loop {
-        match store.record(lines, completions, now_ms()).await {
+        match store.record(lines, completions, started, now_ms()).await {
             Ok(accepted) => {
                 if warned {
-                    tracing::info!("database reachable again: held run records stored");
+                    tracing::warn!("run records stored again: the held ones are in the database");
                 }
                 return accepted;
             }
-            Err(error) if error.is_transient() && !store.is_closed() => {
+            Err(error) if error.may_pass() && !store.is_closed() => {
                 if !warned {
                     tracing::error!(
                         lines = lines.len(),
                         completions = completions.len(),
-                        "cannot store run records, holding them until the database is back: {error}"
+                        "cannot store run records, holding them (no new runs are claimed while \
+                         the queue is full) until the database takes them: {error}"
                     );
                     warned = true;
                 }
@@ -148,7 +225,19 @@ async fn store_batch(
 }
 
 impl LogSink for Recorder {
-    fn write(&self, run: &RunKey, line: LogLine) {
+    fn write(&self, run: &RunKey, line: LogLine) -> bool {
+        let bytes = LINE_OVERHEAD
+            + line.message.len()
+            + line
+                .fields
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>();
+        let queued = self.queue.bytes.fetch_add(bytes, Ordering::Relaxed);
+        if queued + bytes > QUEUE_LIMIT && line.source != LogSource::Host {
+            self.queue.bytes.fetch_sub(bytes, Ordering::Relaxed);
+            return false;
+        }
         trace_line(run, &line);
         let fields = (!line.fields.is_empty())
             .then(|| serde_json::to_string(&line.fields).unwrap_or_default());
@@ -162,7 +251,10 @@ impl LogSink for Recorder {
             message: line.message,
             fields,
         };
-        let _ = self.sender.send(Message::Line(stored));
+        if self.sender.send(Message::Line(stored, bytes)).is_err() {
+            self.queue.bytes.fetch_sub(bytes, Ordering::Relaxed);
+        }
+        true
     }
 }
 

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use crate::clock::now_ms;
-use crate::runtime::io::{BoxFuture, CheckpointStore, RunKey, StateStore};
+use crate::runtime::io::{BoxFuture, CheckpointStore, RunKey, SeamError, StateStore};
 use crate::store::Store;
 
 /// Checkpoints on the `runs` row, accepted only from the owning attempt.
@@ -24,12 +24,12 @@ impl StoreCheckpoints {
 }
 
 impl CheckpointStore for StoreCheckpoints {
-    fn save<'a>(&'a self, run: &'a RunKey, data: Vec<u8>) -> BoxFuture<'a, Result<(), String>> {
+    fn save<'a>(&'a self, run: &'a RunKey, data: Vec<u8>) -> BoxFuture<'a, Result<(), SeamError>> {
         Box::pin(async move {
             match self.store.save_checkpoint(run.run_id as i64, &self.node, i64::from(run.attempt), &data).await {
                 Ok(true) => Ok(()),
-                Ok(false) => Err("this host no longer owns the run (another host took it over); progress was not saved".to_owned()),
-                Err(error) => Err(format!("checkpoint not saved: {error}")),
+                Ok(false) => Err(SeamError::Refused("this host no longer owns the run (another host took it over); progress was not saved".to_owned())),
+                Err(error) => Err(SeamError::Unavailable(format!("checkpoint not saved: {error}"))),
             }
         })
     }
@@ -53,12 +53,12 @@ impl StateStore for StoreState {
         &'a self,
         task: &'a str,
         key: &'a str,
-    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, String>> {
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, SeamError>> {
         Box::pin(async move {
             self.store
                 .state_get(task, key)
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|e| SeamError::Unavailable(e.to_string()))
         })
     }
 
@@ -67,21 +67,21 @@ impl StateStore for StoreState {
         task: &'a str,
         key: &'a str,
         value: Vec<u8>,
-    ) -> BoxFuture<'a, Result<(), String>> {
+    ) -> BoxFuture<'a, Result<(), SeamError>> {
         Box::pin(async move {
             self.store
                 .state_set(task, key, &value, now_ms())
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|e| SeamError::Unavailable(e.to_string()))
         })
     }
 
-    fn delete<'a>(&'a self, task: &'a str, key: &'a str) -> BoxFuture<'a, Result<(), String>> {
+    fn delete<'a>(&'a self, task: &'a str, key: &'a str) -> BoxFuture<'a, Result<(), SeamError>> {
         Box::pin(async move {
             self.store
                 .state_delete(task, key)
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|e| SeamError::Unavailable(e.to_string()))
         })
     }
 }

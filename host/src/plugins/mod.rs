@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use notify::RecursiveMode;
+use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
 use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 use tokio::sync::mpsc;
 
@@ -150,6 +151,14 @@ impl Plugins {
             return;
         };
         let exists = path.is_file();
+        if !exists && path.exists() && (has_extension(path, "wasm") || has_extension(path, "toml"))
+        {
+            tracing::warn!(
+                file = %path.display(),
+                "ignored: not a regular file (a directory, FIFO or device); a module or manifest must be a file"
+            );
+            return;
+        }
         if has_extension(path, "wasm") {
             if exists {
                 self.load_file(&name, path).await;
@@ -242,7 +251,7 @@ impl Plugins {
                 None,
                 move |result: DebounceEventResult| match result {
                     Ok(events) => {
-                        for event in events {
+                        for event in events.iter().filter(|e| is_a_change(&e.kind)) {
                             for path in &event.paths {
                                 let _ = sender.send(path.clone());
                             }
@@ -266,6 +275,20 @@ impl Plugins {
                 }
             }
         }
+    }
+}
+
+/// Whether a watch event is someone changing the folder: a file created,
+/// written, renamed or removed. Opening and reading a file (as the host
+/// itself does when it loads one) is not, or every load would trigger the
+/// next.
+fn is_a_change(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Create(_) | EventKind::Remove(_) => true,
+        EventKind::Modify(ModifyKind::Metadata(_)) => false,
+        EventKind::Modify(_) => true,
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) | EventKind::Other | EventKind::Any => false,
     }
 }
 

@@ -87,9 +87,18 @@ pub enum RunFault {
     /// The instance could not be created (e.g. the instance pool is exhausted).
     #[error("could not start: {0}")]
     Instantiation(String),
-    /// The host itself failed while handling the run (not the job's doing).
-    #[error("the host failed handling it: {0}")]
+    /// The job called WASI's `exit` (e.g. `std::process::exit`) instead of
+    /// returning from `run`. WASI p2 carries only success (0) or failure (1),
+    /// whatever code the job passed.
+    #[error("exited with status {0} instead of returning from `run`")]
+    Exited(i32),
+    /// The host could not do what the job asked (its database failed): not
+    /// the job's failure. Retried without spending an attempt.
+    #[error("the host failed it: {0}")]
     Host(String),
+    /// The host hit a bug (a panic) while handling the run.
+    #[error("the host hit a bug handling it: {0}")]
+    HostBug(String),
 }
 
 impl RunFault {

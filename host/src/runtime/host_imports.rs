@@ -3,7 +3,7 @@
 //! checking the job's input against the host's caps.
 
 use crate::runtime::bindings::carillon::job::{cancel, checkpoint, log, state, types};
-use crate::runtime::io::Level;
+use crate::runtime::io::{Level, SeamError};
 use crate::runtime::store_data::RunData;
 
 impl types::Host for RunData {}
@@ -37,7 +37,8 @@ impl checkpoint::Host for RunData {
                 crate::units::ByteSize(data.len() as u64)
             ));
         }
-        self.checkpoints.save(&self.key, data).await?;
+        let saved = self.checkpoints.save(&self.key, data).await;
+        self.seam(saved)?;
         self.checkpoints_saved += 1;
         Ok(())
     }
@@ -50,6 +51,19 @@ impl cancel::Host for RunData {
 }
 
 impl RunData {
+    /// A seam's answer as the job sees it; a seam the host could not reach
+    /// also marks the run as the host's failure, should it fail.
+    fn seam<T>(&mut self, result: Result<T, SeamError>) -> Result<T, String> {
+        result.map_err(|error| match error {
+            SeamError::Refused(reason) => reason,
+            SeamError::Unavailable(reason) => {
+                let told = format!("the host could not do it ({reason}); the run will be retried");
+                self.host_failure.get_or_insert(reason);
+                told
+            }
+        })
+    }
+
     fn check_key(&self, key: &str) -> Result<(), String> {
         let cap = self.caps.state_key;
         if key.is_empty() {
@@ -68,7 +82,8 @@ impl RunData {
 impl state::Host for RunData {
     async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, String> {
         self.check_key(&key)?;
-        self.state.get(&self.key.task, &key).await
+        let value = self.state.get(&self.key.task, &key).await;
+        self.seam(value)
     }
 
     async fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), String> {
@@ -80,11 +95,13 @@ impl state::Host for RunData {
                 crate::units::ByteSize(value.len() as u64)
             ));
         }
-        self.state.set(&self.key.task, &key, value).await
+        let set = self.state.set(&self.key.task, &key, value).await;
+        self.seam(set)
     }
 
     async fn delete(&mut self, key: String) -> Result<(), String> {
         self.check_key(&key)?;
-        self.state.delete(&self.key.task, &key).await
+        let deleted = self.state.delete(&self.key.task, &key).await;
+        self.seam(deleted)
     }
 }

@@ -91,15 +91,29 @@ pub struct LogLine {
 /// Receives a run's log lines as they are written. Must not block: buffer and
 /// write in batches elsewhere.
 pub trait LogSink: Send + Sync {
-    /// Take one line of `run`'s log.
-    fn write(&self, run: &RunKey, line: LogLine);
+    /// Take one line of `run`'s log; false if the sink could not hold it
+    /// (full), in which case the run counts it as dropped. Lines from the
+    /// host ([`LogSource::Host`], a few per run) should always be kept.
+    fn write(&self, run: &RunKey, line: LogLine) -> bool;
+}
+
+/// Why a seam did not do what the job asked. Either way the job is told
+/// (it may carry on); an [`Unavailable`](SeamError::Unavailable) seam also
+/// marks the run as failed by the host, not by the job, if it then fails.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SeamError {
+    /// Refused for a reason of the run's own (e.g. another host owns it now).
+    #[error("{0}")]
+    Refused(String),
+    /// The host could not do it (its database failed).
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 /// Keeps checkpoints durably, one per run (the last one saved).
 pub trait CheckpointStore: Send + Sync {
-    /// Replace `run`'s checkpoint with `data`. An `Err` is shown to the job
-    /// (it does not stop the run).
-    fn save<'a>(&'a self, run: &'a RunKey, data: Vec<u8>) -> BoxFuture<'a, Result<(), String>>;
+    /// Replace `run`'s checkpoint with `data`.
+    fn save<'a>(&'a self, run: &'a RunKey, data: Vec<u8>) -> BoxFuture<'a, Result<(), SeamError>>;
 }
 
 /// Per-task key/value state that persists between runs.
@@ -109,16 +123,16 @@ pub trait StateStore: Send + Sync {
         &'a self,
         task: &'a str,
         key: &'a str,
-    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, String>>;
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, SeamError>>;
     /// Store `value` under `key` for `task`.
     fn set<'a>(
         &'a self,
         task: &'a str,
         key: &'a str,
         value: Vec<u8>,
-    ) -> BoxFuture<'a, Result<(), String>>;
+    ) -> BoxFuture<'a, Result<(), SeamError>>;
     /// Remove `key` for `task`.
-    fn delete<'a>(&'a self, task: &'a str, key: &'a str) -> BoxFuture<'a, Result<(), String>>;
+    fn delete<'a>(&'a self, task: &'a str, key: &'a str) -> BoxFuture<'a, Result<(), SeamError>>;
 }
 
 /// The three seams a run talks to, bundled.
@@ -164,9 +178,10 @@ pub mod memory {
     }
 
     impl LogSink for MemoryLog {
-        fn write(&self, run: &RunKey, line: LogLine) {
+        fn write(&self, run: &RunKey, line: LogLine) -> bool {
             let mut lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
             lines.push((run.run_id, line));
+            true
         }
     }
 
@@ -185,7 +200,11 @@ pub mod memory {
     }
 
     impl CheckpointStore for MemoryCheckpoints {
-        fn save<'a>(&'a self, run: &'a RunKey, data: Vec<u8>) -> BoxFuture<'a, Result<(), String>> {
+        fn save<'a>(
+            &'a self,
+            run: &'a RunKey,
+            data: Vec<u8>,
+        ) -> BoxFuture<'a, Result<(), SeamError>> {
             let mut by_run = self.by_run.lock().unwrap_or_else(|e| e.into_inner());
             by_run.insert(run.run_id, data);
             Box::pin(std::future::ready(Ok(())))
@@ -203,7 +222,7 @@ pub mod memory {
             &'a self,
             task: &'a str,
             key: &'a str,
-        ) -> BoxFuture<'a, Result<Option<Vec<u8>>, String>> {
+        ) -> BoxFuture<'a, Result<Option<Vec<u8>>, SeamError>> {
             let values = self.values.lock().unwrap_or_else(|e| e.into_inner());
             let value = values.get(&(task.to_owned(), key.to_owned())).cloned();
             Box::pin(std::future::ready(Ok(value)))
@@ -214,13 +233,17 @@ pub mod memory {
             task: &'a str,
             key: &'a str,
             value: Vec<u8>,
-        ) -> BoxFuture<'a, Result<(), String>> {
+        ) -> BoxFuture<'a, Result<(), SeamError>> {
             let mut values = self.values.lock().unwrap_or_else(|e| e.into_inner());
             values.insert((task.to_owned(), key.to_owned()), value);
             Box::pin(std::future::ready(Ok(())))
         }
 
-        fn delete<'a>(&'a self, task: &'a str, key: &'a str) -> BoxFuture<'a, Result<(), String>> {
+        fn delete<'a>(
+            &'a self,
+            task: &'a str,
+            key: &'a str,
+        ) -> BoxFuture<'a, Result<(), SeamError>> {
             let mut values = self.values.lock().unwrap_or_else(|e| e.into_inner());
             values.remove(&(task.to_owned(), key.to_owned()));
             Box::pin(std::future::ready(Ok(())))

@@ -96,6 +96,7 @@ pub struct RuntimeError(String);
 /// Loads job components and runs them. One per process; share it by reference.
 pub struct Runtime {
     engine: Engine,
+    max_memory: ByteSize,
     linker: Linker<RunData>,
     cache: Option<CompileCache>,
     _ticker: EpochTicker,
@@ -121,6 +122,7 @@ impl Runtime {
             .map_err(|e| RuntimeError(format!("epoch ticker thread: {e}")))?;
         Ok(Self {
             engine,
+            max_memory: config.max_memory,
             linker,
             cache,
             _ticker: ticker,
@@ -131,6 +133,11 @@ impl Runtime {
     /// component. CPU-heavy on a cache miss: call it off the hot path.
     pub fn load(&self, bytes: &[u8]) -> Result<JobComponent, LoadError> {
         loader::load(&self.engine, &self.linker, self.cache.as_ref(), bytes)
+    }
+
+    /// The largest memory cap a run may be given (the pool's slot size).
+    pub fn max_memory(&self) -> ByteSize {
+        self.max_memory
     }
 
     /// Runs `job` once. Never panics and never fails: whatever the job does, the

@@ -217,6 +217,8 @@ pub struct RunReport {
     pub log_bytes: u64,
     /// Checkpoints it saved.
     pub checkpoints_saved: u32,
+    /// Log lines written but not kept: the log sink was full.
+    pub log_lines_dropped: u64,
 }
 
 enum Stopped {
@@ -313,8 +315,26 @@ pub(crate) async fn execute(engine: &Engine, job: &JobComponent, request: RunReq
             fault: classify_trap(&error, state),
         },
     };
+    // The job failed after the host failed it (its database was out of
+    // reach): the host's failure, retried as such.
+    let outcome = match &state.host_failure {
+        Some(failure) if !outcome.is_success() => RunOutcome::Fault {
+            fault: RunFault::Host(format!("its database failed during the run: {failure}")),
+        },
+        _ => outcome,
+    };
     if let Some(reason) = outcome.reason() {
         log.host_line(Level::Error, format!("run {}: {reason}", outcome.state()));
+    }
+    let log_lines_dropped = log.dropped();
+    if log_lines_dropped > 0 {
+        log.host_line(
+            Level::Warn,
+            format!(
+                "{log_lines_dropped} log line(s) of this run were not kept: the host's record queue was full \
+                 (the database slow or unreachable)"
+            ),
+        );
     }
     RunReport {
         outcome,
@@ -322,6 +342,7 @@ pub(crate) async fn execute(engine: &Engine, job: &JobComponent, request: RunReq
         duration: started.elapsed(),
         log_bytes: log.bytes_used(),
         checkpoints_saved: state.checkpoints_saved,
+        log_lines_dropped,
     }
 }
 
@@ -363,6 +384,10 @@ fn classify_trap(error: &wasmtime::Error, state: &RunData) -> RunFault {
     }
     if state.log.flooded() {
         return RunFault::LogFlood(state.log.cap());
+    }
+    // `std::process::exit(3)` in a job: WASI's exit, not a crash.
+    if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return RunFault::Exited(exit.0);
     }
     match error.downcast_ref::<Trap>() {
         Some(Trap::StackOverflow) => RunFault::StackOverflow,

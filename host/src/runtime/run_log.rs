@@ -21,6 +21,8 @@ pub(crate) struct RunLog {
 struct Inner {
     next_seq: u32,
     bytes_used: u64,
+    /// Lines the sink could not hold.
+    dropped: u64,
     flooded: bool,
     stdout_partial: Vec<u8>,
     stderr_partial: Vec<u8>,
@@ -185,6 +187,13 @@ impl RunLog {
             message,
             fields,
         };
-        self.sink.write(&self.key, line);
+        if !self.sink.write(&self.key, line) {
+            inner.dropped += 1;
+        }
+    }
+
+    /// Lines the sink could not hold (it was full).
+    pub(crate) fn dropped(&self) -> u64 {
+        self.lock().dropped
     }
 }

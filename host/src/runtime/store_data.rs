@@ -31,6 +31,9 @@ pub(crate) struct RunData {
     pub(crate) cancel: CancelToken,
     pub(crate) caps: ImportCaps,
     pub(crate) checkpoints_saved: u32,
+    /// Set when a seam could not be reached (the host's failure, not the
+    /// job's): what went wrong.
+    pub(crate) host_failure: Option<String>,
     pub(crate) memory: MemoryCap,
     wasi: Option<WasiCtx>,
     table: ResourceTable,
@@ -54,6 +57,7 @@ impl RunData {
             cancel,
             caps,
             checkpoints_saved: 0,
+            host_failure: None,
             memory: MemoryCap {
                 cap: memory_cap.bytes() as usize,
                 exceeded: None,

@@ -48,12 +48,15 @@ pub struct ClaimedRun {
     pub checkpoint: Option<Vec<u8>>,
     /// The task's executor selector.
     pub selector: Option<String>,
+    /// When the run is to start here (ms): its slot, or the claim if later.
+    #[sqlx(rename = "started_at")]
+    pub planned_start: i64,
 }
 
 /// The columns a [`ClaimedRun`] is read from.
 const CLAIM_COLUMNS: &str = "id, task, task_group, scheduled_at, shard_index, shard_total, shard_param, \
     page_index, page_size, not_before, params, module, timeout_ms, memory_mib, attempt, max_attempts, \
-    retry_backoff_ms, checkpoint, selector";
+    retry_backoff_ms, checkpoint, selector, started_at";
 
 impl Store {
     /// Claims up to `limit` pending runs due by `due_by` for `node`, in one

@@ -49,6 +49,44 @@ impl StoreError {
             _ => false,
         }
     }
+
+    /// Whether the failure may pass if the same write is tried again later:
+    /// a transient error, the database out of reach or restarting, or its
+    /// disk full or failing (SQLite `FULL` or `IOERR`; PostgreSQL's
+    /// connection, resource and shutdown classes). What must not be lost
+    /// (run records) is held and retried while this is so.
+    pub fn may_pass(&self) -> bool {
+        match self {
+            StoreError::Query(sqlx::Error::Database(db)) => {
+                if let Some(sqlite) = db.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
+                    let code = sqlx::error::DatabaseError::code(sqlite);
+                    return sqlite_code_may_pass(code.as_deref());
+                }
+                db.code().is_some_and(|code| {
+                    PG_RETRYABLE.contains(&code.as_ref())
+                        || PG_MAY_PASS_CLASSES
+                            .iter()
+                            .any(|class| code.starts_with(class))
+                })
+            }
+            _ => self.is_transient(),
+        }
+    }
+}
+
+/// SQLite's `IOERR` and `FULL`.
+const SQLITE_IOERR: i32 = 10;
+const SQLITE_FULL: i32 = 13;
+
+/// PostgreSQL classes of errors that pass with time: connection exceptions,
+/// insufficient resources (a full disk), operator intervention (a restart).
+const PG_MAY_PASS_CLASSES: [&str; 3] = ["08", "53", "57P"];
+
+fn sqlite_code_may_pass(code: Option<&str>) -> bool {
+    sqlite_code_is_transient(code)
+        || code
+            .and_then(|code| code.parse::<i32>().ok())
+            .is_some_and(|code| matches!(code & 0xff, SQLITE_IOERR | SQLITE_FULL))
 }
 
 /// SQLite's primary result codes `SQLITE_BUSY` and `SQLITE_LOCKED`; the
@@ -97,5 +135,9 @@ mod tests {
             assert!(!sqlite_code_is_transient(Some(code)), "{code}");
         }
         assert!(!sqlite_code_is_transient(None));
+        // A full disk or an I/O error may pass; a constraint never does.
+        assert!(sqlite_code_may_pass(Some("13")));
+        assert!(sqlite_code_may_pass(Some("522")));
+        assert!(!sqlite_code_may_pass(Some("2067")));
     }
 }

@@ -46,6 +46,7 @@ pub use new_runs::NewRun;
 pub use nodes::NodeRow;
 pub use notifications::{Change, ChangeListener};
 pub use records::{Completion, FencedCompletion, StoredLogLine};
+pub use rescue::Rescued;
 pub use runs::{RunFilter, RunRow};
 pub use tasks::ScheduleVerdict;
 

@@ -132,7 +132,7 @@ pub(crate) async fn insert_claimed(
         for (task, run) in chunk {
             let key = (task.spec.name.clone(), run.scheduled_at, run.shard_index);
             if let Some(id) = ids.get(&key) {
-                claimed.push(claimed_at_insert(*id, task, run));
+                claimed.push(claimed_at_insert(*id, task, run, now));
             }
         }
     }
@@ -141,7 +141,7 @@ pub(crate) async fn insert_claimed(
 
 /// The claimed run for a row just inserted running (attempt 1, no page, no
 /// checkpoint).
-fn claimed_at_insert(id: i64, task: &TaskRow, run: &NewRun) -> ClaimedRun {
+fn claimed_at_insert(id: i64, task: &TaskRow, run: &NewRun, now: i64) -> ClaimedRun {
     let spec = &task.spec;
     ClaimedRun {
         id,
@@ -163,6 +163,7 @@ fn claimed_at_insert(id: i64, task: &TaskRow, run: &NewRun) -> ClaimedRun {
         retry_backoff_ms: spec.retry_backoff_ms.max(0),
         checkpoint: None,
         selector: spec.selector.clone(),
+        planned_start: run.scheduled_at.max(now),
     }
 }
 

@@ -34,7 +34,7 @@ impl Store {
         self.write_rows(
             "INSERT INTO nodes (id, labels, capacity, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, $4) \
              ON CONFLICT (id) DO UPDATE SET labels = excluded.labels, capacity = excluded.capacity, \
-             started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at",
+             started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, started_through = NULL",
             |query| query.bind(id).bind(labels).bind(capacity).bind(now),
         )
         .await?;

@@ -34,6 +34,8 @@ pub struct Completion {
     /// When the attempt really started, if it did (a run claimed ahead of
     /// its slot starts at the slot, not at the claim).
     pub started_at: Option<i64>,
+    /// Log lines of the attempt the host could not keep.
+    pub log_lines_dropped: u64,
 }
 
 /// A completion to record for one attempt, fenced by node and attempt.
@@ -77,19 +79,32 @@ pub struct StoredLogLine {
 const ROWS_PER_INSERT: usize = 100;
 
 impl Store {
-    /// Appends log lines, then records completions, in one transaction.
-    /// Returns, per completion, whether it was accepted (false: fenced out).
+    /// Appends log lines, then records completions, in one transaction,
+    /// with host `started.0`'s start watermark `started.1` (every run it
+    /// holds due by then has begun). Returns, per completion, whether it was
+    /// accepted (false: fenced out).
     pub async fn record(
         &self,
         lines: &[StoredLogLine],
         completions: &[FencedCompletion],
+        started: Option<(&str, i64)>,
         now: i64,
     ) -> Result<Vec<bool>, StoreError> {
-        if lines.is_empty() && completions.is_empty() {
+        if lines.is_empty() && completions.is_empty() && started.is_none() {
             return Ok(Vec::new());
         }
         let backend = self.backend;
         self.write_tx(|mut tx| async move {
+            if let Some((node, through)) = started {
+                sqlx::query(
+                    "UPDATE nodes SET started_through = $1 WHERE id = $2 \
+                     AND (started_through IS NULL OR started_through < $1)",
+                )
+                .bind(through)
+                .bind(node)
+                .execute(&mut *tx)
+                .await?;
+            }
             insert_lines(&mut tx, backend, lines).await?;
             let mut accepted = Vec::with_capacity(completions.len());
             for chunk in completions.chunks(COMPLETIONS_PER_STATEMENT) {
@@ -140,7 +155,7 @@ async fn insert_lines(
     Ok(())
 }
 
-/// Completions per statement (13 parameters each).
+/// Completions per statement (14 parameters each).
 const COMPLETIONS_PER_STATEMENT: usize = 200;
 
 /// Records fenced completions in one statement (`UPDATE … FROM (VALUES …)`);
@@ -156,11 +171,12 @@ async fn complete(
          summary = v.column4, items = v.column5, error = v.column6, \
          module_digest = COALESCE(v.column7, runs.module_digest), finished_at = v.column8, \
          node = CASE WHEN v.column9 = 1 THEN NULL ELSE runs.node END, attempt = runs.attempt - v.column10, \
-         cancel_reason = NULL, started_at = COALESCE(v.column13, runs.started_at) \
+         cancel_reason = NULL, started_at = COALESCE(v.column13, runs.started_at), \
+         log_lines_dropped = runs.log_lines_dropped + v.column14 \
          FROM (VALUES {}) AS v \
          WHERE runs.id = v.column1 AND runs.node = v.column11 AND runs.attempt = v.column12 AND runs.state = 'running' \
          RETURNING runs.id",
-        row_placeholders(backend, batch.len(), 13)
+        row_placeholders(backend, batch.len(), 14)
     );
     let mut query = sqlx::query_scalar::<_, i64>(&sql);
     for fenced in batch {
@@ -179,7 +195,8 @@ async fn complete(
             .bind(i64::from(completion.refund_attempt))
             .bind(&fenced.node)
             .bind(fenced.attempt)
-            .bind(completion.started_at);
+            .bind(completion.started_at)
+            .bind(completion.log_lines_dropped as i64);
     }
     let updated: HashSet<i64> = query.fetch_all(&mut **tx).await?.into_iter().collect();
     for fenced in batch

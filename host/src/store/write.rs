@@ -3,17 +3,69 @@
 //! with `database is locked`), in a transaction when asked, and again while
 //! the failure is transient (SQLite busy or locked by another process, a
 //! dropped connection), with doubling pauses for about 10 s in all.
+//!
+//! A transaction that does not commit closes its connection rather than
+//! giving it back to the pool: after a failure such as SQLite's
+//! `database or disk is full`, which may end the transaction behind the
+//! driver's back, a pooled connection could otherwise keep a transaction
+//! open, and with it the database's write lock, for good.
 
 use std::future::Future;
+use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
 use sqlx::any::AnyArguments;
-use sqlx::{Any, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, Executor};
 
 use crate::store::{Backend, Store, StoreError};
 
-/// A write transaction.
-pub(crate) type Tx = Transaction<'static, Any>;
+/// A write transaction on a connection of its own.
+#[derive(Debug)]
+pub(crate) struct Tx {
+    connection: PoolConnection<Any>,
+    committed: bool,
+}
+
+impl Tx {
+    async fn begin(mut connection: PoolConnection<Any>) -> Result<Self, StoreError> {
+        (&mut *connection).execute("BEGIN").await?;
+        Ok(Self {
+            connection,
+            committed: false,
+        })
+    }
+
+    async fn commit(mut self) -> Result<(), StoreError> {
+        (&mut *self.connection).execute("COMMIT").await?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Deref for Tx {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        &self.connection
+    }
+}
+
+impl DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.connection
+    }
+}
+
+impl Drop for Tx {
+    fn drop(&mut self) {
+        if !self.committed {
+            // Closing a connection ends its transaction (a rollback), on
+            // both databases, whatever state the driver thinks it is in.
+            self.connection.close_on_drop();
+        }
+    }
+}
 
 /// A statement with its values bound.
 pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, Any, AnyArguments<'q>>;
@@ -76,7 +128,8 @@ impl Store {
         loop {
             let result = async {
                 let _turn = self.write_turn().await;
-                let (tx, value) = body(self.pool.begin().await?).await?;
+                let tx = Tx::begin(self.pool.acquire().await?).await?;
+                let (tx, value) = body(tx).await?;
                 tx.commit().await?;
                 Ok(value)
             }
