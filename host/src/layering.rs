@@ -17,7 +17,7 @@ const LAYERS: &[&[&str]] = &[
     &["serve"],
     &["config"],
     // Turning due tasks into runs; claiming, running and recording them.
-    &["scheduler", "dispatch"],
+    &["scheduler", "dispatch", "retention"],
     // Job modules; the other hosts of a cluster.
     &["plugins", "cluster"],
     // The two boundaries: the only SQL, the only wasmtime.

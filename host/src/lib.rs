@@ -10,8 +10,8 @@
 //! - [`cli`], [`serve`], [`config`]: the edges. The `carillon` command line;
 //!   wiring a serving host and owning its loops; `carillon.toml`, `CARILLON_*`
 //!   and flags from one table of keys.
-//! - [`scheduler`], [`dispatch`]: turning due tasks into runs; claiming,
-//!   running and recording them.
+//! - [`scheduler`], [`dispatch`], [`retention`]: turning due tasks into
+//!   runs; claiming, running and recording them; purging old run history.
 //! - [`plugins`], [`cluster`]: job modules (plugins folder, manifests, the
 //!   registry of loaded components); the other hosts (live set, run offers,
 //!   heartbeat, rescue, the fence signal, change notifications).
@@ -37,6 +37,7 @@ pub mod labels;
 pub mod panics;
 pub mod plugins;
 pub mod repeats;
+pub mod retention;
 pub mod runtime;
 pub mod schedule;
 pub mod scheduler;

@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::dispatch::{DispatchConfig, Dispatcher};
 use crate::plugins::{ModuleRegistry, Plugins};
 use crate::repeats::Repeats;
+use crate::retention;
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::scheduler::{FIRE_AHEAD, Scheduler, SchedulerConfig};
 use crate::store::{Backend, Rescued, Store, redact};
@@ -224,6 +225,11 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
         let stopped = stopped.clone();
         tokio::spawn(async move { store.keep_vacuumed(stopped).await });
     }
+    tokio::spawn(retention::purge_loop(
+        store.clone(),
+        config.retention,
+        stopped.clone(),
+    ));
     let failure = supervise(&mut loops, stopped.clone(), &halt).await;
     while loops.join_next().await.is_some() {}
 

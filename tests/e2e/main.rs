@@ -27,3 +27,4 @@ mod serve_plugins;
 mod serve_postgres;
 mod serve_recovery;
 mod serve_tasks;
+mod store_retention;

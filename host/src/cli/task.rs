@@ -111,6 +111,9 @@ pub(crate) struct TaskSettings {
     /// Node labels a host needs, `key=value,…`.
     #[arg(long)]
     selector: Option<String>,
+    /// Keep at most this many finished runs (newest first).
+    #[arg(long)]
+    keep_runs: Option<i64>,
 }
 
 impl TaskSettings {
@@ -165,6 +168,9 @@ impl TaskSettings {
         }
         if let Some(v) = &s.selector {
             spec.selector = Some(v.clone());
+        }
+        if let Some(v) = s.keep_runs {
+            spec.keep_runs = Some(v);
         }
     }
 }

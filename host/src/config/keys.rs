@@ -279,6 +279,22 @@ pub const KEYS: &[Key] = &[
         default: Shown::Value("10s"),
         set: Set::Duration(|c| &mut c.shutdown_grace),
     },
+    Key {
+        name: "retention.succeeded",
+        env: "CARILLON_RETENTION_SUCCEEDED",
+        flag: "retention-succeeded",
+        help: "how long succeeded and skipped runs are kept, with their logs",
+        default: Shown::Value("7d"),
+        set: Set::Duration(|c| &mut c.retention.succeeded),
+    },
+    Key {
+        name: "retention.failed",
+        env: "CARILLON_RETENTION_FAILED",
+        flag: "retention-failed",
+        help: "how long failed, timed-out, cancelled and orphaned runs (and misfire records) are kept",
+        default: Shown::Value("30d"),
+        set: Set::Duration(|c| &mut c.retention.failed),
+    },
 ];
 
 /// The levels a log filter may name.

@@ -34,6 +34,10 @@
 //!
 //! [shutdown]
 //! grace = "10s"
+//!
+//! [retention]
+//! succeeded = "7d"                  # succeeded and skipped runs
+//! failed = "30d"                    # failed, timed-out, cancelled, orphaned
 //! ```
 
 mod flags;
@@ -46,6 +50,7 @@ pub use flags::ConfigFlags;
 pub use keys::{KEYS, Key, Shown};
 
 use crate::labels::Labels;
+use crate::retention::Retention;
 use crate::runtime::RunLimits;
 
 /// A configuration that cannot be used.
@@ -119,6 +124,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Time running runs get to finish at shutdown.
     pub shutdown_grace: Duration,
+    /// How long finished runs are kept.
+    pub retention: Retention,
 }
 
 impl Default for Config {
@@ -141,6 +148,10 @@ impl Default for Config {
             log_level: "info".to_owned(),
             log_format: LogFormat::Text,
             shutdown_grace: Duration::from_secs(10),
+            retention: Retention {
+                succeeded: Duration::from_secs(7 * 86_400),
+                failed: Duration::from_secs(30 * 86_400),
+            },
         }
     }
 }

@@ -18,6 +18,7 @@
 //! retries = 2
 //! retry_backoff = "1s"
 //! selector = "region=eu"
+//! keep_runs = 100               # keep the newest 100 finished runs
 //! paused = false
 //! ```
 
@@ -54,6 +55,7 @@ struct ManifestTask {
     retries: Option<i64>,
     retry_backoff: Option<String>,
     selector: Option<String>,
+    keep_runs: Option<i64>,
     #[serde(default)]
     paused: bool,
 }
@@ -119,6 +121,7 @@ pub fn parse_manifest(module: &str, text: &str) -> Result<Vec<TaskSpec>, String>
                     .as_millis() as i64;
             }
             spec.selector = task.selector;
+            spec.keep_runs = task.keep_runs;
             spec.paused = task.paused;
             Ok(spec)
         })

@@ -13,7 +13,8 @@
 //! and `new_runs` (inserting runs), `claims`, `runs` (listings, checkpoints,
 //! cancel requests), `records` (log lines and fenced completions), `rescue`
 //! (runs of stopped hosts), `nodes`, `modules`, `state`; on PostgreSQL also
-//! `notifications` (LISTEN/NOTIFY) and `vacuum` (when autovacuum is off).
+//! `notifications` (LISTEN/NOTIFY) and `vacuum` (when autovacuum is off);
+//! `retention` purges old runs.
 
 mod claims;
 mod error;
@@ -24,6 +25,7 @@ mod nodes;
 mod notifications;
 mod records;
 mod rescue;
+mod retention;
 mod runs;
 mod sql;
 mod state;

@@ -24,7 +24,7 @@ pub struct ScheduleVerdict {
 }
 
 /// The columns a user sets, in the order [`Store::upsert_task`] binds them.
-const SPEC_COLUMNS: [&str; 19] = [
+const SPEC_COLUMNS: [&str; 20] = [
     "name",
     "task_group",
     "module",
@@ -44,6 +44,7 @@ const SPEC_COLUMNS: [&str; 19] = [
     "selector",
     "start_at",
     "end_at",
+    "keep_runs",
 ];
 
 /// Splits rows into readable tasks and unreadable rows.
@@ -163,6 +164,7 @@ impl Store {
                 .bind(&spec.selector)
                 .bind(spec.start_at)
                 .bind(spec.end_at)
+                .bind(spec.keep_runs)
                 .execute(&self.pool)
                 .await?;
             Ok(!existed)

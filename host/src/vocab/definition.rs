@@ -80,6 +80,8 @@ pub const MAX_TIMEOUT_MS: i64 = 365 * 86_400_000;
 /// The largest memory cap a task may ask for: 64 GiB (a host also refuses
 /// more than its own largest, `limits.memory` or 1 GiB).
 pub const MAX_MEMORY_MIB: i64 = 65_536;
+/// The most finished runs a task may ask to keep by count.
+pub const MAX_KEEP_RUNS: i64 = 1_000_000_000;
 /// Retries after a failed attempt at most.
 pub const MAX_RETRIES: i64 = 100;
 /// The longest first retry delay: a day.
@@ -190,6 +192,9 @@ impl TaskDefinition {
             in_range("memory_mib", memory, 1, MAX_MEMORY_MIB)?;
         }
         in_range("max_retries", spec.max_retries, 0, MAX_RETRIES)?;
+        if let Some(keep) = spec.keep_runs {
+            in_range("keep_runs", keep, 0, MAX_KEEP_RUNS)?;
+        }
         in_range("retry_backoff_ms", spec.retry_backoff_ms, 0, MAX_BACKOFF_MS)?;
         if let Some(selector) = &spec.selector {
             check_length("selector", selector)?;
@@ -391,11 +396,12 @@ mod properties {
             memory_mib in proptest::option::of(number()), max_retries in number(),
             retry_backoff_ms in number(), selector in proptest::option::of(text()),
             start_at in proptest::option::of(number()), end_at in proptest::option::of(number()),
+            keep_runs in proptest::option::of(number()),
         ) -> TaskSpec {
             TaskSpec {
                 name, group, module, schedule, time_zone, paused: false, shard_total, shard_params,
                 page_size, params, concurrency, misfire, timeout_ms, memory_mib, max_retries,
-                retry_backoff_ms, selector, start_at, end_at,
+                retry_backoff_ms, selector, start_at, end_at, keep_runs,
             }
         }
     }

@@ -17,8 +17,9 @@ mod task_error;
 
 pub use cancel::CancelReason;
 pub use definition::{
-    Concurrency, MAX_BACKOFF_MS, MAX_MEMORY_MIB, MAX_NAME_CHARS, MAX_PAGE_SIZE, MAX_RETRIES,
-    MAX_SHARDS, MAX_TEXT_BYTES, MAX_TIMEOUT_MS, TaskDefinition, parse_params, parse_shard_params,
+    Concurrency, MAX_BACKOFF_MS, MAX_KEEP_RUNS, MAX_MEMORY_MIB, MAX_NAME_CHARS, MAX_PAGE_SIZE,
+    MAX_RETRIES, MAX_SHARDS, MAX_TEXT_BYTES, MAX_TIMEOUT_MS, TaskDefinition, parse_params,
+    parse_shard_params,
 };
 pub use run_state::{RunState, UnknownRunState};
 pub use task::{TaskRow, TaskSpec};

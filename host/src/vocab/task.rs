@@ -48,6 +48,8 @@ pub struct TaskSpec {
     pub start_at: Option<i64>,
     /// No fire after this time (ms since epoch).
     pub end_at: Option<i64>,
+    /// Keep at most this many finished runs of the task (newest first).
+    pub keep_runs: Option<i64>,
 }
 
 impl TaskSpec {
@@ -73,6 +75,7 @@ impl TaskSpec {
             selector: None,
             start_at: None,
             end_at: None,
+            keep_runs: None,
         }
     }
 

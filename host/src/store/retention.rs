@@ -1,0 +1,126 @@
+//! Purging run history: finished runs older than their retention, and the
+//! finished runs of a task beyond its `keep_runs`, with their log lines, in
+//! small batches (each one short transaction, so firing never waits long).
+//! On PostgreSQL one host purges at a time: a batch that cannot take the
+//! purge lock does nothing.
+
+use crate::store::sql::placeholders;
+use crate::store::write::Tx;
+use crate::store::{Backend, Store, StoreError};
+
+/// The advisory lock a purging host holds for one batch ("purge").
+const PURGE_LOCK: i64 = 0x0070_7572_6765;
+
+/// Final states kept for `retention.succeeded`.
+const SUCCEEDED: &str = "'succeeded', 'skipped'";
+/// Final states kept for `retention.failed`.
+const FAILED: &str = "'failed', 'timed-out', 'cancelled', 'orphaned'";
+
+impl Store {
+    /// Deletes up to `limit` finished runs (and their log lines): succeeded
+    /// or skipped ones that finished before `succeeded_before`, failed ones
+    /// before `failed_before`; and the misfire records older than the
+    /// latter. Returns how many runs were deleted.
+    pub async fn purge_old_runs(
+        &self,
+        succeeded_before: i64,
+        failed_before: i64,
+        limit: i64,
+    ) -> Result<u64, StoreError> {
+        let backend = self.backend;
+        self.write_tx(|mut tx| async move {
+            if !purge_turn(&mut tx, backend).await? {
+                return Ok((tx, 0));
+            }
+            let mut ids: Vec<i64> = Vec::new();
+            for (states, before) in [(SUCCEEDED, succeeded_before), (FAILED, failed_before)] {
+                let sql = format!(
+                    "SELECT id FROM runs WHERE finished_at IS NOT NULL AND finished_at < $1 \
+                     AND state IN ({states}) ORDER BY finished_at LIMIT $2"
+                );
+                ids.extend(
+                    sqlx::query_scalar::<_, i64>(&sql)
+                        .bind(before)
+                        .bind(limit)
+                        .fetch_all(&mut *tx)
+                        .await?,
+                );
+            }
+            ids.truncate(limit.max(0) as usize);
+            let deleted = delete_runs(&mut tx, &ids).await?;
+            sqlx::query("DELETE FROM misfires WHERE recorded_at < $1")
+                .bind(failed_before)
+                .execute(&mut *tx)
+                .await?;
+            Ok((tx, deleted))
+        })
+        .await
+    }
+
+    /// Deletes up to `limit` finished runs (and their log lines) of tasks
+    /// beyond the newest `keep_runs` of each. Returns how many were deleted.
+    pub async fn purge_beyond_keep(&self, limit: i64) -> Result<u64, StoreError> {
+        let backend = self.backend;
+        self.write_tx(|mut tx| async move {
+            if !purge_turn(&mut tx, backend).await? {
+                return Ok((tx, 0));
+            }
+            let keeps: Vec<(String, i64)> = sqlx::query_as(
+                "SELECT name, keep_runs FROM tasks WHERE keep_runs IS NOT NULL ORDER BY name",
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+            let finished = format!("{SUCCEEDED}, {FAILED}");
+            let mut deleted = 0;
+            for (task, keep) in keeps {
+                let left = limit - deleted as i64;
+                if left <= 0 {
+                    break;
+                }
+                let ids: Vec<i64> = sqlx::query_scalar(&format!(
+                    "SELECT id FROM runs WHERE task = $1 AND state IN ({finished}) \
+                     ORDER BY id DESC LIMIT $2 OFFSET $3"
+                ))
+                .bind(&task)
+                .bind(left)
+                .bind(keep)
+                .fetch_all(&mut *tx)
+                .await?;
+                deleted += delete_runs(&mut tx, &ids).await?;
+            }
+            Ok((tx, deleted))
+        })
+        .await
+    }
+}
+
+/// Whether this host may purge now: on PostgreSQL, whether it took the purge
+/// lock for this transaction (another host purging holds it).
+async fn purge_turn(tx: &mut Tx, backend: Backend) -> Result<bool, StoreError> {
+    match backend {
+        Backend::Sqlite => Ok(true),
+        Backend::Postgres => Ok(sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+            .bind(PURGE_LOCK)
+            .fetch_one(&mut **tx)
+            .await?),
+    }
+}
+
+/// Deletes the runs `ids` and their log lines.
+async fn delete_runs(tx: &mut Tx, ids: &[i64]) -> Result<u64, StoreError> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let list = placeholders(0, ids.len());
+    for sql in [
+        format!("DELETE FROM run_logs WHERE run_id IN ({list})"),
+        format!("DELETE FROM runs WHERE id IN ({list})"),
+    ] {
+        let mut query = sqlx::query(&sql);
+        for id in ids {
+            query = query.bind(id);
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(ids.len() as u64)
+}

@@ -1,0 +1,108 @@
+//! Run-history retention against a real database: finished runs past their
+//! age or beyond their task's `keep_runs` are deleted with their log lines,
+//! in batches; unfinished runs and young ones stay.
+
+use std::time::Duration;
+
+use carillon::retention::{BATCH, Retention, purge_once};
+use carillon::store::Store;
+use carillon::vocab::TaskSpec;
+
+use crate::host::query_db;
+use crate::support::block_on;
+
+const DAY: i64 = 86_400_000;
+
+/// Inserts `count` runs of `task`, finished `age_days` ago in `state`, each
+/// with a log line.
+fn add_runs(url: &str, task: &str, state: &str, count: usize, age_days: i64, first_slot: i64) {
+    let now = carillon::clock::now_ms();
+    let finished = now - age_days * DAY;
+    for i in 0..count {
+        let slot = first_slot + i as i64;
+        let finished_at = if state == "pending" || state == "running" {
+            "NULL".to_owned()
+        } else {
+            finished.to_string()
+        };
+        query_db(
+            url,
+            &format!(
+                "INSERT INTO runs (task, scheduled_at, shard_index, shard_total, module, state, not_before, created_at, finished_at) \
+                 VALUES ('{task}', {slot}, 0, 1, 'hello', '{state}', {slot}, {slot}, {finished_at})"
+            ),
+        );
+        query_db(
+            url,
+            &format!(
+                "INSERT INTO run_logs (run_id, attempt, seq, at, level, source, message) \
+                 SELECT id, 1, 0, 0, 'info', 'guest', 'x' FROM runs WHERE task = '{task}' AND scheduled_at = {slot}"
+            ),
+        );
+    }
+}
+
+fn count(url: &str, sql: &str) -> i64 {
+    query_db(url, sql)[0][0].parse().unwrap()
+}
+
+#[test]
+fn old_and_surplus_runs_are_purged_with_their_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("r.db").display());
+    let store = block_on(Store::connect(&url)).unwrap();
+    let mut kept = TaskSpec::new("kept", "hello", "every 1h");
+    kept.keep_runs = Some(3);
+    block_on(store.upsert_task(&kept)).unwrap();
+
+    add_runs(&url, "old", "succeeded", BATCH as usize + 20, 8, 0);
+    add_runs(&url, "old", "failed", 5, 8, 10_000);
+    add_runs(&url, "young", "succeeded", 5, 1, 20_000);
+    add_runs(&url, "young", "failed", 5, 20, 30_000);
+    add_runs(&url, "young", "pending", 2, 0, 40_000);
+    add_runs(&url, "kept", "succeeded", 10, 0, 50_000);
+
+    let retention = Retention {
+        succeeded: Duration::from_secs(7 * 86_400),
+        failed: Duration::from_secs(30 * 86_400),
+    };
+    let (_, stopped) = tokio::sync::watch::channel(false);
+    let deleted = block_on(purge_once(&store, retention, &stopped)).unwrap();
+
+    // Old succeeded runs go after 7 days, in more than one batch; failed
+    // ones stay 30 days; unfinished ones always stay; `kept` keeps its 3.
+    assert_eq!(deleted, BATCH as u64 + 20 + 7);
+    assert_eq!(
+        count(&url, "SELECT COUNT(*) FROM runs WHERE task = 'old'"),
+        5
+    );
+    assert_eq!(
+        count(&url, "SELECT COUNT(*) FROM runs WHERE task = 'young'"),
+        12
+    );
+    assert_eq!(
+        count(&url, "SELECT COUNT(*) FROM runs WHERE task = 'kept'"),
+        3
+    );
+    assert_eq!(
+        count(
+            &url,
+            "SELECT MIN(scheduled_at) FROM runs WHERE task = 'kept'"
+        ),
+        50_007,
+        "the newest are kept"
+    );
+    assert_eq!(
+        count(
+            &url,
+            "SELECT COUNT(*) FROM run_logs l WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = l.run_id)"
+        ),
+        0,
+        "log lines go with their runs"
+    );
+    // A second round finds nothing more.
+    assert_eq!(
+        block_on(purge_once(&store, retention, &stopped)).unwrap(),
+        0
+    );
+}
