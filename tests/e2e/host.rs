@@ -145,6 +145,11 @@ impl Host {
         }
     }
 
+    /// The host's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("host is running").id()
+    }
+
     /// Everything the host logged.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()

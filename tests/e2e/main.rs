@@ -11,9 +11,12 @@ mod db_proxy;
 #[path = "../support/examples.rs"]
 mod examples;
 mod host;
+mod invariants;
 mod pg;
 mod support;
 
+mod chaos_cluster;
+mod chaos_flood;
 mod chaos_full_disk;
 mod cli_db;
 mod cli_run;

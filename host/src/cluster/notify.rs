@@ -35,6 +35,11 @@ pub async fn listen(store: Store, wakers: Wakers, mut stopped: watch::Receiver<b
                     tracing::info!("change notifications restored");
                     warned = false;
                 }
+                // Whatever changed before this connection listened was not
+                // notified to it: look at everything once.
+                wakers.tasks.notify_one();
+                wakers.runs.notify_one();
+                wakers.modules.notify_one();
                 listener
             }
             Err(error) => {

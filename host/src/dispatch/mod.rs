@@ -22,7 +22,7 @@ use std::time::Duration;
 
 pub use completion::{completion, retry_delay_ms};
 pub use permits::Reservation;
-pub use recorder::{QUEUE_LIMIT, Recorder};
+pub use recorder::{COMPLETION_LIMIT, QUEUE_LIMIT, Recorder};
 pub use store_io::{StoreCheckpoints, StoreState};
 
 use crate::clock::now_ms;
@@ -185,9 +185,9 @@ impl Dispatcher {
 
     /// Sets every free permit aside for runs about to be claimed (by a claim
     /// query, or by the scheduler as it inserts them); none while shutting
-    /// down, fenced, or while the recorder is backed up (its queue more than
-    /// half full: the database is not keeping up). Permits not used go back
-    /// when the reservation is dropped.
+    /// down, fenced, or while the recorder is backed up (completions wait
+    /// for a database that does not keep up). Permits not used go back when
+    /// the reservation is dropped.
     pub fn reserve(&self) -> Reservation {
         let inner = &self.inner;
         if inner.shutting_down.load(Ordering::SeqCst)

@@ -4,11 +4,13 @@
 //! stored before it shows as finished), held and retried while the database
 //! is unreachable or full.
 //!
-//! Memory is bounded: queued log lines may take [`QUEUE_LIMIT`] bytes. Past
-//! half of it the recorder is backed up and the dispatcher claims no new
-//! runs (backpressure); past all of it a job's further lines are dropped
-//! and counted on its run. Completions are never dropped, and neither are
-//! the host's own lines about a run (a few per run).
+//! Memory is bounded: queued log lines may take [`QUEUE_LIMIT`] bytes; past
+//! it a job's further lines are dropped and counted on its run (jobs that
+//! flood their logs lose lines, not the host its memory, and other tasks
+//! keep running). Completions are never dropped, and neither are the host's
+//! own lines about a run (a few per run); while more than
+//! [`COMPLETION_LIMIT`] wait (the database is slow or away) the recorder is
+//! backed up and the dispatcher claims no new runs (backpressure).
 //!
 //! Each batch also carries this host's start watermark (every run it holds
 //! that was due by then has begun), so that after a crash a run claimed
@@ -31,6 +33,9 @@ const BATCH_WINDOW: Duration = Duration::from_millis(5);
 /// The most bytes of log lines the queue holds (message, fields and a
 /// line's fixed cost): 64 MiB.
 pub const QUEUE_LIMIT: usize = 64 << 20;
+
+/// Completions waiting past which no new runs are claimed.
+pub const COMPLETION_LIMIT: usize = 10_000;
 
 /// What a queued line is counted as, beyond its text.
 const LINE_OVERHEAD: usize = 160;
@@ -55,6 +60,8 @@ pub struct Recorder {
 struct Queue {
     /// Bytes of log lines queued or being written.
     bytes: AtomicUsize,
+    /// Completions queued or being written.
+    completions: AtomicUsize,
     /// This host's start watermark (ms), `i64::MIN` before the first.
     started_through: AtomicI64,
     node: Arc<str>,
@@ -72,6 +79,7 @@ impl Recorder {
         let (sender, receiver) = mpsc::unbounded_channel();
         let queue = Arc::new(Queue {
             bytes: AtomicUsize::new(0),
+            completions: AtomicUsize::new(0),
             started_through: AtomicI64::new(i64::MIN),
             node,
         });
@@ -87,10 +95,14 @@ impl Recorder {
         completion: FencedCompletion,
     ) -> impl std::future::Future<Output = bool> + use<> {
         let (done, wait) = oneshot::channel();
+        self.queue.completions.fetch_add(1, Ordering::Relaxed);
         let sent = self
             .sender
             .send(Message::Complete(completion, done))
             .is_ok();
+        if !sent {
+            self.queue.completions.fetch_sub(1, Ordering::Relaxed);
+        }
         async move { sent && wait.await.unwrap_or(false) }
     }
 
@@ -102,10 +114,10 @@ impl Recorder {
         }
     }
 
-    /// Whether the queue holds more than half its limit: claim nothing new
-    /// until it drains.
+    /// Whether more than [`COMPLETION_LIMIT`] completions wait for the
+    /// database: claim nothing new until they are written.
     pub fn is_backed_up(&self) -> bool {
-        self.queue.bytes.load(Ordering::Relaxed) > QUEUE_LIMIT / 2
+        self.queue.completions.load(Ordering::Relaxed) > COMPLETION_LIMIT
     }
 
     /// Bytes of log lines queued now.
@@ -170,6 +182,9 @@ async fn write_batches(
         let accepted = store_batch(&store, &lines, &completions, started).await;
         written_through = written_through.max(through);
         queue.bytes.fetch_sub(line_bytes, Ordering::Relaxed);
+        queue
+            .completions
+            .fetch_sub(completions.len(), Ordering::Relaxed);
         for (reply, accepted) in replies.into_iter().zip(accepted) {
             let _ = reply.send(accepted);
         }
@@ -205,7 +220,7 @@ async fn store_batch(
                         lines = lines.len(),
                         completions = completions.len(),
                         "cannot store run records, holding them (no new runs are claimed while \
-                         the queue is full) until the database takes them: {error}"
+                         {COMPLETION_LIMIT} completions wait) until the database takes them: {error}"
                     );
                     warned = true;
                 }

@@ -33,6 +33,7 @@ mod capture;
 mod compile_cache;
 mod engine;
 mod error;
+mod hand_off;
 mod host_imports;
 pub mod io;
 mod loader;
@@ -72,8 +73,12 @@ pub struct RuntimeConfig {
     pub max_wasm_stack: usize,
     /// Where compiled components are cached; `None` compiles every load.
     pub cache_dir: Option<PathBuf>,
-    /// Epoch tick: the granularity of timeouts and of yielding by busy jobs.
+    /// Epoch tick: how often a busy job yields to the others.
     pub epoch_tick: Duration,
+    /// Threads that run jobs (0: one per core). Jobs run on threads of
+    /// their own, so jobs that keep the CPU busy never starve the host's
+    /// scheduling, claiming and recording.
+    pub job_threads: usize,
 }
 
 impl Default for RuntimeConfig {
@@ -83,7 +88,8 @@ impl Default for RuntimeConfig {
             max_memory: ByteSize(1 << 30),
             max_wasm_stack: 512 * 1024,
             cache_dir: None,
-            epoch_tick: Duration::from_millis(10),
+            epoch_tick: Duration::from_millis(1),
+            job_threads: 0,
         }
     }
 }
@@ -99,7 +105,18 @@ pub struct Runtime {
     max_memory: ByteSize,
     linker: Linker<RunData>,
     cache: Option<CompileCache>,
+    /// The threads jobs run on (`None` only while dropping).
+    jobs: Option<tokio::runtime::Runtime>,
     _ticker: EpochTicker,
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        // Dropped from async code at the end of `serve`: do not block.
+        if let Some(jobs) = self.jobs.take() {
+            jobs.shutdown_background();
+        }
+    }
 }
 
 impl std::fmt::Debug for Runtime {
@@ -120,11 +137,22 @@ impl Runtime {
         let cache = config.cache_dir.map(|dir| CompileCache::new(dir, &engine));
         let ticker = EpochTicker::start(engine.clone(), config.epoch_tick)
             .map_err(|e| RuntimeError(format!("epoch ticker thread: {e}")))?;
+        let threads = match config.job_threads {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        };
+        let jobs = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("carillon-job")
+            .enable_all()
+            .build()
+            .map_err(|e| RuntimeError(format!("job threads: {e}")))?;
         Ok(Self {
             engine,
             max_memory: config.max_memory,
             linker,
             cache,
+            jobs: Some(jobs),
             _ticker: ticker,
         })
     }
@@ -143,6 +171,19 @@ impl Runtime {
     /// Runs `job` once. Never panics and never fails: whatever the job does, the
     /// report says how the run ended.
     pub async fn run(&self, job: &JobComponent, request: RunRequest) -> RunReport {
-        run::execute(&self.engine, job, request).await
+        let Some(jobs) = &self.jobs else {
+            return run::not_run(RunFault::Instantiation(
+                "the runtime is shutting down".to_owned(),
+            ));
+        };
+        let engine = self.engine.clone();
+        let job = job.clone();
+        let run = async move { run::execute(&engine, &job, request).await };
+        // A run that finishes at once (most do) finishes here; one that has
+        // to wait (a busy job yielding, a slow host call) goes on on the job
+        // threads. A panic there (a bug) is this run's fault.
+        hand_off::OnJobThreads::new(run, jobs.handle().clone())
+            .await
+            .unwrap_or_else(|error| run::not_run(RunFault::HostBug(error)))
     }
 }

@@ -221,6 +221,18 @@ pub struct RunReport {
     pub log_lines_dropped: u64,
 }
 
+/// The report of a run that ended with `fault` before it could start.
+pub(crate) fn not_run(fault: RunFault) -> RunReport {
+    RunReport {
+        outcome: RunOutcome::Fault { fault },
+        started_at_ms: now_ms(),
+        duration: Duration::ZERO,
+        log_bytes: 0,
+        checkpoints_saved: 0,
+        log_lines_dropped: 0,
+    }
+}
+
 enum Stopped {
     Instantiate(wasmtime::Error),
     Call(wasmtime::Error),
@@ -257,7 +269,10 @@ pub(crate) async fn execute(engine: &Engine, job: &JobComponent, request: RunReq
     );
     let mut store = Store::new(engine, data);
     store.limiter(|state| &mut state.memory);
-    store.set_epoch_deadline(1);
+    // A run yields to the others at every epoch tick, but not before its
+    // second: one shorter than a tick (most) never yields, so it never
+    // leaves the thread it started on.
+    store.set_epoch_deadline(2);
     store.epoch_deadline_async_yield_and_update(1);
 
     let wit_context = context.into_wit();
