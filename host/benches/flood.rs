@@ -99,7 +99,10 @@ fn flood(
     if std::env::var_os("FLOOD_DEBUG").is_some() {
         eprintln!("lateness: {late:?}");
     }
-    let dropped = query(url, "SELECT CAST(COALESCE(SUM(log_lines_dropped), 0) AS BIGINT) FROM runs")[0][0];
+    let dropped = query(
+        url,
+        "SELECT CAST(COALESCE(SUM(log_lines_dropped), 0) AS BIGINT) FROM runs",
+    )[0][0];
     host.stop();
     let p = |q: f64| {
         late.get(((late.len().max(1) - 1) as f64 * q) as usize)
