@@ -13,6 +13,14 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
     for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
 fi
 
+# Quartz 2.3.2 and a JDK: the cron oracle test compiles a small Java program
+# against Debian's Quartz and compares its fire times with Carillon's.
+if [ ! -f /usr/share/java/quartz2.jar ] || ! command -v javac >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq libquartz2-java default-jdk-headless >/dev/null
+fi
+
 CARILLON_EXAMPLES_DIR="$(./scripts/build-examples.sh)"
 export CARILLON_EXAMPLES_DIR
 

@@ -20,6 +20,7 @@ mod chaos_flood;
 mod chaos_full_disk;
 mod cli_db;
 mod cli_run;
+mod quartz_oracle;
 mod runtime_cache;
 mod runtime_contract;
 mod runtime_faults;

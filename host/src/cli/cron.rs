@@ -60,6 +60,14 @@ pub(crate) fn run(command: CronCommand) -> anyhow::Result<()> {
         out.push('\n');
         after = next;
     }
+    if out.is_empty() && args.count > 0 {
+        // Stdout stays a list of times (empty here); say why on stderr.
+        eprintln!(
+            "`{}` never fires after {}",
+            args.expression,
+            from.to_rfc3339_opts(SecondsFormat::Secs, true)
+        );
+    }
     use std::io::Write as _;
     std::io::stdout().lock().write_all(out.as_bytes())?;
     Ok(())

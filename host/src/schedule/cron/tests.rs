@@ -344,23 +344,50 @@ fn bad_expressions_name_the_field_and_the_reason() {
     );
     assert_eq!(
         error("0 0 0 ? FOO *"),
-        "month `FOO`: `FOO` is not a number or a name (JAN-DEC)"
+        "month `FOO`: `FOO` is not a month (JAN-DEC)"
     );
     assert_eq!(
         error("0 0 0 ? * 6#6"),
         "day-of-week `6#6`: the number after `#` must be 1 to 5"
     );
     assert_eq!(
-        error("0 0/0 0 * * ?"),
-        "minutes `0/0`: increment `0` must be a positive number"
+        error("0 0 /24 ? * 2-6"),
+        "hours `/24`: increment 24 is larger than the field's range (at most 23)"
     );
     assert_eq!(
         error("0 0 0 L,5 * ?"),
-        "day-of-month `L,5`: `L` and `W` cannot be combined with a list"
+        "day-of-month `L,5`: `L` and `LW` cannot be combined with other days"
     );
     assert_eq!(
-        error("0 0 0 ? * * 1969"),
-        "year `1969`: 1969 is out of range 1970-2199"
+        error("L 0 0 ? * *"),
+        "seconds `L`: gives no value; write a number, a range, a list or `*`"
+    );
+}
+
+#[test]
+fn quartzs_leniencies_are_kept() {
+    // An increment of 0 is the start value alone; empty list items are
+    // skipped; names are read by their first three letters; years are not
+    // range-checked; tokens after the year are ignored.
+    assert_eq!(
+        utc("0 0/0 0 * * ?", "2026-01-01T00:00:00Z", 2),
+        ["2026-01-02T00:00:00Z", "2026-01-03T00:00:00Z"]
+    );
+    assert_eq!(
+        utc("0 0 0 1,,3 * ?", "2026-01-01T00:00:00Z", 2),
+        ["2026-01-03T00:00:00Z", "2026-02-01T00:00:00Z"]
+    );
+    assert_eq!(
+        utc("0 0 12 ? * MONDAY", "2026-01-01T00:00:00Z", 1),
+        ["2026-01-05T12:00:00Z"]
+    );
+    assert_eq!(
+        utc("0 0 0 ? * * 1969", "2026-01-01T00:00:00Z", 1),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        utc("0 0 0 1 1 ? 2030 extra tokens", "2026-01-01T00:00:00Z", 1),
+        ["2030-01-01T00:00:00Z"]
     );
 }
 
