@@ -652,6 +652,16 @@ struct Calendar {
 }
 
 impl Calendar {
+    /// Midnight of `day` of `month` (either may overflow; `normalize`
+    /// carries them), where the search goes on after a day field moved.
+    fn start_of_day(&mut self, day: i64, month: i64) {
+        self.second = 0;
+        self.minute = 0;
+        self.hour = 0;
+        self.day = day;
+        self.month = month;
+    }
+
     fn from(time: NaiveDateTime) -> Self {
         Self {
             year: i64::from(time.year()),
@@ -716,6 +726,15 @@ fn first(set: &BTreeSet<i32>) -> i64 {
     set.iter().next().map_or(0, |v| i64::from(*v))
 }
 
+/// The first value of `set` at or after `from`, or else its first value and
+/// a carry of 1 into the next larger field (Quartz's `tailSet` or `first`).
+fn step(set: &BTreeSet<i32>, from: i64) -> (i64, i64) {
+    match first_from(set, from) {
+        Some(value) => (value, 0),
+        None => (first(set), 1),
+    }
+}
+
 impl CronExpr {
     /// The first fire time strictly after `after`, reading the expression in
     /// time zone `tz`; `None` if it never fires again.
@@ -750,67 +769,33 @@ impl CronExpr {
             if cl.year > i64::from(LAST_YEAR) {
                 return None;
             }
-            let mut sec = cl.second;
-            let mut min = cl.minute;
-            match first_from(seconds, sec) {
-                Some(s) => sec = s,
-                None => {
-                    sec = first(seconds);
-                    min += 1;
-                    cl.minute = min;
-                }
-            }
+            let (sec, carry) = step(seconds, cl.second);
             cl.second = sec;
+            cl.minute += carry;
             cl.normalize()?;
 
-            min = cl.minute;
-            let mut hr = cl.hour;
-            let mut t = -1;
-            match first_from(minutes, min) {
-                Some(m) => {
-                    t = min;
-                    min = m;
-                }
-                None => {
-                    min = first(minutes);
-                    hr += 1;
-                }
-            }
-            if min != t {
+            let (min, carry) = step(minutes, cl.minute);
+            if min != cl.minute {
                 cl.second = 0;
                 cl.minute = min;
-                cl.hour = hr;
+                cl.hour += carry;
                 continue;
             }
-            cl.minute = min;
             cl.normalize()?;
 
-            hr = cl.hour;
-            let mut day = cl.day;
-            t = -1;
-            match first_from(hours, hr) {
-                Some(h) => {
-                    t = hr;
-                    hr = h;
-                }
-                None => {
-                    hr = first(hours);
-                    day += 1;
-                }
-            }
-            if hr != t {
+            let (hr, carry) = step(hours, cl.hour);
+            if hr != cl.hour {
                 cl.second = 0;
                 cl.minute = 0;
-                cl.day = day;
                 cl.hour = hr;
+                cl.day += carry;
                 continue;
             }
-            cl.hour = hr;
             cl.normalize()?;
 
-            day = cl.day;
+            let mut day = cl.day;
             let mut mon = cl.month;
-            t = -1;
+            let mut t = -1; // the day before the step; -1: none
             let mut tmon = mon;
             let month_spec = !days_of_month.contains(&NO_SPEC);
             let week_spec = !days_of_week.contains(&NO_SPEC);
@@ -857,11 +842,7 @@ impl CronExpr {
                     mon += 1;
                 }
                 if day != t || mon != tmon {
-                    cl.second = 0;
-                    cl.minute = 0;
-                    cl.hour = 0;
-                    cl.day = day;
-                    cl.month = mon;
+                    cl.start_of_day(day, mon);
                     continue;
                 }
             } else if week_spec && !month_spec {
@@ -877,11 +858,7 @@ impl CronExpr {
                     }
                     let last = last_day_of_month(mon, cl.year);
                     if day + add > last {
-                        cl.second = 0;
-                        cl.minute = 0;
-                        cl.hour = 0;
-                        cl.day = 1;
-                        cl.month = mon + 1;
+                        cl.start_of_day(1, mon + 1);
                         continue;
                     }
                     while day + add + 7 <= last {
@@ -889,11 +866,7 @@ impl CronExpr {
                     }
                     day += add;
                     if add > 0 {
-                        cl.second = 0;
-                        cl.minute = 0;
-                        cl.hour = 0;
-                        cl.day = day;
-                        cl.month = mon;
+                        cl.start_of_day(day, mon);
                         continue;
                     }
                 } else if self.nthday_of_week != 0 {
@@ -912,18 +885,10 @@ impl CronExpr {
                     add = (i64::from(self.nthday_of_week) - week) * 7;
                     day += add;
                     if add < 0 || day > last_day_of_month(mon, cl.year) {
-                        cl.second = 0;
-                        cl.minute = 0;
-                        cl.hour = 0;
-                        cl.day = 1;
-                        cl.month = mon + 1;
+                        cl.start_of_day(1, mon + 1);
                         continue;
                     } else if add > 0 || shifted {
-                        cl.second = 0;
-                        cl.minute = 0;
-                        cl.hour = 0;
-                        cl.day = day;
-                        cl.month = mon;
+                        cl.start_of_day(day, mon);
                         continue;
                     }
                 } else {
@@ -937,18 +902,10 @@ impl CronExpr {
                     }
                     let last = last_day_of_month(mon, cl.year);
                     if day + add > last {
-                        cl.second = 0;
-                        cl.minute = 0;
-                        cl.hour = 0;
-                        cl.day = 1;
-                        cl.month = mon + 1;
+                        cl.start_of_day(1, mon + 1);
                         continue;
                     } else if add > 0 {
-                        cl.second = 0;
-                        cl.minute = 0;
-                        cl.hour = 0;
-                        cl.day = day + add;
-                        cl.month = mon;
+                        cl.start_of_day(day + add, mon);
                         continue;
                     }
                 }
@@ -958,52 +915,23 @@ impl CronExpr {
             cl.day = day;
             cl.normalize()?;
 
-            mon = cl.month;
-            let mut year = cl.year;
-            t = -1;
-            if year > i64::from(max_year) {
+            if cl.year > i64::from(max_year) {
                 return None;
             }
-            match first_from(months, mon) {
-                Some(m) => {
-                    t = mon;
-                    mon = m;
-                }
-                None => {
-                    mon = first(months);
-                    year += 1;
-                }
-            }
-            if mon != t {
-                cl.second = 0;
-                cl.minute = 0;
-                cl.hour = 0;
-                cl.day = 1;
-                cl.month = mon;
-                cl.year = year;
+            let (mon, carry) = step(months, cl.month);
+            if mon != cl.month {
+                cl.start_of_day(1, mon);
+                cl.year += carry;
                 continue;
             }
-            cl.month = mon;
             cl.normalize()?;
 
-            year = cl.year;
-            match first_from(years, year) {
-                Some(y) => {
-                    t = year;
-                    year = y;
-                }
-                None => return None,
-            }
-            if year != t {
-                cl.second = 0;
-                cl.minute = 0;
-                cl.hour = 0;
-                cl.day = 1;
-                cl.month = 1;
+            let year = first_from(years, cl.year)?;
+            if year != cl.year {
+                cl.start_of_day(1, 1);
                 cl.year = year;
                 continue;
             }
-            cl.year = year;
             return cl.time();
         }
         None
