@@ -23,7 +23,6 @@
 //! (a day-of-month `0W`) is refused or never fires here. Pure: no clock
 //! reads, time comes in as arguments.
 
-use std::collections::BTreeSet;
 use std::fmt;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
@@ -76,7 +75,7 @@ pub struct CronError {
 /// A parsed Quartz cron expression.
 #[derive(Clone, PartialEq, Eq)]
 pub struct CronExpr {
-    sets: [BTreeSet<i32>; 7],
+    sets: [ValueSet; 7],
     lastday_of_week: bool,
     nthday_of_week: i32,
     lastday_of_month: bool,
@@ -204,8 +203,8 @@ impl CronExpr {
                     reason,
                 })?;
         }
-        let month_spec = !cron.sets[DAY_OF_MONTH].contains(&NO_SPEC);
-        let week_spec = !cron.sets[DAY_OF_WEEK].contains(&NO_SPEC);
+        let month_spec = !cron.sets[DAY_OF_MONTH].contains(NO_SPEC);
+        let week_spec = !cron.sets[DAY_OF_WEEK].contains(NO_SPEC);
         // Quartz accepts a field left with no values (`L` in the seconds,
         // `,`) and then fails when asked for a fire time: refused here.
         for (on, empty) in [
@@ -266,9 +265,7 @@ impl CronExpr {
             }
             if ty == DAY_OF_WEEK && !self.lastday_of_month {
                 let last = self.sets[DAY_OF_MONTH]
-                    .iter()
-                    .next_back()
-                    .copied()
+                    .last()
                     .ok_or("day-of-month is missing")?;
                 if last == NO_SPEC {
                     return Err(
@@ -716,22 +713,12 @@ fn last_day_of_month(month: i64, year: i64) -> i64 {
     }
 }
 
-/// The first value of `set` at or above `from`.
-fn first_from(set: &BTreeSet<i32>, from: i64) -> Option<i64> {
-    let from = i32::try_from(from.clamp(i64::from(i32::MIN), i64::from(i32::MAX))).ok()?;
-    set.range(from..).next().map(|v| i64::from(*v))
-}
-
-fn first(set: &BTreeSet<i32>) -> i64 {
-    set.iter().next().map_or(0, |v| i64::from(*v))
-}
-
 /// The first value of `set` at or after `from`, or else its first value and
 /// a carry of 1 into the next larger field (Quartz's `tailSet` or `first`).
-fn step(set: &BTreeSet<i32>, from: i64) -> (i64, i64) {
-    match first_from(set, from) {
+fn step(set: &ValueSet, from: i64) -> (i64, i64) {
+    match set.first_from(from) {
         Some(value) => (value, 0),
-        None => (first(set), 1),
+        None => (set.first(), 1),
     }
 }
 
@@ -797,8 +784,8 @@ impl CronExpr {
             let mut mon = cl.month;
             let mut t = -1; // the day before the step; -1: none
             let mut tmon = mon;
-            let month_spec = !days_of_month.contains(&NO_SPEC);
-            let week_spec = !days_of_week.contains(&NO_SPEC);
+            let month_spec = !days_of_month.contains(NO_SPEC);
+            let week_spec = !days_of_week.contains(NO_SPEC);
             if month_spec && !week_spec {
                 if self.lastday_of_month {
                     if !self.nearest_weekday {
@@ -824,21 +811,21 @@ impl CronExpr {
                     }
                 } else if self.nearest_weekday {
                     t = day;
-                    day = first(days_of_month);
+                    day = days_of_month.first();
                     day = nearest_weekday(cl.year, mon, day)?;
                     if self.is_before(cl.year, mon, day, hr, min, sec, after) {
-                        day = first(days_of_month);
+                        day = days_of_month.first();
                         mon += 1;
                     }
-                } else if let Some(d) = first_from(days_of_month, day) {
+                } else if let Some(d) = days_of_month.first_from(day) {
                     t = day;
                     day = d;
                     if day > last_day_of_month(mon, cl.year) {
-                        day = first(days_of_month);
+                        day = days_of_month.first();
                         mon += 1;
                     }
                 } else {
-                    day = first(days_of_month);
+                    day = days_of_month.first();
                     mon += 1;
                 }
                 if day != t || mon != tmon {
@@ -846,7 +833,7 @@ impl CronExpr {
                     continue;
                 }
             } else if week_spec && !month_spec {
-                let dow = first(days_of_week);
+                let dow = days_of_week.first();
                 let current = i64::from(cl.weekday()?);
                 if self.lastday_of_week {
                     let mut add = 0;
@@ -892,7 +879,7 @@ impl CronExpr {
                         continue;
                     }
                 } else {
-                    let dow = first_from(days_of_week, current).unwrap_or(dow);
+                    let dow = days_of_week.first_from(current).unwrap_or(dow);
                     let mut add = 0;
                     if current < dow {
                         add = dow - current;
@@ -926,7 +913,7 @@ impl CronExpr {
             }
             cl.normalize()?;
 
-            let year = first_from(years, cl.year)?;
+            let year = years.first_from(cl.year)?;
             if year != cl.year {
                 cl.start_of_day(1, 1);
                 cl.year = year;
@@ -1000,6 +987,10 @@ fn resolve_local(local: NaiveDateTime, tz: Tz) -> Option<DateTime<Utc>> {
     }
     None
 }
+
+mod values;
+
+use values::ValueSet;
 
 #[cfg(test)]
 mod tests;

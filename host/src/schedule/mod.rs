@@ -26,7 +26,7 @@ pub const LATEST_MS: i64 = 253_402_300_799_999;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Schedule {
     /// A Quartz cron expression, read in the task's time zone.
-    Cron(CronExpr),
+    Cron(Box<CronExpr>),
     /// `every 30s`: fixed interval, slots at the task's anchor (its `start_at`,
     /// else its creation time) plus whole intervals, as Quartz anchors a
     /// simple trigger at its start. Every host computes the same slots from
@@ -87,7 +87,7 @@ impl FromStr for Schedule {
             "" => Err(other(
                 "empty; write a Quartz cron expression (`0 0/5 * * * ?`), `every 30s`, `at 2026-12-01T10:00:00Z` or `after 10m`".into(),
             )),
-            _ => Ok(Schedule::Cron(CronExpr::parse(trimmed)?)),
+            _ => Ok(Schedule::Cron(Box::new(CronExpr::parse(trimmed)?))),
         }
     }
 }
