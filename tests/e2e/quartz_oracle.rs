@@ -277,6 +277,8 @@ fn quartz(cases: &[(i64, String)], count: usize) -> Vec<Answer> {
         assert!(!text.contains('\n'), "one line per case");
         writeln!(input, "{start}\t{text}").expect("write to a string");
     }
+    // To rerun the oracle by hand on exactly these lines:
+    // `QUARTZ_ORACLE_DUMP=/tmp/oracle.in cargo nextest run -p carillon quartz`.
     if let Some(path) = std::env::var_os("QUARTZ_ORACLE_DUMP") {
         std::fs::write(path, &input).expect("dump the oracle's input");
     }
