@@ -1,8 +1,9 @@
 //! Cluster benchmarks: 1, 2 and 3 `carillon serve` processes (release
 //! build) on one local PostgreSQL, a trivial job.
 //!
-//! 1. TASKS tasks (default 10,000) each firing every second, spread over the
-//!    second: fires/s, lateness (run start minus slot) p50/p99/max, runs per
+//! 1. TASKS tasks (default 10,000) each firing every second, first spread
+//!    over the second, then all aligned on the same millisecond (how real
+//!    cron schedules cluster, at the top of the minute or hour): fires/s, lateness (run start minus slot) p50/p99/max, runs per
 //!    host, and a check that no (task, slot, shard) has two runs and none
 //!    ran twice, with the hosts talking to PostgreSQL directly; then the same
 //!    load again for a few seconds with every host behind a counting proxy,
@@ -14,7 +15,8 @@
 //!
 //! `cargo bench -p carillon --bench cluster`; needs PostgreSQL on
 //! 127.0.0.1:5432 (trust auth); prints Markdown for BENCHMARKS.md.
-//! `TASKS=N`, `SECONDS=N` and `HOSTS=1,2,3` change the load.
+//! `TASKS=N`, `SECONDS=N`, `HOSTS=1,2,3` and `PHASES=spread,aligned` change
+//! the load.
 
 // Shared with the end-to-end tests, which use the parts this file does not.
 #[path = "support/db.rs"]
@@ -87,7 +89,7 @@ struct Sustained {
     round_trips_per_fire: f64,
 }
 
-fn sustained(hosts: usize, tasks: usize, seconds: u64, counted: bool) -> Sustained {
+fn sustained(hosts: usize, tasks: usize, seconds: u64, spread: bool, counted: bool) -> Sustained {
     let dir = tempfile::tempdir().unwrap();
     let name = format!("carillon_bench_{}_{hosts}", std::process::id());
     let url = fresh_database(&name);
@@ -109,7 +111,7 @@ fn sustained(hosts: usize, tasks: usize, seconds: u64, counted: bool) -> Sustain
         .collect();
     // Let every host see the others before the load starts.
     std::thread::sleep(Duration::from_secs(3));
-    let statements = db::insert_tasks_sql("t", tasks, "every 1s", true);
+    let statements = db::insert_tasks_sql("t", tasks, "every 1s", spread);
     sql(&url, &statements);
     std::thread::sleep(Duration::from_secs(10));
     let window_start = carillon::clock::now_ms();
@@ -162,7 +164,8 @@ fn sustained(hosts: usize, tasks: usize, seconds: u64, counted: bool) -> Sustain
     let span = (end - window_start) as f64 / 1000.0;
     let expected = span * tasks as f64;
     let row = format!(
-        "| {hosts} | {:.0} | {:.1} % | {} ms | {} ms | {} ms | {{trips}} | {} | {} | {} MiB |",
+        "| {hosts} | {} | {:.0} | {:.1} % | {} ms | {} ms | {} ms | {{trips}} | {} | {} | {} MiB |",
+        if spread { "spread" } else { "aligned" },
         fired as f64 / span,
         100.0 * lateness.len() as f64 / expected,
         percentile(&lateness, 0.5),
@@ -244,23 +247,34 @@ fn main() {
     let hosts: Vec<usize> = env("HOSTS")
         .map(|v| v.split(',').filter_map(|h| h.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![1, 2, 3]);
+    let phases: Vec<bool> = env("PHASES")
+        .unwrap_or_else(|| "spread,aligned".into())
+        .split(',')
+        .map(|p| match p.trim() {
+            "spread" => true,
+            "aligned" => false,
+            other => panic!("PHASES: {other:?} is neither spread nor aligned"),
+        })
+        .collect();
 
     println!(
         "## {tasks} tasks firing every second on PostgreSQL ({seconds} s measured after a 10 s warm-up)\n"
     );
     println!(
-        "| hosts | fires/s | of slots due | lateness p50 | lateness p99 | lateness max | round trips per fire | runs per host | doubled | RSS per host |"
+        "| hosts | slots | fires/s | of slots due | lateness p50 | lateness p99 | lateness max | round trips per fire | runs per host | doubled | RSS per host |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for n in hosts {
-        let direct = sustained(n, tasks, seconds, false);
-        let counted = sustained(n, tasks, 5, true);
-        println!(
-            "{}",
-            direct
-                .row
-                .replace("{trips}", &format!("{:.2}", counted.round_trips_per_fire))
-        );
+        for &spread in &phases {
+            let direct = sustained(n, tasks, seconds, spread, false);
+            let counted = sustained(n, tasks, 5, spread, true);
+            println!(
+                "{}",
+                direct
+                    .row
+                    .replace("{trips}", &format!("{:.2}", counted.round_trips_per_fire))
+            );
+        }
     }
 
     println!("\n## Failover after kill -9 (heartbeat 2 s, node timeout 10 s, poll 1 s)\n");
