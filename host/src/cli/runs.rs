@@ -32,6 +32,7 @@ pub(crate) async fn runs(db: &DbArgs, args: RunsArgs) -> anyhow::Result<()> {
             task: args.task,
             state: args.state,
             limit: args.limit,
+            ..RunFilter::default()
         })
         .await?;
     if args.json {

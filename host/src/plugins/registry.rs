@@ -18,6 +18,7 @@ pub fn missing_module(module: &str) -> TaskError {
         message: format!(
             "module `{module}` is not loaded: drop {module}.wasm into the plugins folder or run `carillon module push {module} FILE.wasm`"
         ),
+        column: Some("module"),
     }
 }
 

@@ -34,6 +34,9 @@ pub enum StoreError {
         "there is no database at {0}; check --database (or `database.url`), or start `carillon serve` once to create it"
     )]
     Missing(String),
+    /// A row holds a value the host cannot read (written by hand).
+    #[error("the database holds a value the host cannot read: {0}; fix the row with SQL")]
+    Corrupt(String),
     /// The operation needs PostgreSQL (e.g. change notifications).
     #[error("{0} needs PostgreSQL; this host runs on SQLite")]
     NeedsPostgres(&'static str),

@@ -9,13 +9,16 @@
 //! Nothing here decides *what* to fire or run: callers (the scheduler and the
 //! dispatcher) make those decisions; the store makes them durable, atomically.
 //!
-//! By file: `tasks` (the public task table), `fire` (the fire transaction)
+//! By file: `tasks` (the public task table) and `task_pages` (filtered
+//! listings of it), `fire` (the fire transaction)
 //! and `new_runs` (inserting runs), `claims`, `runs` (listings, checkpoints,
 //! cancel requests), `records` (log lines and fenced completions), `rescue`
-//! (runs of stopped hosts), `nodes`, `modules`, `state`; on PostgreSQL also
+//! (runs of stopped hosts), `nodes`, `modules`, `state`, `tokens` and
+//! `audit` (the admin API's bearer tokens and change log); on PostgreSQL also
 //! `notifications` (LISTEN/NOTIFY) and `vacuum` (when autovacuum is off);
 //! `retention` purges old runs.
 
+mod audit;
 mod claims;
 mod error;
 mod fire;
@@ -29,8 +32,10 @@ mod retention;
 mod runs;
 mod sql;
 mod state;
+mod task_pages;
 mod task_rows;
 mod tasks;
+mod tokens;
 mod vacuum;
 mod write;
 
@@ -40,6 +45,7 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 
+pub use audit::{AuditEntry, AuditRow};
 pub use claims::ClaimedRun;
 pub use error::StoreError;
 pub use fire::{FireBatch, FireDecision, FirePlanner, MisfireRecord};
@@ -49,8 +55,10 @@ pub use nodes::NodeRow;
 pub use notifications::{Change, ChangeListener};
 pub use records::{Completion, FencedCompletion, StoredLogLine};
 pub use rescue::Rescued;
-pub use runs::{RunFilter, RunRow};
+pub use runs::{CancelOutcome, RunFilter, RunRow};
+pub use task_pages::{TaskFilter, TaskPage};
 pub use tasks::ScheduleVerdict;
+pub use tokens::TokenRow;
 
 /// Every SQLite connection: WAL (readers never block the writer), fsync at
 /// checkpoints only, and wait up to 5 s for another process's write lock.
@@ -167,6 +175,12 @@ impl Store {
             url: Arc::from(url),
             write_lock: Default::default(),
         })
+    }
+
+    /// Whether the database answers a trivial query.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
     }
 
     /// Which database this is.

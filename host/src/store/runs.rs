@@ -53,23 +53,110 @@ pub struct RunFilter {
     pub task: Option<String>,
     /// Only in this state.
     pub state: Option<RunState>,
+    /// Only held (or last held) by this node.
+    pub node: Option<String>,
+    /// Only slots at or after this time (ms).
+    pub from: Option<i64>,
+    /// Only slots before this time (ms).
+    pub to: Option<i64>,
+    /// Only ids below this one (the next page of a listing).
+    pub before_id: Option<i64>,
+    /// Only runs of tasks in these groups (what the caller may see);
+    /// `None`: every run.
+    pub visible_groups: Option<Vec<String>>,
     /// At most this many, newest first.
     pub limit: i64,
 }
 
+/// What a cancel request did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// A pending run, now cancelled.
+    Cancelled,
+    /// A running run: its host was asked to stop it.
+    Requested,
+    /// The run had already ended, in this state.
+    AlreadyOver(RunState),
+    /// There is no such run.
+    NotFound,
+}
+
 impl Store {
-    /// Runs, newest first.
+    /// Runs matching `filter`, newest first.
     pub async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunRow>, StoreError> {
+        let mut conditions = vec![
+            "($1 IS NULL OR task = $1)",
+            "($2 IS NULL OR state = $2)",
+            "($3 IS NULL OR node = $3)",
+            "($4 IS NULL OR scheduled_at >= $4)",
+            "($5 IS NULL OR scheduled_at < $5)",
+            "($6 IS NULL OR id < $6)",
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+        let groups = filter.visible_groups.as_deref().unwrap_or_default();
+        if filter.visible_groups.is_some() {
+            let list: Vec<String> = (0..groups.len()).map(|i| format!("${}", i + 8)).collect();
+            conditions.push(if list.is_empty() {
+                "FALSE".to_owned()
+            } else {
+                format!(
+                    "task IN (SELECT name FROM tasks WHERE task_group IN ({}))",
+                    list.join(", ")
+                )
+            });
+        }
         let sql = format!(
-            "SELECT {RUN_ROW_COLUMNS} FROM runs \
-             WHERE ($1 IS NULL OR task = $1) AND ($2 IS NULL OR state = $2) ORDER BY id DESC LIMIT $3"
+            "SELECT {RUN_ROW_COLUMNS} FROM runs WHERE {} ORDER BY id DESC LIMIT $7",
+            conditions.join(" AND ")
         );
-        Ok(sqlx::query_as(&sql)
+        let mut query = sqlx::query_as(&sql)
             .bind(&filter.task)
             .bind(filter.state.map(RunState::as_str))
-            .bind(filter.limit.max(1))
-            .fetch_all(&self.pool)
-            .await?)
+            .bind(&filter.node)
+            .bind(filter.from)
+            .bind(filter.to)
+            .bind(filter.before_id)
+            .bind(filter.limit.max(1));
+        for group in groups {
+            query = query.bind(group);
+        }
+        Ok(query.fetch_all(&self.pool).await?)
+    }
+
+    /// Cancels run `id`: a pending run ends `cancelled` at once (with
+    /// `reason` as its error); a running one is asked to stop (its host
+    /// sees the request within a poll interval and ends it `cancelled`).
+    pub async fn cancel_run(
+        &self,
+        id: i64,
+        reason: &str,
+        now: i64,
+    ) -> Result<CancelOutcome, StoreError> {
+        let ended = self
+            .write_rows(
+                "UPDATE runs SET state = 'cancelled', finished_at = $1, error = $2 \
+                 WHERE id = $3 AND state = 'pending'",
+                |query| query.bind(now).bind(reason).bind(id),
+            )
+            .await?;
+        if ended > 0 {
+            return Ok(CancelOutcome::Cancelled);
+        }
+        let asked = self
+            .write_rows(
+                "UPDATE runs SET cancel_reason = $1 WHERE id = $2 AND state = 'running'",
+                |query| query.bind(reason).bind(id),
+            )
+            .await?;
+        if asked > 0 {
+            return Ok(CancelOutcome::Requested);
+        }
+        Ok(match self.get_run(id).await? {
+            Some(run) => CancelOutcome::AlreadyOver(run.state),
+            None => CancelOutcome::NotFound,
+        })
     }
 
     /// One run.

@@ -92,12 +92,12 @@ pub const MAX_TEXT_BYTES: usize = 64 * 1024;
 /// The longest name, group or module name, in characters.
 pub const MAX_NAME_CHARS: usize = 200;
 
-fn column(name: &str, value: &str, reason: impl fmt::Display) -> TaskError {
-    TaskError::invalid(format!("column `{name}` = `{value}`: {reason}"))
+fn column(name: &'static str, value: &str, reason: impl fmt::Display) -> TaskError {
+    TaskError::invalid(format!("column `{name}` = `{value}`: {reason}")).in_column(name)
 }
 
 /// `value` if it is within `min..=max`, else an error naming the column.
-fn in_range(name: &str, value: i64, min: i64, max: i64) -> Result<i64, TaskError> {
+fn in_range(name: &'static str, value: i64, min: i64, max: i64) -> Result<i64, TaskError> {
     if (min..=max).contains(&value) {
         Ok(value)
     } else {
@@ -111,7 +111,7 @@ fn in_range(name: &str, value: i64, min: i64, max: i64) -> Result<i64, TaskError
 
 /// A name, group or module: not empty, not too long, no control
 /// characters (they would reach terminals and logs raw).
-fn check_name(name: &str, value: &str, may_be_empty: bool) -> Result<(), TaskError> {
+fn check_name(name: &'static str, value: &str, may_be_empty: bool) -> Result<(), TaskError> {
     let shown = value.escape_debug().to_string();
     if value.trim().is_empty() && !may_be_empty {
         return Err(column(name, &shown, "cannot be empty"));
@@ -130,7 +130,7 @@ fn check_name(name: &str, value: &str, may_be_empty: bool) -> Result<(), TaskErr
 }
 
 /// A text column that is copied into every run: at most [`MAX_TEXT_BYTES`].
-fn check_length(name: &str, value: &str) -> Result<(), TaskError> {
+fn check_length(name: &'static str, value: &str) -> Result<(), TaskError> {
     if value.len() > MAX_TEXT_BYTES {
         return Err(column(
             name,

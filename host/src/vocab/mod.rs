@@ -3,7 +3,8 @@
 //! `rivertype` is the model): a task as its row says it ([`TaskSpec`],
 //! [`TaskRow`]) and as the host checked it ([`TaskDefinition`]), why a task
 //! does not fire ([`TaskError`]), the states of a run ([`RunState`]) and why
-//! a run is asked to stop ([`CancelReason`]).
+//! a run is asked to stop ([`CancelReason`]), who may do what through the
+//! API ([`Role`], [`Grant`]).
 //!
 //! Pure: no I/O, no clock, no SQL, no wasm. States and reasons are enums
 //! here and become text only at the edges (SQL in `store`, JSON and tables in
@@ -11,6 +12,7 @@
 
 mod cancel;
 mod definition;
+mod role;
 mod run_state;
 mod task;
 mod task_error;
@@ -21,6 +23,7 @@ pub use definition::{
     MAX_RETRIES, MAX_SHARDS, MAX_TEXT_BYTES, MAX_TIMEOUT_MS, TaskDefinition, parse_params,
     parse_shard_params,
 };
+pub use role::{Grant, Role, parse_groups};
 pub use run_state::{RunState, UnknownRunState};
-pub use task::{TaskRow, TaskSpec};
+pub use task::{TaskRow, TaskSpec, TaskState};
 pub use task_error::{TaskError, TaskErrorKind};

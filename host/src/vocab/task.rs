@@ -110,7 +110,67 @@ pub struct TaskRow {
     pub unreadable: Option<String>,
 }
 
+/// Where a task stands, as listings show and filter it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TaskState {
+    /// Fires on its schedule.
+    Active,
+    /// Paused: does not fire until resumed.
+    Paused,
+    /// Does not fire because of its `error` (a bad column, a missing module).
+    Error,
+    /// Its schedule has no fire times left.
+    Finished,
+}
+
+impl TaskState {
+    /// Every state.
+    pub const ALL: [TaskState; 4] = [
+        TaskState::Active,
+        TaskState::Paused,
+        TaskState::Error,
+        TaskState::Finished,
+    ];
+
+    /// The name listings use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Active => "active",
+            TaskState::Paused => "paused",
+            TaskState::Error => "error",
+            TaskState::Finished => "finished",
+        }
+    }
+}
+
+impl std::str::FromStr for TaskState {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        TaskState::ALL
+            .into_iter()
+            .find(|state| state.as_str() == text.trim())
+            .ok_or_else(|| {
+                format!("`{text}` is not a task state; use active, paused, error or finished")
+            })
+    }
+}
+
 impl TaskRow {
+    /// Where the task stands: paused wins over everything else.
+    pub fn state(&self) -> TaskState {
+        if self.spec.paused {
+            TaskState::Paused
+        } else if self.error_code == Some(TaskErrorKind::Finished) {
+            TaskState::Finished
+        } else if self.error.is_some() || self.unreadable.is_some() {
+            TaskState::Error
+        } else {
+            TaskState::Active
+        }
+    }
+
     /// A row for `spec` as it stands before the host has looked at it.
     pub fn new(spec: TaskSpec, created_at: i64) -> Self {
         Self {

@@ -59,6 +59,8 @@ pub struct TaskError {
     pub kind: TaskErrorKind,
     /// What to tell people: what is wrong and what to do.
     pub message: String,
+    /// The column at fault, for an invalid value (the API's error `field`).
+    pub column: Option<&'static str>,
 }
 
 impl TaskError {
@@ -68,7 +70,14 @@ impl TaskError {
         Self {
             kind: TaskErrorKind::Invalid,
             message: message.into(),
+            column: None,
         }
+    }
+
+    /// Names the column at fault.
+    pub fn in_column(mut self, column: &'static str) -> Self {
+        self.column = Some(column);
+        self
     }
 
     /// The schedule has no fire times left.
@@ -76,6 +85,7 @@ impl TaskError {
         Self {
             kind: TaskErrorKind::Finished,
             message: "finished: the schedule has no fire times left".to_owned(),
+            column: None,
         }
     }
 }
