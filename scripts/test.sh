@@ -21,6 +21,20 @@ if [ ! -f /usr/share/java/quartz2.jar ] || ! command -v javac >/dev/null 2>&1; t
     apt-get install -y -qq libquartz2-java default-jdk-headless >/dev/null
 fi
 
+# schemathesis (PyPI), for the API's conformance test, in a venv of its own.
+SCHEMATHESIS_VENV="${CARGO_TARGET_DIR:-$PWD/target}/tools/schemathesis-4.32.5"
+if [ ! -x "$SCHEMATHESIS_VENV/bin/schemathesis" ]; then
+    if ! python3 -m venv "$SCHEMATHESIS_VENV" >/dev/null 2>&1; then
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq python3-venv python3-pip >/dev/null
+        rm -rf "$SCHEMATHESIS_VENV"
+        python3 -m venv "$SCHEMATHESIS_VENV"
+    fi
+    "$SCHEMATHESIS_VENV/bin/pip" install -q schemathesis==4.32.5
+fi
+export CARILLON_SCHEMATHESIS="$SCHEMATHESIS_VENV/bin/schemathesis"
+
 CARILLON_EXAMPLES_DIR="$(./scripts/build-examples.sh)"
 export CARILLON_EXAMPLES_DIR
 

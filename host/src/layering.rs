@@ -15,6 +15,7 @@ const LAYERS: &[&[&str]] = &[
     // The edges: the command line, wiring a serving host, its configuration.
     &["cli"],
     &["serve"],
+    &["api"],
     &["config"],
     // Turning due tasks into runs; claiming, running and recording them.
     &["scheduler", "dispatch", "retention"],

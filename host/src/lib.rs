@@ -7,9 +7,10 @@
 //! The modules are layered so that imports follow that flow and never come
 //! back up (a test, `layering`, keeps it so). Top to bottom:
 //!
-//! - [`cli`], [`serve`], [`config`]: the edges. The `carillon` command line;
-//!   wiring a serving host and owning its loops; `carillon.toml`, `CARILLON_*`
-//!   and flags from one table of keys.
+//! - [`cli`], [`serve`], [`api`], [`config`]: the edges. The `carillon`
+//!   command line; wiring a serving host and owning its loops; the admin
+//!   HTTP API it serves; `carillon.toml`, `CARILLON_*` and flags from one
+//!   table of keys.
 //! - [`scheduler`], [`dispatch`], [`retention`]: turning due tasks into
 //!   runs; claiming, running and recording them; purging old run history.
 //! - [`plugins`], [`cluster`]: job modules (plugins folder, manifests, the
@@ -27,6 +28,7 @@
 //!   confining a panic to the task or run it happened in, logging a failure
 //!   that repeats without burying the log).
 
+pub mod api;
 pub mod cli;
 pub mod clock;
 pub mod cluster;

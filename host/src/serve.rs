@@ -1,12 +1,14 @@
 //! `carillon serve`: wires the parts into a running host and owns its loops.
-//! Start-up: open (and migrate) the database, build the runtime, load modules
+//! Start-up: open (and migrate) the database, bind the admin API's address
+//! (refusing a non-loopback one while no token exists), build the runtime, load modules
 //! (database, then the plugins folder), rescue runs this node left behind,
 //! register the node. Then, until SIGINT/SIGTERM, these loops: the scheduler
 //! materialises fires, the dispatcher claims and runs them, liveness
 //! heartbeats, rescues runs of dead hosts and fences this one when the
 //! database is out of reach, housekeeping relays cancel requests and loads
 //! modules pushed to the database, and on PostgreSQL a listener wakes the
-//! scheduler and dispatcher on change notifications. At shutdown: stop
+//! scheduler and dispatcher on change notifications; the API serves beside
+//! them. At shutdown: stop
 //! claiming, give running runs the grace period, hand the rest back as
 //! interrupted.
 
@@ -16,7 +18,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio::sync::watch;
 
+use crate::api::{ApiServer, ApiState, SETUP_HINT};
 use crate::clock::now_ms;
+use crate::cluster::liveness::Fence as _;
 use crate::cluster::{ClusterView, OFFER_WINDOW, liveness, notify};
 use crate::config::Config;
 use crate::dispatch::{DispatchConfig, Dispatcher};
@@ -76,6 +80,18 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
     }
     let store = Store::connect(&config.database_url).await?;
     tracing::info!(database = %redact(&config.database_url), node = %config.node_id, "database ready");
+    let api = match config.api_listen {
+        None => None,
+        Some(address) => {
+            if !address.ip().is_loopback() && !store.has_principals().await? {
+                anyhow::bail!(
+                    "api.listen is {address}, reachable from other machines, but {SETUP_HINT}; \
+                     create it before listening beyond loopback (or set api.listen to `off`)"
+                );
+            }
+            Some(ApiServer::bind(address).await?)
+        }
+    };
 
     let runtime = Arc::new(Runtime::new(RuntimeConfig {
         max_concurrent_runs: config.max_concurrent_runs as u32,
@@ -160,6 +176,32 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
             }
         })
     };
+    if let Some(api) = api {
+        let address = api.local_addr()?;
+        let readiness = {
+            let dispatcher = dispatcher.clone();
+            let stopped = stopped.clone();
+            Arc::new(move || {
+                if *stopped.borrow() {
+                    Some("the host is stopping".to_owned())
+                } else if dispatcher.is_raised() {
+                    Some(
+                        "fenced: the host lost the database and runs nothing until it is back"
+                            .to_owned(),
+                    )
+                } else {
+                    None
+                }
+            })
+        };
+        let state = ApiState {
+            store: store.clone(),
+            node_id: config.node_id.clone(),
+            readiness,
+        };
+        tokio::spawn(api.serve(state, stopped.clone()));
+        tracing::info!("admin API listening on http://{address}/ (spec at /api/v1/openapi.json)");
+    }
     tracing::info!(
         plugins = %config.plugins_dir.display(),
         modules = registry.names().len(),

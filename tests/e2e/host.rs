@@ -95,6 +95,8 @@ impl Host {
             .env("CARILLON_SHUTDOWN_GRACE", "500ms")
             .env("CARILLON_CANCEL_GRACE", "500ms")
             .env("CARILLON_LOG_LEVEL", "info,carillon::job=warn")
+            // Hosts of parallel tests each take a free port for the API.
+            .env("CARILLON_API_LISTEN", "127.0.0.1:0")
             .current_dir(self.dir.path())
             .stdout(Stdio::null())
             .stderr(log)
@@ -107,6 +109,16 @@ impl Host {
         wait_until("the host to start serving", Duration::from_secs(60), || {
             self.log().contains("carillon is serving").then_some(())
         });
+    }
+
+    /// The admin API's base URL (`http://127.0.0.1:PORT`), as the host
+    /// logged it when it last started.
+    pub fn api(&self) -> String {
+        let log = self.log();
+        let marker = "admin API listening on http://";
+        let at = log.rfind(marker).expect("the host serves no API") + marker.len();
+        let address = log[at..].split('/').next().unwrap();
+        format!("http://{address}")
     }
 
     /// Starts the host again on the same files.

@@ -11,10 +11,12 @@ mod db_proxy;
 #[path = "../support/examples.rs"]
 mod examples;
 mod host;
+mod http;
 mod invariants;
 mod pg;
 mod support;
 
+mod api;
 mod chaos_cluster;
 mod chaos_flood;
 mod chaos_full_disk;

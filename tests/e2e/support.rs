@@ -28,6 +28,7 @@ pub fn carillon(args: &[&str]) -> CliOutput {
     let output = Command::new(env!("CARGO_BIN_EXE_carillon"))
         .args(args)
         .env("CARILLON_CACHE_DIR", cache.path())
+        .env("CARILLON_API_LISTEN", "127.0.0.1:0")
         .output()
         .expect("cannot start the carillon binary");
     CliOutput {

@@ -19,6 +19,7 @@ impl Served {
             .arg("serve")
             .args(args)
             .env("CARILLON_CACHE_DIR", cache)
+            .env("CARILLON_API_LISTEN", "127.0.0.1:0")
             .env("CARILLON_LOG_LEVEL", "warn,carillon::serve=info")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())

@@ -12,6 +12,7 @@ mod run;
 mod runs;
 mod serve;
 mod task;
+mod token;
 
 use std::process::ExitCode;
 
@@ -65,6 +66,13 @@ enum Command {
         #[command(subcommand)]
         command: module::ModuleCommand,
     },
+    /// Manage the admin API's bearer tokens.
+    Token {
+        #[command(flatten)]
+        db: database::DbArgs,
+        #[command(subcommand)]
+        command: token::TokenCommand,
+    },
     /// List the hosts sharing the database: labels, heartbeat age, runs.
     Nodes {
         #[command(flatten)]
@@ -90,6 +98,7 @@ pub fn main() -> ExitCode {
         Command::Runs { db, args } => block_on(runs::runs(&db, args)),
         Command::Logs { db, run_id, json } => block_on(logs::logs(&db, run_id, json)),
         Command::Module { db, command } => block_on(module::module(&db, command)),
+        Command::Token { db, command } => block_on(token::token(&db, command)),
         Command::Nodes { db, json } => block_on(nodes::nodes(&db, json)),
     };
     match result {

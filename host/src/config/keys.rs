@@ -295,6 +295,24 @@ pub const KEYS: &[Key] = &[
         default: Shown::Value("30d"),
         set: Set::Duration(|c| &mut c.retention.failed),
     },
+    Key {
+        name: "api.listen",
+        env: "CARILLON_API_LISTEN",
+        flag: "listen",
+        help: "where the admin API listens, `IP:PORT` (port 0: any free one), or `off`; until a token exists only loopback requests are served",
+        default: Shown::Value("127.0.0.1:7878"),
+        set: Set::Text("ADDRESS", |c, v| {
+            let v = v.trim();
+            c.api_listen = if v.eq_ignore_ascii_case("off") {
+                None
+            } else {
+                Some(v.parse().map_err(|_| {
+                    format!("`{v}` is not an address; write `IP:PORT` (e.g. `127.0.0.1:7878`, `0.0.0.0:7878`) or `off`")
+                })?)
+            };
+            Ok(())
+        }),
+    },
 ];
 
 /// The levels a log filter may name.

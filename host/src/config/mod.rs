@@ -126,6 +126,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// How long finished runs are kept.
     pub retention: Retention,
+    /// Where the admin API listens; `None`: it is off.
+    pub api_listen: Option<std::net::SocketAddr>,
 }
 
 impl Default for Config {
@@ -152,6 +154,7 @@ impl Default for Config {
                 succeeded: Duration::from_secs(7 * 86_400),
                 failed: Duration::from_secs(30 * 86_400),
             },
+            api_listen: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 7878))),
         }
     }
 }

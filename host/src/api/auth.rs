@@ -1,0 +1,279 @@
+//! Who is calling, and what they may do. A request carries a bearer token
+//! (`Authorization: Bearer carillon_KEY_SECRET`); the token of that key is
+//! looked up and the SHA-256 of the whole text compared with the one kept
+//! (the table holds no usable token), in constant time; the token's role
+//! and groups become the request's [`Caller`].
+//!
+//! Before the first token exists there is no one to sign in as: then only
+//! requests from loopback are served, as an admin, and every answer says how
+//! to create the first admin ([`SETUP_HINT`]). Such a request must also name
+//! a loopback host and come from no other site's page (its `Host` and any
+//! `Origin`), so a web page cannot drive the API through the user's browser
+//! and DNS rebinding gains nothing.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest as _, Sha256};
+use subtle::ConstantTimeEq as _;
+
+use crate::api::error::{ApiError, ApiResult};
+use crate::api::server::{ApiState, SETUP_HINT};
+use crate::clock::now_ms;
+use crate::vocab::{Grant, Role};
+
+/// Every token starts so, which makes one easy to recognise (and to find
+/// with secret scanners) wherever it is pasted.
+pub const TOKEN_PREFIX: &str = "carillon_";
+
+/// The response header that carries [`SETUP_HINT`].
+const SETUP_HEADER: &str = "carillon-setup";
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A new token and its key: the prefix, a key of 8 random bytes and a
+/// secret of 32, in hex (`carillon_KEY_SECRET`).
+pub fn new_token() -> std::io::Result<(String, String)> {
+    let mut bytes = [0u8; 40];
+    getrandom::getrandom(&mut bytes).map_err(std::io::Error::other)?;
+    let key = hex(&bytes[..8]);
+    Ok((format!("{TOKEN_PREFIX}{key}_{}", hex(&bytes[8..])), key))
+}
+
+/// The key of a token's text, if it is shaped like one.
+fn token_key(token: &str) -> Option<&str> {
+    let (key, secret) = token.strip_prefix(TOKEN_PREFIX)?.split_once('_')?;
+    (key.len() == 16 && secret.len() == 64).then_some(key)
+}
+
+/// What the table keeps of a token: its SHA-256, in hex.
+pub fn token_hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+/// Who is calling and what they may do.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller {
+    /// As the audit log names them: `token:NAME`, or `loopback`.
+    pub(crate) actor: String,
+    /// Their role and groups.
+    pub(crate) grant: Grant,
+}
+
+impl Caller {
+    /// Refuses unless the caller holds `role` (or a higher one).
+    pub(crate) fn require(&self, role: Role) -> ApiResult<()> {
+        if self.grant.allows(role) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "this needs the {role} role; {} has {}",
+                self.actor, self.grant.role
+            )))
+        }
+    }
+
+    /// Refuses unless the caller holds `role` for every group (tokens,
+    /// modules and settings belong to no group).
+    pub(crate) fn require_everywhere(&self, role: Role) -> ApiResult<()> {
+        self.require(role)?;
+        if self.grant.is_limited() {
+            return Err(ApiError::forbidden(format!(
+                "{} is limited to some task groups; this needs a token for every group",
+                self.actor
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether the caller may see tasks (and their runs) of `group`.
+    pub(crate) fn sees(&self, group: &str) -> bool {
+        self.grant.covers(group)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| ApiError::unauthorized("not signed in"))
+    }
+}
+
+/// Whether `host` (a `Host` header, or an origin's host, with or without
+/// port) names this machine's loopback.
+fn is_loopback_name(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or_default()
+    } else {
+        host.rsplit_once(':').map_or(host, |(name, _)| name)
+    };
+    matches!(name, "localhost" | "::1")
+        || name
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Why a request without a token may not be served before the first token
+/// exists, if it may not.
+fn bootstrap_refusal(peer: Option<SocketAddr>, headers: &HeaderMap) -> Option<&'static str> {
+    if !peer.is_some_and(|peer| peer.ip().is_loopback()) {
+        return Some("it does not come from this machine");
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    if !host.is_some_and(is_loopback_name) {
+        return Some("its Host header does not name a loopback address");
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or_default();
+        let host = origin.split_once("://").map_or("", |(_, rest)| rest);
+        if !is_loopback_name(host.trim_end_matches('/')) {
+            return Some("it comes from another site's page");
+        }
+    }
+    None
+}
+
+/// The bearer token of a request, if it has an `Authorization` header.
+fn bearer(headers: &HeaderMap) -> Option<Result<&str, ApiError>> {
+    let value = headers.get(header::AUTHORIZATION)?;
+    let text = value.to_str().unwrap_or_default();
+    Some(
+        text.strip_prefix("Bearer ")
+            .map(str::trim)
+            .filter(|token| !token.is_empty())
+            .ok_or_else(|| {
+                ApiError::unauthorized("send the token as `Authorization: Bearer TOKEN`")
+            }),
+    )
+}
+
+/// The caller a bearer token signs in, or why it does not.
+async fn signed_in(state: &ApiState, token: &str) -> ApiResult<Caller> {
+    let refused = || {
+        ApiError::unauthorized(
+            "this token is unknown, expired or revoked; an admin creates one with \
+             `carillon token create NAME --role ROLE`",
+        )
+    };
+    let key = token_key(token).ok_or_else(refused)?;
+    let now = now_ms();
+    let (row, kept) = state
+        .store
+        .token_by_key(key, now)
+        .await?
+        .ok_or_else(refused)?;
+    if !bool::from(token_hash(token).as_bytes().ct_eq(kept.as_bytes())) {
+        return Err(refused());
+    }
+    state.store.touch_token(&row, now).await?;
+    Ok(Caller {
+        actor: format!("token:{}", row.name),
+        grant: row.grant(),
+    })
+}
+
+/// Finds who is calling, refuses the request if no one may, and puts the
+/// [`Caller`] in the request for the handlers.
+pub(crate) async fn authenticate(mut request: Request, next: Next) -> Response {
+    let Some(state) = request.extensions().get::<ApiState>().cloned() else {
+        return ApiError::unauthorized("the API is not set up").into_response();
+    };
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0);
+    let headers = request.headers();
+    let (caller, bootstrap) = match bearer(headers) {
+        Some(Err(error)) => return error.into_response(),
+        Some(Ok(token)) => match signed_in(&state, token).await {
+            Ok(caller) => (caller, false),
+            Err(error) => return error.into_response(),
+        },
+        None => match state.store.has_principals().await {
+            Err(error) => return ApiError::from(error).into_response(),
+            Ok(true) => {
+                return ApiError::unauthorized(
+                    "sign in: send `Authorization: Bearer TOKEN` (an admin creates tokens with \
+                     `carillon token create NAME --role ROLE`)",
+                )
+                .into_response();
+            }
+            Ok(false) => match bootstrap_refusal(peer, headers) {
+                Some(why) => {
+                    return ApiError::forbidden(format!("refused, as {why}: {SETUP_HINT}"))
+                        .into_response();
+                }
+                None => (
+                    Caller {
+                        actor: "loopback".to_owned(),
+                        grant: Grant::admin(),
+                    },
+                    true,
+                ),
+            },
+        },
+    };
+    request.extensions_mut().insert(caller);
+    let mut response = next.run(request).await;
+    if bootstrap {
+        response
+            .headers_mut()
+            .insert(SETUP_HEADER, HeaderValue::from_static(SETUP_HINT));
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_requests_pass_before_the_first_token() {
+        let local: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("127.0.0.1:7878"));
+        assert_eq!(bootstrap_refusal(Some(local), &headers), None);
+        let remote: SocketAddr = "10.1.2.3:5000".parse().unwrap();
+        assert!(bootstrap_refusal(Some(remote), &headers).is_some());
+        headers.insert(header::HOST, HeaderValue::from_static("evil.example:7878"));
+        assert!(
+            bootstrap_refusal(Some(local), &headers).is_some(),
+            "DNS rebinding"
+        );
+        headers.insert(header::HOST, HeaderValue::from_static("localhost:7878"));
+        headers.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://evil.example"),
+        );
+        assert!(
+            bootstrap_refusal(Some(local), &headers).is_some(),
+            "cross-site"
+        );
+        headers.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://[::1]:7878"),
+        );
+        assert_eq!(bootstrap_refusal(Some(local), &headers), None);
+    }
+
+    #[test]
+    fn tokens_are_random_and_kept_as_hashes() {
+        let ((a, key), (b, _)) = (new_token().unwrap(), new_token().unwrap());
+        assert_ne!(a, b);
+        assert_eq!(token_key(&a), Some(key.as_str()));
+        assert_eq!(token_key("carillon_short_secret"), None);
+        assert_eq!(token_hash(&a).len(), 64);
+        assert_ne!(token_hash(&a), a);
+    }
+}

@@ -1,0 +1,26 @@
+//! The admin API: `carillon serve`'s HTTP face, JSON under `/api/v1`, its
+//! OpenAPI spec at `/api/v1/openapi.json` (generated from the handlers
+//! here), and `/healthz` and `/readyz` for supervisors. It calls the same
+//! store functions and the same task check as the CLI, so SQL, the CLI and
+//! the API accept and refuse a task alike.
+//!
+//! By file: `server` (binding, serving until the host stops), `auth` (who
+//! is calling: bearer tokens, the loopback-only start before any token
+//! exists, roles), `error` (the one error shape), `body` (JSON bodies and
+//! query strings, refused in that shape), `views` (the wire types), and
+//! one file per resource: `tasks`, `runs`, `tokens`, `system` (health,
+//! cron previews, nodes, modules, audit).
+
+mod auth;
+mod body;
+mod error;
+mod runs;
+mod server;
+mod system;
+mod tasks;
+mod tokens;
+mod views;
+
+pub use auth::{TOKEN_PREFIX, new_token, token_hash};
+pub use server::{ApiServer, ApiState, Readiness, SETUP_HINT, openapi_json};
+pub(crate) use tokens::issue as issue_token;

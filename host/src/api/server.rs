@@ -1,0 +1,166 @@
+//! Binding the API's address and serving it until the host stops: the
+//! routes (each resource's handlers, collected with their OpenAPI
+//! description), authentication in front of `/api/v1`, and the spec itself.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::Json;
+use axum::Router;
+use axum::middleware::from_fn;
+use axum::routing::get;
+use tokio::sync::watch;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::api::error::ApiError;
+use crate::api::{auth, runs, system, tasks, tokens};
+use crate::store::Store;
+
+/// What every answer says while no token exists.
+pub const SETUP_HINT: &str = "no API tokens exist yet, so only requests from this machine are \
+    served; create the first admin with `carillon token create admin --role admin` (it prints \
+    the token once) and send it as `Authorization: Bearer TOKEN`";
+
+/// Why the host is not ready to serve, if it is not (fenced, a loop down):
+/// asked by `/readyz`, answered by whoever runs the host.
+pub type Readiness = Arc<dyn Fn() -> Option<String> + Send + Sync>;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The database.
+    pub store: Store,
+    /// This host's node id.
+    pub node_id: String,
+    /// Why the host is not ready, if it is not.
+    pub readiness: Readiness,
+}
+
+impl std::fmt::Debug for ApiState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiState")
+            .field("node_id", &self.node_id)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Carillon admin API",
+        description = "Tasks, runs, logs, tokens and the host's health. Every error is \
+            `{\"error\": {\"code\", \"message\", \"field\"}}`."
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+struct ApiDoc;
+
+/// Declares the bearer token scheme every `/api/v1` endpoint takes.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// The routes and the spec that describes them.
+fn routes() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
+    let signed_in = OpenApiRouter::new()
+        .routes(routes!(tasks::list, tasks::create))
+        .routes(routes!(tasks::get, tasks::update, tasks::delete))
+        .routes(routes!(tasks::trigger))
+        .routes(routes!(tasks::pause))
+        .routes(routes!(tasks::resume))
+        .routes(routes!(tasks::next))
+        .routes(routes!(runs::list))
+        .routes(routes!(runs::get))
+        .routes(routes!(runs::logs))
+        .routes(routes!(runs::cancel))
+        .routes(routes!(tokens::list, tokens::create))
+        .routes(routes!(tokens::revoke))
+        .routes(routes!(system::cron_next))
+        .routes(routes!(system::nodes))
+        .routes(routes!(system::modules))
+        .routes(routes!(system::audit))
+        .layer(from_fn(auth::authenticate));
+    let open = OpenApiRouter::new()
+        .routes(routes!(system::healthz))
+        .routes(routes!(system::readyz));
+    let (router, spec) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(signed_in)
+        .merge(open)
+        .split_for_parts();
+    let served = spec.clone();
+    let router = router
+        .route(
+            "/api/v1/openapi.json",
+            get(move || {
+                let spec = served.clone();
+                async move { Json(spec) }
+            }),
+        )
+        .fallback(|| async {
+            ApiError::not_found(
+                "there is no such endpoint; the API is described at /api/v1/openapi.json",
+            )
+        });
+    (router, spec)
+}
+
+/// The API's listening socket, bound before the host starts its loops so
+/// that an address in use stops start-up with a clear message.
+#[derive(Debug)]
+pub struct ApiServer {
+    listener: tokio::net::TcpListener,
+}
+
+impl ApiServer {
+    /// Binds `address`.
+    pub async fn bind(address: SocketAddr) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(address).await.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot listen on {address} for the API ({e}); set `api.listen` (or --listen) to \
+                 a free address, or to `off`"
+            )
+        })?;
+        Ok(Self { listener })
+    }
+
+    /// The address it listens on (the port chosen, when bound to port 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves requests until `stopped` turns true.
+    pub async fn serve(self, state: ApiState, mut stopped: watch::Receiver<bool>) {
+        let (router, _) = routes();
+        let router = router.layer(Extension(state.clone())).with_state(state);
+        let shutdown = async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        };
+        let served = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        if let Err(error) = served {
+            tracing::error!("the API stopped serving: {error}");
+        }
+    }
+}
+
+/// The spec, as `/api/v1/openapi.json` serves it.
+pub fn openapi_json() -> String {
+    serde_json::to_string_pretty(&routes().1).unwrap_or_default()
+}

@@ -1,0 +1,168 @@
+//! The host and its surroundings: `/healthz` (the process answers),
+//! `/readyz` (the database answers and the host is not fenced), cron
+//! previews for editors, the cluster's nodes, stored modules and the audit
+//! log.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::api::auth::Caller;
+use crate::api::body::Query;
+use crate::api::error::{ApiError, ApiResult, ErrorBody};
+use crate::api::server::ApiState;
+use crate::api::views::{
+    AuditEvent, AuditList, FireTimes, Health, Module, ModuleList, Node, NodeList, fire_count,
+    page_size,
+};
+use crate::clock::now_ms;
+use crate::schedule::{Schedule, TaskTiming, parse_time_zone};
+use crate::vocab::Role;
+
+/// The process answers.
+#[utoipa::path(get, path = "/healthz", tag = "health", security(()),
+    responses((status = 200, body = Health)))]
+pub(crate) async fn healthz(State(state): State<ApiState>) -> axum::Json<Health> {
+    axum::Json(Health {
+        status: "ok".to_owned(),
+        node: state.node_id,
+    })
+}
+
+/// The host can do its work: the database answers and the host is not
+/// fenced or stopping.
+#[utoipa::path(get, path = "/readyz", tag = "health", security(()),
+    responses((status = 200, body = Health), (status = 503, body = Health)))]
+pub(crate) async fn readyz(State(state): State<ApiState>) -> (StatusCode, axum::Json<Health>) {
+    let problem = match state.store.ping().await {
+        Err(error) => Some(format!("the database does not answer: {error}")),
+        Ok(()) => (state.readiness)(),
+    };
+    let status = if problem.is_some() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (
+        status,
+        axum::Json(Health {
+            status: problem.unwrap_or_else(|| "ok".to_owned()),
+            node: state.node_id,
+        }),
+    )
+}
+
+/// A schedule to preview.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CronQuery {
+    /// Quartz cron, `every 30s`, `at RFC3339` or `after 10m`.
+    #[param(min_length = 1)]
+    expr: String,
+    /// IANA time zone (default UTC).
+    #[param(min_length = 1)]
+    tz: Option<String>,
+    /// How many fire times (default 5).
+    #[param(minimum = 1, maximum = 100)]
+    n: Option<i64>,
+}
+
+/// The next fire times of a schedule, from now.
+#[utoipa::path(get, path = "/api/v1/cron/next", tag = "tasks", params(CronQuery),
+    responses((status = 200, body = FireTimes), (status = "4XX", body = ErrorBody)))]
+pub(crate) async fn cron_next(
+    caller: Caller,
+    Query(query): Query<CronQuery>,
+) -> ApiResult<axum::Json<FireTimes>> {
+    caller.require(Role::Viewer)?;
+    let schedule: Schedule = query
+        .expr
+        .parse()
+        .map_err(|e: crate::schedule::ScheduleError| ApiError::invalid(e.to_string()).on("expr"))?;
+    let tz = parse_time_zone(query.tz.as_deref().unwrap_or("UTC"))
+        .map_err(|e| ApiError::invalid(e).on("tz"))?;
+    let now = now_ms();
+    let timing = TaskTiming {
+        schedule,
+        tz,
+        created_at_ms: now,
+        start_at_ms: None,
+        end_at_ms: None,
+    };
+    let count = fire_count(query.n)?;
+    let mut after = now;
+    let mut times = Vec::new();
+    while times.len() < count {
+        let Some(at) = timing.next_after(after) else {
+            break;
+        };
+        times.push(at);
+        after = at;
+    }
+    Ok(axum::Json(FireTimes { times }))
+}
+
+/// The hosts sharing the database.
+#[utoipa::path(get, path = "/api/v1/nodes", tag = "cluster",
+    responses((status = 200, body = NodeList), (status = "4XX", body = ErrorBody)))]
+pub(crate) async fn nodes(
+    State(state): State<ApiState>,
+    caller: Caller,
+) -> ApiResult<axum::Json<NodeList>> {
+    caller.require(Role::Viewer)?;
+    let nodes = state.store.list_nodes().await?;
+    Ok(axum::Json(NodeList {
+        nodes: nodes.into_iter().map(Node::from).collect(),
+    }))
+}
+
+/// The job modules stored in the database.
+#[utoipa::path(get, path = "/api/v1/modules", tag = "modules",
+    responses((status = 200, body = ModuleList), (status = "4XX", body = ErrorBody)))]
+pub(crate) async fn modules(
+    State(state): State<ApiState>,
+    caller: Caller,
+) -> ApiResult<axum::Json<ModuleList>> {
+    caller.require(Role::Viewer)?;
+    let modules = state.store.list_modules().await?;
+    Ok(axum::Json(ModuleList {
+        modules: modules.into_iter().map(Module::from).collect(),
+    }))
+}
+
+/// Paging of the audit log.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuditQuery {
+    /// Only ids below this (the `next` of the previous page).
+    before: Option<i64>,
+    /// Events per page (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<i64>,
+}
+
+/// Changes made through the API, newest first (admin).
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
+    responses((status = 200, body = AuditList), (status = "4XX", body = ErrorBody)))]
+pub(crate) async fn audit(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Query(query): Query<AuditQuery>,
+) -> ApiResult<axum::Json<AuditList>> {
+    caller.require_everywhere(Role::Admin)?;
+    let limit = page_size(query.limit)?;
+    let mut events = state.store.list_audit(query.before, limit + 1).await?;
+    let next = if events.len() as i64 > limit {
+        events.truncate(limit as usize);
+        events.last().map(|event| event.id)
+    } else {
+        None
+    };
+    Ok(axum::Json(AuditList {
+        events: events.into_iter().map(AuditEvent::from).collect(),
+        next,
+    }))
+}

@@ -1,0 +1,356 @@
+//! `/api/v1/tasks`: list (filtered, a page at a time), read, create,
+//! change, delete, trigger, pause, resume, and preview the next fire times.
+//! A task is checked exactly as the scheduler checks a row written with SQL
+//! ([`TaskDefinition::from_row`]), and the error names the column. A caller
+//! limited to some groups sees only their tasks (others are "not found")
+//! and may not move a task out of them.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::api::auth::Caller;
+use crate::api::body::{Body, OptionalBody, Path, Query};
+use crate::api::error::{ApiError, ApiResult, ErrorBody};
+use crate::api::server::ApiState;
+use crate::api::views::{
+    FireTimes, NewTask, Task, TaskFields, TaskList, TaskStateName, TriggerBody, Triggered,
+    fire_count, page_size,
+};
+use crate::clock::now_ms;
+use crate::scheduler::shard_runs;
+use crate::store::{AuditEntry, TaskFilter};
+use crate::vocab::{Role, TaskDefinition, TaskRow, TaskSpec, TaskState};
+
+/// Filters and paging of the task list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListQuery {
+    /// Names containing this (any case).
+    name: Option<String>,
+    /// Only this group.
+    group: Option<String>,
+    /// Only this module.
+    module: Option<String>,
+    /// Only tasks in this state.
+    state: Option<TaskStateName>,
+    /// Start after this name (the `next` of the previous page).
+    after: Option<String>,
+    /// Tasks per page (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<i64>,
+}
+
+/// How many fire times to preview.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NextQuery {
+    /// How many (default 5).
+    #[param(minimum = 1, maximum = 100)]
+    n: Option<i64>,
+}
+
+/// Checks `spec` as the scheduler will, created at `created_at`.
+fn check(spec: &TaskSpec, created_at: i64) -> ApiResult<TaskDefinition> {
+    Ok(TaskDefinition::from_row(&TaskRow::new(
+        spec.clone(),
+        created_at,
+    ))?)
+}
+
+/// The task `name`, if it exists and the caller may see it.
+async fn visible(state: &ApiState, caller: &Caller, name: &str) -> ApiResult<TaskRow> {
+    state
+        .store
+        .get_task(name)
+        .await?
+        .filter(|task| caller.sees(&task.spec.group))
+        .ok_or_else(|| ApiError::not_found(format!("there is no task `{name}`")).on("name"))
+}
+
+fn refuse_group(caller: &Caller, group: &str) -> ApiResult<()> {
+    if caller.sees(group) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!(
+            "{} may not act on tasks of group `{group}`",
+            caller.actor
+        ))
+        .on("group"))
+    }
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Option<String> {
+    serde_json::to_string(value).ok()
+}
+
+async fn audit(
+    state: &ApiState,
+    caller: &Caller,
+    action: &str,
+    target: &str,
+    before: Option<&Task>,
+    after: Option<&Task>,
+) -> ApiResult<()> {
+    let (before, after) = (before.and_then(json), after.and_then(json));
+    state
+        .store
+        .audit(AuditEntry {
+            at: now_ms(),
+            actor: &caller.actor,
+            action,
+            target,
+            before: before.as_deref(),
+            after: after.as_deref(),
+        })
+        .await?;
+    Ok(())
+}
+
+/// List tasks.
+#[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks", params(ListQuery),
+    responses((status = 200, body = TaskList), (status = "4XX", body = ErrorBody)))]
+pub(crate) async fn list(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Query(query): Query<ListQuery>,
+) -> ApiResult<axum::Json<TaskList>> {
+    caller.require(Role::Viewer)?;
+    let filter = TaskFilter {
+        name_contains: query.name,
+        group: query.group,
+        module: query.module,
+        state: query.state.map(TaskState::from),
+        visible_groups: caller.grant.groups.clone(),
+    };
+    let page = state
+        .store
+        .list_task_page(&filter, query.after.as_deref(), page_size(query.limit)?)
+        .await?;
+    Ok(axum::Json(TaskList {
+        tasks: page.tasks.iter().map(Task::from).collect(),
+        next: page.next_after,
+        total: page.total,
+    }))
+}
+
+/// Read a task.
+#[utoipa::path(get, path = "/api/v1/tasks/{name}", tag = "tasks",
+    params(("name" = String, Path, description = "Task name")),
+    responses((status = 200, body = Task), (status = "4XX", body = ErrorBody)))]
+pub(crate) async fn get(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<axum::Json<Task>> {
+    caller.require(Role::Viewer)?;
+    Ok(axum::Json(Task::from(
+        &visible(&state, &caller, &name).await?,
+    )))
+}
+
+/// Create a task.
+#[utoipa::path(post, path = "/api/v1/tasks", tag = "tasks", request_body = NewTask,
+    responses((status = 201, body = Task), (status = "4XX", body = ErrorBody)))]
+pub(crate) async fn create(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Body(new): Body<NewTask>,
+) -> ApiResult<(StatusCode, axum::Json<Task>)> {
+    caller.require(Role::Editor)?;
+    let spec = new.into_spec();
+    check(&spec, now_ms())?;
+    refuse_group(&caller, &spec.group)?;
+    if state.store.get_task(&spec.name).await?.is_some() {
+        return Err(ApiError::conflict(format!(
+            "task `{}` already exists; change it with PATCH /api/v1/tasks/{{name}}",
+            spec.name
+        ))
+        .on("name"));
+    }
+    state.store.upsert_task(&spec).await?;
+    let created = visible(&state, &caller, &spec.name).await?;
+    let task = Task::from(&created);
+    audit(
+        &state,
+        &caller,
+        "task.create",
+        &spec.name,
+        None,
+        Some(&task),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, axum::Json(task)))
+}
+
+/// Change a task: only the fields given (`null` clears an optional one).
+#[utoipa::path(patch, path = "/api/v1/tasks/{name}", tag = "tasks",
+    params(("name" = String, Path, description = "Task name")), request_body = TaskFields,
+    responses((status = 200, body = Task), (status = "4XX", body = ErrorBody)))]
+pub(crate) async fn update(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Body(fields): Body<TaskFields>,
+) -> ApiResult<axum::Json<Task>> {
+    caller.require(Role::Editor)?;
+    let existing = visible(&state, &caller, &name).await?;
+    if let Some(problem) = &existing.unreadable {
+        return Err(ApiError::conflict(format!(
+            "task `{name}` cannot be changed here: {problem}; fix the column with SQL, or \
+             delete the task and create it again"
+        )));
+    }
+    let mut spec = existing.spec.clone();
+    fields.apply(&mut spec);
+    check(&spec, existing.created_at)?;
+    refuse_group(&caller, &spec.group)?;
+    state.store.upsert_task(&spec).await?;
+    let before = Task::from(&existing);
+    let after =
+        Task::from(
+            &state.store.get_task(&name).await?.ok_or_else(|| {
+                ApiError::not_found(format!("task `{name}` was deleted meanwhile"))
+            })?,
+        );
+    audit(
+        &state,
+        &caller,
+        "task.update",
+        &name,
+        Some(&before),
+        Some(&after),
+    )
+    .await?;
+    Ok(axum::Json(after))
+}
+
+/// Delete a task (its runs and logs stay).
+#[utoipa::path(delete, path = "/api/v1/tasks/{name}", tag = "tasks",
+    params(("name" = String, Path, description = "Task name")),
+    responses((status = 204), (status = "4XX", body = ErrorBody)))]
+pub(crate) async fn delete(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
+    caller.require(Role::Editor)?;
+    let existing = visible(&state, &caller, &name).await?;
+    if !state.store.delete_task(&name).await? {
+        return Err(ApiError::not_found(format!("there is no task `{name}`")).on("name"));
+    }
+    audit(
+        &state,
+        &caller,
+        "task.delete",
+        &name,
+        Some(&Task::from(&existing)),
+        None,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Fire a task now, outside its schedule, with per-fire params.
+#[utoipa::path(post, path = "/api/v1/tasks/{name}/trigger", tag = "tasks",
+    params(("name" = String, Path, description = "Task name")), request_body = Option<TriggerBody>,
+    responses((status = 200, body = Triggered), (status = "4XX", body = ErrorBody)))]
+pub(crate) async fn trigger(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    OptionalBody(body): OptionalBody<TriggerBody>,
+) -> ApiResult<axum::Json<Triggered>> {
+    caller.require(Role::Operator)?;
+    let task = visible(&state, &caller, &name).await?;
+    let definition = TaskDefinition::from_row(&task)?;
+    let overrides = body.params;
+    let now = now_ms();
+    let runs = shard_runs(&definition, now, &definition.params_json(&overrides), None);
+    let created = state.store.insert_runs(&name, &runs, now).await?;
+    let params = serde_json::to_string(&overrides).ok();
+    state
+        .store
+        .audit(AuditEntry {
+            at: now,
+            actor: &caller.actor,
+            action: "task.trigger",
+            target: &name,
+            before: None,
+            after: params.as_deref(),
+        })
+        .await?;
+    Ok(axum::Json(Triggered {
+        runs: created as i64,
+    }))
+}
+
+async fn set_paused(
+    state: &ApiState,
+    caller: &Caller,
+    name: &str,
+    paused: bool,
+) -> ApiResult<axum::Json<Task>> {
+    caller.require(Role::Operator)?;
+    let before = Task::from(&visible(state, caller, name).await?);
+    if !state.store.set_paused(name, paused).await? {
+        return Err(ApiError::not_found(format!("there is no task `{name}`")).on("name"));
+    }
+    let after = Task::from(&visible(state, caller, name).await?);
+    let action = if paused { "task.pause" } else { "task.resume" };
+    audit(state, caller, action, name, Some(&before), Some(&after)).await?;
+    Ok(axum::Json(after))
+}
+
+/// Stop a task firing.
+#[utoipa::path(post, path = "/api/v1/tasks/{name}/pause", tag = "tasks",
+    params(("name" = String, Path, description = "Task name")),
+    responses((status = 200, body = Task), (status = "4XX", body = ErrorBody)))]
+pub(crate) async fn pause(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<axum::Json<Task>> {
+    set_paused(&state, &caller, &name, true).await
+}
+
+/// Let a paused task fire again (from now; missed fires are not made up).
+#[utoipa::path(post, path = "/api/v1/tasks/{name}/resume", tag = "tasks",
+    params(("name" = String, Path, description = "Task name")),
+    responses((status = 200, body = Task), (status = "4XX", body = ErrorBody)))]
+pub(crate) async fn resume(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<axum::Json<Task>> {
+    set_paused(&state, &caller, &name, false).await
+}
+
+/// The task's next fire times, in its zone and window.
+#[utoipa::path(get, path = "/api/v1/tasks/{name}/next", tag = "tasks",
+    params(("name" = String, Path, description = "Task name"), NextQuery),
+    responses((status = 200, body = FireTimes), (status = "4XX", body = ErrorBody)))]
+pub(crate) async fn next(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Query(query): Query<NextQuery>,
+) -> ApiResult<axum::Json<FireTimes>> {
+    caller.require(Role::Viewer)?;
+    let task = visible(&state, &caller, &name).await?;
+    let definition = TaskDefinition::from_row(&task)?;
+    let count = fire_count(query.n)?;
+    let mut after = now_ms();
+    let mut times = Vec::new();
+    while times.len() < count {
+        let Some(at) = definition.timing.next_after(after) else {
+            break;
+        };
+        times.push(at);
+        after = at;
+    }
+    Ok(axum::Json(FireTimes { times }))
+}

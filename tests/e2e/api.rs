@@ -1,0 +1,316 @@
+//! The admin API of a real `carillon serve`: the loopback-only start before
+//! any token exists, tokens and roles (and groups), tasks checked exactly as
+//! SQL rows are, a task created over HTTP firing and its runs and logs read
+//! back, the audit log; a non-loopback listen refused without a token; and
+//! schemathesis against the served OpenAPI spec.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::host::{Host, wait_until};
+use crate::http::{Request, get, post};
+use crate::support::carillon;
+
+/// Creates a token with the CLI and returns its text.
+fn token(url: &str, name: &str, role: &str, extra: &[&str]) -> String {
+    let mut args = vec!["token", "create", name, "--role", role, "--database", url];
+    args.extend(extra);
+    let out = carillon(&args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("shown this once"), "{}", out.stderr);
+    out.stdout.trim().to_owned()
+}
+
+#[test]
+fn the_api_serves_tasks_runs_and_logs_by_role_and_audits_changes() {
+    let host = Host::start(&["hello"], &[]);
+    let (api, url) = (host.api(), host.database_url());
+
+    // No token yet: this machine is served, as an admin, and told how to
+    // make the first admin; a page of another site, or a rebound DNS name,
+    // is not.
+    let open = get(&api, "/api/v1/tasks").send();
+    assert_eq!(open.status, 200, "{}", open.body);
+    assert!(
+        open.header("carillon-setup")
+            .is_some_and(|hint| hint.contains("carillon token create admin --role admin")),
+        "{:?}",
+        open.headers
+    );
+    let rebound = get(&api, "/api/v1/tasks")
+        .header("Host", "evil.example:7878")
+        .send();
+    assert_eq!(rebound.status, 403, "{}", rebound.body);
+    let cross_site = post(&api, "/api/v1/tasks")
+        .header("Origin", "https://evil.example")
+        .json(json!({"name": "x", "module": "hello", "schedule": "every 1s"}))
+        .send();
+    assert_eq!(cross_site.status, 403, "{}", cross_site.body);
+
+    let admin = token(&url, "admin", "admin", &[]);
+    let viewer = token(&url, "viewer", "viewer", &[]);
+    let etl = token(&url, "etl-editor", "editor", &["--groups", "etl"]);
+
+    // Now every request needs a token.
+    let anonymous = get(&api, "/api/v1/tasks").send();
+    assert_eq!(anonymous.status, 401);
+    assert_eq!(anonymous.error().0, "unauthorized");
+    assert!(anonymous.header("carillon-setup").is_none());
+    assert_eq!(
+        get(&api, "/api/v1/tasks")
+            .token("carillon_nope")
+            .send()
+            .status,
+        401
+    );
+
+    // A viewer reads but does not write.
+    let refused = post(&api, "/api/v1/tasks")
+        .token(&viewer)
+        .json(json!({"name": "v", "module": "hello", "schedule": "every 1s"}))
+        .send();
+    assert_eq!(refused.status, 403, "{}", refused.body);
+
+    // A bad column is refused naming it, in the words the scheduler records
+    // on the same row written with SQL.
+    let bad = post(&api, "/api/v1/tasks")
+        .token(&admin)
+        .json(json!({"name": "bad-cron", "module": "hello", "schedule": "0 0 25 * * ?"}))
+        .send();
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert_eq!(bad.error(), ("invalid".into(), "schedule".into()));
+    host.sql(
+        "INSERT INTO tasks (name, module, schedule) VALUES ('bad-cron', 'hello', '0 0 25 * * ?')",
+    );
+    let recorded = wait_until("the SQL row's error", Duration::from_secs(10), || {
+        host.query("SELECT error FROM tasks WHERE name = 'bad-cron'")
+            .first()
+            .map(|row| row[0].clone())
+            .filter(|error| !error.is_empty())
+    });
+    assert_eq!(bad.json()["error"]["message"], recorded.as_str());
+    let listed = get(&api, "/api/v1/tasks?state=error").token(&viewer).send();
+    assert_eq!(
+        listed.json()["tasks"][0]["name"],
+        "bad-cron",
+        "{}",
+        listed.body
+    );
+
+    // A task made over HTTP fires; its runs and log lines read back.
+    let created = post(&api, "/api/v1/tasks")
+        .token(&admin)
+        .json(
+            json!({"name": "api-hello", "module": "hello", "schedule": "every 1s",
+                     "params": {"greeting": "hi"}}),
+        )
+        .send();
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(created.json()["params"]["greeting"], "hi");
+    let twice = post(&api, "/api/v1/tasks")
+        .token(&admin)
+        .json(json!({"name": "api-hello", "module": "hello", "schedule": "every 1s"}))
+        .send();
+    assert_eq!(twice.status, 409);
+    let run_id = wait_until(
+        "a succeeded run of api-hello",
+        Duration::from_secs(20),
+        || {
+            get(&api, "/api/v1/runs?task=api-hello&state=succeeded&limit=1")
+                .token(&viewer)
+                .send()
+                .json()["runs"][0]["id"]
+                .as_i64()
+        },
+    );
+    let logs = get(&api, &format!("/api/v1/runs/{run_id}/logs"))
+        .token(&viewer)
+        .send();
+    assert_eq!(logs.status, 200, "{}", logs.body);
+    assert!(
+        logs.json()["lines"]
+            .as_array()
+            .is_some_and(|lines| !lines.is_empty()),
+        "{}",
+        logs.body
+    );
+    let next = get(&api, "/api/v1/tasks/api-hello/next?n=3")
+        .token(&viewer)
+        .send()
+        .json();
+    let times: Vec<i64> = next["times"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_i64().unwrap())
+        .collect();
+    assert_eq!(times.len(), 3);
+    assert!(times.windows(2).all(|w| w[1] - w[0] == 1000), "{times:?}");
+
+    // Trigger, pause and a partial change.
+    let fired = post(&api, "/api/v1/tasks/api-hello/trigger")
+        .token(&admin)
+        .json(json!({"params": {"greeting": "now"}}))
+        .send();
+    assert_eq!(fired.json()["runs"], 1, "{}", fired.body);
+    let paused = post(&api, "/api/v1/tasks/api-hello/pause")
+        .token(&admin)
+        .send();
+    assert_eq!(paused.json()["state"], "paused", "{}", paused.body);
+    let changed = Request::new(&api, "PATCH", "/api/v1/tasks/api-hello")
+        .token(&admin)
+        .json(json!({"max_retries": 2, "timeout_ms": null}))
+        .send();
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    assert_eq!(changed.json()["max_retries"], 2);
+    assert_eq!(changed.json()["paused"], true, "fields not given stay");
+    let out_of_range = Request::new(&api, "PATCH", "/api/v1/tasks/api-hello")
+        .token(&admin)
+        .json(json!({"shard_total": 100000}))
+        .send();
+    assert_eq!(
+        out_of_range.error(),
+        ("invalid".into(), "shard_total".into())
+    );
+
+    // A token limited to a group sees and changes only that group's tasks.
+    let made = post(&api, "/api/v1/tasks")
+        .token(&etl)
+        .json(
+            json!({"name": "etl-load", "module": "hello", "schedule": "0 0 3 * * ?",
+                     "group": "etl"}),
+        )
+        .send();
+    assert_eq!(made.status, 201, "{}", made.body);
+    let theirs = get(&api, "/api/v1/tasks").token(&etl).send().json();
+    assert_eq!(theirs["total"], 1, "{theirs}");
+    assert_eq!(
+        get(&api, "/api/v1/tasks/api-hello")
+            .token(&etl)
+            .send()
+            .status,
+        404
+    );
+    let outside = post(&api, "/api/v1/tasks")
+        .token(&etl)
+        .json(json!({"name": "elsewhere", "module": "hello", "schedule": "every 1h"}))
+        .send();
+    assert_eq!(outside.status, 403, "{}", outside.body);
+    assert_eq!(get(&api, "/api/v1/audit").token(&etl).send().status, 403);
+
+    // Every change is in the audit log, with who made it.
+    let audit = get(&api, "/api/v1/audit").token(&admin).send().json();
+    let events: Vec<(String, String, String)> = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let text = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
+            (text("actor"), text("action"), text("target"))
+        })
+        .collect();
+    for expected in [
+        ("token:admin", "task.create", "api-hello"),
+        ("token:admin", "task.trigger", "api-hello"),
+        ("token:admin", "task.pause", "api-hello"),
+        ("token:admin", "task.update", "api-hello"),
+        ("token:etl-editor", "task.create", "etl-load"),
+        ("cli", "token.create", "viewer"),
+    ] {
+        let expected = (expected.0.into(), expected.1.into(), expected.2.into());
+        assert!(events.contains(&expected), "{expected:?} in {events:?}");
+    }
+
+    // A revoked token stops working at once.
+    let out = carillon(&["token", "revoke", "viewer", "--database", &url]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(get(&api, "/api/v1/tasks").token(&viewer).send().status, 401);
+    let listed = carillon(&["token", "list", "--database", &url]);
+    assert!(listed.stdout.contains("etl-editor") && !listed.stdout.contains("viewer"));
+    assert!(
+        !listed.stdout.contains("carillon_"),
+        "no token text is listed"
+    );
+
+    // Health needs no token.
+    assert_eq!(get(&api, "/healthz").send().status, 200);
+    assert_eq!(get(&api, "/readyz").send().json()["status"], "ok");
+}
+
+#[test]
+fn a_host_listening_beyond_loopback_needs_a_token_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("carillon.db").display());
+    let plugins = dir.path().join("plugins");
+    let out = carillon(&[
+        "serve",
+        "--database",
+        &url,
+        "--plugins",
+        plugins.to_str().unwrap(),
+        "--listen",
+        "0.0.0.0:0",
+    ]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("0.0.0.0:0") && out.stderr.contains("carillon token create admin"),
+        "{}",
+        out.stderr
+    );
+    token(&url, "admin", "admin", &[]);
+    let host = Host::start_on(Some(url), &[], &["--listen", "0.0.0.0:0"]);
+    let port = host.api().rsplit(':').next().unwrap().to_owned();
+    let answer = get(&format!("http://127.0.0.1:{port}"), "/api/v1/tasks").send();
+    assert_eq!(answer.status, 401, "a token is needed, even from loopback");
+}
+
+/// schemathesis (from PyPI; `scripts/test.sh` installs it and names it in
+/// `CARILLON_SCHEMATHESIS`) against the served spec with an admin token:
+/// no 5xx, and every answer matches the spec. Its "schema-valid request
+/// accepted" check is left out: a task's columns are checked beyond what
+/// JSON Schema can say (cron syntax, zone names, selectors). Revoking
+/// tokens is left out so it cannot revoke its own.
+#[test]
+fn schemathesis_finds_no_server_error_and_no_answer_off_the_spec() {
+    let Some(schemathesis) = std::env::var_os("CARILLON_SCHEMATHESIS") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run schemathesis: scripts/test.sh installs it and sets CARILLON_SCHEMATHESIS"
+        );
+        eprintln!("skipped: set CARILLON_SCHEMATHESIS to a schemathesis binary to run it");
+        return;
+    };
+    let host = Host::start(&["hello"], &[]);
+    let admin = token(&host.database_url(), "schemathesis", "admin", &[]);
+    host.sql("INSERT INTO tasks (name, module, schedule) VALUES ('hello-every-hour', 'hello', 'every 1h')");
+    let out = std::process::Command::new(schemathesis)
+        .args([
+            "run",
+            &format!("{}/api/v1/openapi.json", host.api()),
+            "--header",
+            &format!("Authorization: Bearer {admin}"),
+            "--checks",
+            "all",
+            "--exclude-checks",
+            "positive_data_acceptance",
+            "--exclude-path",
+            "/api/v1/tokens/{name}",
+            "--max-examples",
+            "40",
+            "--seed",
+            "7878",
+        ])
+        .env("NO_COLOR", "1")
+        // Its example cache goes with the host's files, not into the tree.
+        .current_dir(host.dir.path())
+        .output()
+        .expect("run schemathesis");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "schemathesis failed:\n{report}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(report.contains("passed"), "{report}");
+}
