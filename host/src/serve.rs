@@ -198,6 +198,7 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
             store: store.clone(),
             node_id: config.node_id.clone(),
             readiness,
+            stopped: stopped.clone(),
         };
         tokio::spawn(api.serve(state, stopped.clone()));
         tracing::info!("admin API listening on http://{address}/ (spec at /api/v1/openapi.json)");

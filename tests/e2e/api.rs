@@ -238,6 +238,116 @@ fn the_api_serves_tasks_runs_and_logs_by_role_and_audits_changes() {
     assert_eq!(get(&api, "/readyz").send().json()["status"], "ok");
 }
 
+/// Reads lines of an event stream until one contains `wanted`; every line
+/// read, for messages.
+fn read_until(stream: &mut impl std::io::BufRead, wanted: &str, seen: &mut String) -> bool {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match stream.read_line(&mut line) {
+            Ok(0) | Err(_) => return false,
+            Ok(_) => {
+                seen.push_str(&line);
+                if line.contains(wanted) {
+                    return true;
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_running_runs_log_arrives_live_and_ends_when_it_is_cancelled_and_a_failed_run_is_retried() {
+    let host = Host::start(&["sleepy", "flaky"], &[]);
+    let (api, url) = (host.api(), host.database_url());
+    let admin = token(&url, "admin", "admin", &[]);
+    let made = post(&api, "/api/v1/tasks")
+        .token(&admin)
+        .json(json!({"name": "nap", "module": "sleepy", "schedule": "0 0 3 1 1 ? 2099"}))
+        .send();
+    assert_eq!(made.status, 201, "{}", made.body);
+    post(&api, "/api/v1/tasks/nap/trigger").token(&admin).send();
+    let run = wait_until("the nap to run", Duration::from_secs(20), || {
+        get(&api, "/api/v1/runs?task=nap&state=running")
+            .token(&admin)
+            .send()
+            .json()["runs"][0]["id"]
+            .as_i64()
+    });
+
+    // Its first line arrives while it runs.
+    let mut stream = get(&api, &format!("/api/v1/runs/{run}/logs/stream"))
+        .token(&admin)
+        .open();
+    stream
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut seen = String::new();
+    assert!(
+        read_until(&mut stream, "text/event-stream", &mut seen),
+        "{seen}"
+    );
+    assert!(
+        read_until(&mut stream, "sleeping for inf s", &mut seen),
+        "{seen}"
+    );
+    assert!(seen.contains("event: line"), "{seen}");
+
+    // Cancelling it ends the stream with its final state.
+    let cancelled = post(&api, &format!("/api/v1/runs/{run}/cancel"))
+        .token(&admin)
+        .send();
+    assert_eq!(
+        cancelled.json()["outcome"],
+        "requested",
+        "{}",
+        cancelled.body
+    );
+    assert!(read_until(&mut stream, "event: end", &mut seen), "{seen}");
+    assert!(read_until(&mut stream, "cancelled", &mut seen), "{seen}");
+    let again = post(&api, &format!("/api/v1/runs/{run}/cancel"))
+        .token(&admin)
+        .send();
+    assert_eq!(again.status, 409, "an ended run is not cancelled twice");
+
+    // A failed run, retried, runs again as its next attempt.
+    let made = post(&api, "/api/v1/tasks")
+        .token(&admin)
+        .json(
+            json!({"name": "flaky-once", "module": "flaky", "schedule": "0 0 3 1 1 ? 2099",
+                     "params": {"succeed_on": "2"}}),
+        )
+        .send();
+    assert_eq!(made.status, 201, "{}", made.body);
+    post(&api, "/api/v1/tasks/flaky-once/trigger")
+        .token(&admin)
+        .send();
+    let failed = wait_until("the first attempt to fail", Duration::from_secs(20), || {
+        get(&api, "/api/v1/runs?task=flaky-once&state=failed")
+            .token(&admin)
+            .send()
+            .json()["runs"][0]["id"]
+            .as_i64()
+    });
+    let retried = post(&api, &format!("/api/v1/runs/{failed}/retry"))
+        .token(&admin)
+        .send();
+    assert_eq!(retried.status, 200, "{}", retried.body);
+    let attempt = wait_until("the retry to succeed", Duration::from_secs(20), || {
+        let run = get(&api, &format!("/api/v1/runs/{failed}"))
+            .token(&admin)
+            .send()
+            .json();
+        (run["state"] == "succeeded").then(|| run["attempt"].as_i64().unwrap())
+    });
+    assert_eq!(attempt, 2);
+    let twice = post(&api, &format!("/api/v1/runs/{failed}/retry"))
+        .token(&admin)
+        .send();
+    assert_eq!(twice.status, 409, "a succeeded run is not retried");
+}
+
 #[test]
 fn a_host_listening_beyond_loopback_needs_a_token_first() {
     let dir = tempfile::tempdir().unwrap();

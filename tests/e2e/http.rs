@@ -73,7 +73,13 @@ impl<'a> Request<'a> {
         self
     }
 
-    pub fn send(self) -> Answer {
+    /// Sends the request and returns the connection, to read an answer
+    /// that streams (server-sent events) line by line, head included.
+    pub fn open(self) -> std::io::BufReader<TcpStream> {
+        std::io::BufReader::new(self.write())
+    }
+
+    fn write(self) -> TcpStream {
         let address = self.base.trim_start_matches("http://");
         let mut stream = TcpStream::connect(address).expect("connect to the API");
         stream
@@ -99,6 +105,11 @@ impl<'a> Request<'a> {
         head.push_str("\r\n");
         stream.write_all(head.as_bytes()).unwrap();
         stream.write_all(body.as_bytes()).unwrap();
+        stream
+    }
+
+    pub fn send(self) -> Answer {
+        let mut stream = self.write();
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).unwrap();
         let raw = String::from_utf8_lossy(&raw).into_owned();

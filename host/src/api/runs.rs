@@ -1,8 +1,16 @@
 //! `/api/v1/runs`: list (filtered by task, state, node and slot time,
-//! newest first, a page at a time), read one, its log, and cancel. A caller
-//! limited to some groups sees only the runs of their tasks.
+//! newest first, a page at a time), read one, its log (whole, or followed
+//! live as server-sent events until the run ends), cancel and retry. A
+//! caller limited to some groups sees only the runs of their tasks.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::Duration;
 
 use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -10,9 +18,13 @@ use crate::api::auth::Caller;
 use crate::api::body::{Path, Query};
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::server::ApiState;
-use crate::api::views::{Cancelled, Run, RunList, RunLog, RunStateName, page_size};
+use crate::api::views::{
+    Cancelled, LogEvent, LogLine, Retried, Run, RunList, RunLog, RunStateName, page_size,
+};
 use crate::clock::now_ms;
-use crate::store::{AuditEntry, CancelOutcome, RunFilter, RunRow};
+use crate::store::{
+    AuditEntry, CancelOutcome, RetryOutcome, RunFilter, RunRow, Store, StoredLogLine,
+};
 use crate::vocab::{Role, RunState};
 
 /// Filters and paging of the run list.
@@ -153,5 +165,159 @@ pub(crate) async fn cancel(
         .await?;
     Ok(axum::Json(Cancelled {
         outcome: outcome.to_owned(),
+    }))
+}
+
+/// How often a followed log is read for new lines.
+const FOLLOW_EVERY: Duration = Duration::from_millis(250);
+
+/// A followed log: where it is, what is read but not yet sent.
+struct Follow {
+    store: Store,
+    id: i64,
+    /// The last line sent: (attempt, seq).
+    cursor: (i64, i64),
+    unsent: VecDeque<StoredLogLine>,
+    over: bool,
+    stopped: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Follow {
+    /// The next event: a line, or the end with the run's final state.
+    async fn next_event(&mut self) -> Option<Event> {
+        loop {
+            if let Some(line) = self.unsent.pop_front() {
+                self.cursor = (line.attempt, line.seq);
+                let id = format!("{}:{}", line.attempt, line.seq);
+                let data = serde_json::to_string(&LogLine::from(line)).unwrap_or_default();
+                return Some(Event::default().event("line").id(id).data(data));
+            }
+            if self.over {
+                return None;
+            }
+            match self.read().await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(message) => return Some(self.end(&message)),
+            }
+            // Nothing new: is the run over? Its last lines are recorded in
+            // the same transaction as its end, so one more read has them.
+            match self.store.get_run(self.id).await {
+                Ok(Some(run)) if run.state.is_final() => match self.read().await {
+                    Ok(true) => continue,
+                    _ => return Some(self.end(run.state.as_str())),
+                },
+                Ok(None) => return Some(self.end("deleted")),
+                _ => {}
+            }
+            let stopping = tokio::select! {
+                () = tokio::time::sleep(FOLLOW_EVERY) => false,
+                // Stopping, or the host dropped the signal: either way, end.
+                _ = self.stopped.wait_for(|stop| *stop) => true,
+            };
+            if stopping {
+                return Some(self.end("host-stopping"));
+            }
+        }
+    }
+
+    /// Reads lines not yet read; whether there were any.
+    async fn read(&mut self) -> Result<bool, String> {
+        let lines = self
+            .store
+            .run_logs_after(self.id, self.cursor, 500)
+            .await
+            .map_err(|e| format!("database-error: {e}"))?;
+        let any = !lines.is_empty();
+        self.unsent.extend(lines);
+        Ok(any)
+    }
+
+    /// The last event: `end`, with the run's state (or why the stream ends).
+    fn end(&mut self, state: &str) -> Event {
+        self.over = true;
+        Event::default()
+            .event("end")
+            .data(serde_json::json!({ "state": state }).to_string())
+    }
+}
+
+/// Follow a run's log live: every line so far, then each new one as it is
+/// recorded (`event: line`, data a log line, id `attempt:seq`; send
+/// `Last-Event-ID` to resume after it), and `event: end` with the run's
+/// final state when it ends.
+#[utoipa::path(get, path = "/api/v1/runs/{id}/logs/stream", tag = "runs",
+    params(("id" = i64, Path, description = "Run id")),
+    responses((status = 200, content_type = "text/event-stream", body = LogEvent,
+        description = "server-sent events: `line` (a log line as JSON), then `end`"),
+        (status = "4XX", body = ErrorBody)))]
+pub(crate) async fn follow(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    caller.require(Role::Viewer)?;
+    visible(&state, &caller, id).await?;
+    let cursor = headers
+        .get("last-event-id")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| text.split_once(':'))
+        .and_then(|(attempt, seq)| Some((attempt.parse().ok()?, seq.parse().ok()?)))
+        .unwrap_or((i64::MIN, i64::MIN));
+    let follow = Follow {
+        store: state.store.clone(),
+        id,
+        cursor,
+        unsent: VecDeque::new(),
+        over: false,
+        stopped: state.stopped.clone(),
+    };
+    let events = futures_util::stream::unfold(follow, |mut follow| async move {
+        let event = follow.next_event().await?;
+        Some((Ok(event), follow))
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+/// Run a failed, timed-out, orphaned or cancelled run again, as a new
+/// attempt (any host may take it).
+#[utoipa::path(post, path = "/api/v1/runs/{id}/retry", tag = "runs",
+    params(("id" = i64, Path, description = "Run id")),
+    responses((status = 200, body = Retried), (status = "4XX", body = ErrorBody)))]
+pub(crate) async fn retry(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<axum::Json<Retried>> {
+    caller.require(Role::Operator)?;
+    visible(&state, &caller, id).await?;
+    let now = now_ms();
+    match state.store.retry_run(id, now).await? {
+        RetryOutcome::Retried => {}
+        RetryOutcome::NotRetryable(run_state) => {
+            return Err(ApiError::conflict(format!(
+                "run {id} is {run_state}; only failed, timed-out, orphaned and cancelled runs \
+                 are retried (trigger the task for a new run)"
+            )));
+        }
+        RetryOutcome::NotFound => {
+            return Err(ApiError::not_found(format!("there is no run {id}")).on("id"));
+        }
+    }
+    let target = id.to_string();
+    state
+        .store
+        .audit(AuditEntry {
+            at: now,
+            actor: &caller.actor,
+            action: "run.retry",
+            target: &target,
+            before: None,
+            after: None,
+        })
+        .await?;
+    Ok(axum::Json(Retried {
+        state: "pending".to_owned(),
     }))
 }

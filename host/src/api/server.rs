@@ -38,6 +38,9 @@ pub struct ApiState {
     pub node_id: String,
     /// Why the host is not ready, if it is not.
     pub readiness: Readiness,
+    /// Turns true when the host stops: live streams end then, so that
+    /// shutdown does not wait for them.
+    pub stopped: watch::Receiver<bool>,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -85,7 +88,9 @@ fn routes() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(runs::list))
         .routes(routes!(runs::get))
         .routes(routes!(runs::logs))
+        .routes(routes!(runs::follow))
         .routes(routes!(runs::cancel))
+        .routes(routes!(runs::retry))
         .routes(routes!(tokens::list, tokens::create))
         .routes(routes!(tokens::revoke))
         .routes(routes!(system::cron_next))

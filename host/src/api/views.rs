@@ -352,6 +352,25 @@ pub(crate) struct Cancelled {
     pub(crate) outcome: String,
 }
 
+/// One server-sent event of a followed log: `line` (data: a [`LogLine`]
+/// as JSON; id: `attempt:seq`) or `end` (data: `{"state": …}`).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct LogEvent {
+    /// `line` or `end`.
+    pub(crate) event: Option<String>,
+    /// `attempt:seq` of a line, to resume after it with `Last-Event-ID`.
+    pub(crate) id: Option<String>,
+    /// JSON: a log line, or the run's final state.
+    pub(crate) data: String,
+}
+
+/// What a retry did.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Retried {
+    /// `pending`: it waits for a host to take it.
+    pub(crate) state: String,
+}
+
 /// An API token, without its secret.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Token {

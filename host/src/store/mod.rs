@@ -55,7 +55,7 @@ pub use nodes::NodeRow;
 pub use notifications::{Change, ChangeListener};
 pub use records::{Completion, FencedCompletion, StoredLogLine};
 pub use rescue::Rescued;
-pub use runs::{CancelOutcome, RunFilter, RunRow};
+pub use runs::{CancelOutcome, RetryOutcome, RunFilter, RunRow};
 pub use task_pages::{TaskFilter, TaskPage};
 pub use tasks::ScheduleVerdict;
 pub use tokens::TokenRow;

@@ -127,6 +127,29 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Up to `limit` lines of run `run_id` after line `seq` of attempt
+    /// `attempt`, in order: what a live view has not seen yet.
+    pub async fn run_logs_after(
+        &self,
+        run_id: i64,
+        (attempt, seq): (i64, i64),
+        limit: i64,
+    ) -> Result<Vec<StoredLogLine>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT run_id, attempt, seq, at, level, source, message, fields FROM run_logs \
+             WHERE run_id = $1 AND (attempt > $2 OR (attempt = $2 AND seq > $3)) \
+             ORDER BY attempt, seq LIMIT $4",
+        )
+        .bind(run_id)
+        .bind(attempt)
+        .bind(seq)
+        .bind(limit.max(1))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
+
 async fn insert_lines(
     tx: &mut Tx,
     backend: Backend,

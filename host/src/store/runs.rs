@@ -81,6 +81,18 @@ pub enum CancelOutcome {
     NotFound,
 }
 
+/// What a retry did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryOutcome {
+    /// The run is pending again, as a new attempt.
+    Retried,
+    /// The run is in this state, which is not retried (still going, or it
+    /// succeeded or was skipped).
+    NotRetryable(RunState),
+    /// There is no such run.
+    NotFound,
+}
+
 impl Store {
     /// Runs matching `filter`, newest first.
     pub async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunRow>, StoreError> {
@@ -156,6 +168,27 @@ impl Store {
         Ok(match self.get_run(id).await? {
             Some(run) => CancelOutcome::AlreadyOver(run.state),
             None => CancelOutcome::NotFound,
+        })
+    }
+
+    /// Runs run `id` again, as a new attempt, if it ended failed, timed
+    /// out, orphaned or cancelled: it becomes pending, due now, and any host
+    /// may claim it.
+    pub async fn retry_run(&self, id: i64, now: i64) -> Result<RetryOutcome, StoreError> {
+        let retried = self
+            .write_rows(
+                "UPDATE runs SET state = 'pending', not_before = $1, error = NULL, \
+                 finished_at = NULL, cancel_reason = NULL, offered_to = NULL \
+                 WHERE id = $2 AND state IN ('failed', 'timed-out', 'orphaned', 'cancelled')",
+                |query| query.bind(now).bind(id),
+            )
+            .await?;
+        if retried > 0 {
+            return Ok(RetryOutcome::Retried);
+        }
+        Ok(match self.get_run(id).await? {
+            Some(run) => RetryOutcome::NotRetryable(run.state),
+            None => RetryOutcome::NotFound,
         })
     }
 
