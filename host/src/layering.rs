@@ -21,8 +21,8 @@ const LAYERS: &[&[&str]] = &[
     &["scheduler", "dispatch", "retention"],
     // Job modules; the other hosts of a cluster.
     &["plugins", "cluster"],
-    // The two boundaries: the only SQL, the only wasmtime.
-    &["store", "runtime"],
+    // The two boundaries: the only SQL, the only wasmtime; the counters.
+    &["store", "runtime", "metrics"],
     // Shared vocabulary, when tasks fire, and leaf words: pure but `clock`.
     &["vocab"],
     &["schedule"],

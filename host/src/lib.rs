@@ -16,8 +16,8 @@
 //! - [`plugins`], [`cluster`]: job modules (plugins folder, manifests, the
 //!   registry of loaded components); the other hosts (live set, run offers,
 //!   heartbeat, rescue, the fence signal, change notifications).
-//! - [`store`], [`runtime`]: the two boundaries. The only SQL; the only
-//!   wasmtime.
+//! - [`store`], [`runtime`], [`metrics`]: the two boundaries, the only SQL
+//!   and the only wasmtime; and the process's counters for `/metrics`.
 //! - [`vocab`]: the shared vocabulary (task rows and their checked
 //!   definition, run states, cancel reasons, task errors). Pure.
 //! - [`schedule`]: when tasks fire (Quartz cron, intervals, one-shots,
@@ -36,6 +36,7 @@ pub mod config;
 pub mod digest;
 pub mod dispatch;
 pub mod labels;
+pub mod metrics;
 pub mod panics;
 pub mod plugins;
 pub mod repeats;

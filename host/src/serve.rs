@@ -24,6 +24,7 @@ use crate::cluster::liveness::Fence as _;
 use crate::cluster::{ClusterView, OFFER_WINDOW, liveness, notify};
 use crate::config::Config;
 use crate::dispatch::{DispatchConfig, Dispatcher};
+use crate::metrics::{self, Gauge};
 use crate::plugins::{ModuleRegistry, Plugins};
 use crate::repeats::Repeats;
 use crate::retention;
@@ -194,9 +195,34 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
                 }
             })
         };
+        let gauges = {
+            let dispatcher = dispatcher.clone();
+            Arc::new(move || {
+                let (executing, max) = dispatcher.executing();
+                vec![
+                    Gauge {
+                        name: "carillon_runs_executing",
+                        help: "Runs executing on this host now.",
+                        value: executing as f64,
+                    },
+                    Gauge {
+                        name: "carillon_free_capacity",
+                        help: "Runs this host could start at once (node.max_concurrent_runs minus those executing).",
+                        value: max.saturating_sub(executing) as f64,
+                    },
+                    Gauge {
+                        name: "carillon_recorder_queue_bytes",
+                        help: "Bytes of log lines waiting to be written to the database.",
+                        value: dispatcher.queued_record_bytes() as f64,
+                    },
+                ]
+            })
+        };
         let state = ApiState {
             store: store.clone(),
             node_id: config.node_id.clone(),
+            node_timeout: config.node_timeout,
+            gauges,
             readiness,
             stopped: stopped.clone(),
         };
@@ -336,6 +362,7 @@ async fn schedule_loop(
         match scheduler.tick(now, horizon, reservation.len()).await {
             Ok(report) => {
                 failures.succeeded();
+                metrics::global().fired(report.runs, report.missed);
                 let claimed = report.claimed.len();
                 dispatcher.start_claimed(report.claimed, reservation);
                 if report.runs > claimed {
@@ -345,7 +372,10 @@ async fn schedule_loop(
                     dispatcher.cancel(*id, CancelReason::Replaced);
                 }
             }
-            Err(error) => failures.failed(&error),
+            Err(error) => {
+                metrics::global().database_error("scheduling");
+                failures.failed(&error);
+            }
         }
         let wake = next_wake(&store, &config).await;
         tokio::select! {
@@ -371,7 +401,10 @@ async fn dispatch_loop(
     while !*stopped.borrow() {
         match dispatcher.claim_and_start(polled).await {
             Ok(_) => failures.succeeded(),
-            Err(error) => failures.failed(&error),
+            Err(error) => {
+                metrics::global().database_error("claiming");
+                failures.failed(&error);
+            }
         }
         polled = tokio::select! {
             () = fired.notified() => false,
@@ -398,14 +431,20 @@ async fn housekeeping_loop(
     while !*stopped.borrow() {
         match dispatcher.relay_cancel_requests().await {
             Ok(()) => cancel_failures.succeeded(),
-            Err(error) => cancel_failures.failed(&error),
+            Err(error) => {
+                metrics::global().database_error("relaying cancels");
+                cancel_failures.failed(&error);
+            }
         }
         let now = now_ms();
         if sync_now || now - last_sync >= config.heartbeat_interval.as_millis() as i64 {
             last_sync = now;
             match plugins.sync_from_store().await {
                 Ok(()) => sync_failures.succeeded(),
-                Err(error) => sync_failures.failed(&error),
+                Err(error) => {
+                    metrics::global().database_error("syncing modules");
+                    sync_failures.failed(&error);
+                }
             }
         }
         sync_now = tokio::select! {

@@ -222,6 +222,38 @@ fn the_api_serves_tasks_runs_and_logs_by_role_and_audits_changes() {
         assert!(events.contains(&expected), "{expected:?} in {events:?}");
     }
 
+    // Prometheus metrics, behind a token like the rest.
+    assert_eq!(get(&api, "/metrics").send().status, 401);
+    let metrics = get(&api, "/metrics").token(&viewer).send();
+    assert_eq!(metrics.status, 200, "{}", metrics.body);
+    assert!(
+        metrics
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("text/plain")),
+        "{:?}",
+        metrics.headers
+    );
+    for expected in [
+        "carillon_runs_started_total{task=\"api-hello\"} ",
+        "carillon_runs_ended_total{task=\"api-hello\",state=\"succeeded\"} ",
+        "carillon_run_lateness_seconds_bucket{le=\"+Inf\"} ",
+        "carillon_nodes_alive 1\n",
+        "carillon_free_capacity ",
+    ] {
+        assert!(
+            metrics.body.contains(expected),
+            "{expected} in\n{}",
+            metrics.body
+        );
+    }
+    let fires: f64 = metrics
+        .body
+        .lines()
+        .find_map(|line| line.strip_prefix("carillon_fires_total "))
+        .and_then(|value| value.parse().ok())
+        .unwrap();
+    assert!(fires >= 1.0, "{}", metrics.body);
+
     // A revoked token stops working at once.
     let out = carillon(&["token", "revoke", "viewer", "--database", &url]);
     assert_eq!(out.code, 0, "{}", out.stderr);

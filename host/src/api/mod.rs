@@ -1,6 +1,7 @@
 //! The admin API: `carillon serve`'s HTTP face, JSON under `/api/v1`, its
 //! OpenAPI spec at `/api/v1/openapi.json` (generated from the handlers
-//! here), and `/healthz` and `/readyz` for supervisors. It calls the same
+//! here), `/metrics` for Prometheus, and `/healthz` and `/readyz` for
+//! supervisors. It calls the same
 //! store functions and the same task check as the CLI, so SQL, the CLI and
 //! the API accept and refuse a task alike.
 //!
@@ -9,7 +10,7 @@
 //! exists, roles), `error` (the one error shape), `body` (JSON bodies and
 //! query strings, refused in that shape), `views` (the wire types), and
 //! one file per resource: `tasks`, `runs`, `tokens`, `system` (health,
-//! cron previews, nodes, modules, audit).
+//! metrics, cron previews, nodes, modules, audit).
 
 mod auth;
 mod body;
@@ -22,5 +23,5 @@ mod tokens;
 mod views;
 
 pub use auth::{TOKEN_PREFIX, new_token, token_hash};
-pub use server::{ApiServer, ApiState, Readiness, SETUP_HINT, openapi_json};
+pub use server::{ApiServer, ApiState, HostGauges, Readiness, SETUP_HINT, openapi_json};
 pub(crate) use tokens::issue as issue_token;

@@ -18,6 +18,7 @@ use utoipa_axum::routes;
 
 use crate::api::error::ApiError;
 use crate::api::{auth, runs, system, tasks, tokens};
+use crate::metrics::Gauge;
 use crate::store::Store;
 
 /// What every answer says while no token exists.
@@ -29,6 +30,9 @@ pub const SETUP_HINT: &str = "no API tokens exist yet, so only requests from thi
 /// asked by `/readyz`, answered by whoever runs the host.
 pub type Readiness = Arc<dyn Fn() -> Option<String> + Send + Sync>;
 
+/// This host's gauges (capacity, queues), read at each scrape of `/metrics`.
+pub type HostGauges = Arc<dyn Fn() -> Vec<Gauge> + Send + Sync>;
+
 /// What the handlers share.
 #[derive(Clone)]
 pub struct ApiState {
@@ -36,6 +40,10 @@ pub struct ApiState {
     pub store: Store,
     /// This host's node id.
     pub node_id: String,
+    /// A host silent this long is dead (for the count of live nodes).
+    pub node_timeout: std::time::Duration,
+    /// This host's gauges.
+    pub gauges: HostGauges,
     /// Why the host is not ready, if it is not.
     pub readiness: Readiness,
     /// Turns true when the host stops: live streams end then, so that
@@ -97,6 +105,7 @@ fn routes() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(system::nodes))
         .routes(routes!(system::modules))
         .routes(routes!(system::audit))
+        .routes(routes!(system::metrics))
         .layer(from_fn(auth::authenticate));
     let open = OpenApiRouter::new()
         .routes(routes!(system::healthz))

@@ -1,5 +1,6 @@
 //! The host and its surroundings: `/healthz` (the process answers),
-//! `/readyz` (the database answers and the host is not fenced), cron
+//! `/readyz` (the database answers and the host is not fenced),
+//! `/metrics` (this process's counters, with gauges read now), cron
 //! previews for editors, the cluster's nodes, stored modules and the audit
 //! log.
 
@@ -17,6 +18,7 @@ use crate::api::views::{
     page_size,
 };
 use crate::clock::now_ms;
+use crate::metrics::{self, Gauge};
 use crate::schedule::{Schedule, TaskTiming, parse_time_zone};
 use crate::vocab::Role;
 
@@ -165,4 +167,53 @@ pub(crate) async fn audit(
         events: events.into_iter().map(AuditEvent::from).collect(),
         next,
     }))
+}
+
+/// This host's metrics in Prometheus' text format: fires, misfires, runs
+/// started and ended by task (labels capped) and state, lateness and
+/// duration histograms, database errors; gauges of pending and running
+/// runs, live nodes, and this host's executing runs, free capacity and
+/// recorder queue. Needs a token (a viewer's) once tokens exist.
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, content_type = "text/plain; version=0.0.4", body = String),
+        (status = "4XX", body = ErrorBody)))]
+pub(crate) async fn metrics(
+    State(state): State<ApiState>,
+    caller: Caller,
+) -> ApiResult<([(axum::http::HeaderName, &'static str); 1], String)> {
+    caller.require(Role::Viewer)?;
+    let (pending, running) = state.store.active_run_counts().await?;
+    let alive_since = now_ms() - state.node_timeout.as_millis() as i64;
+    let alive = state
+        .store
+        .list_nodes()
+        .await?
+        .iter()
+        .filter(|node| node.heartbeat_at >= alive_since)
+        .count();
+    let mut gauges = vec![
+        Gauge {
+            name: "carillon_runs_pending",
+            help: "Runs waiting to be claimed, across the cluster.",
+            value: pending as f64,
+        },
+        Gauge {
+            name: "carillon_runs_running",
+            help: "Runs claimed by a host (running or waiting for their slot), across the cluster.",
+            value: running as f64,
+        },
+        Gauge {
+            name: "carillon_nodes_alive",
+            help: "Hosts whose last heartbeat is within the node timeout.",
+            value: alive as f64,
+        },
+    ];
+    gauges.extend((state.gauges)());
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        metrics::global().render(&gauges),
+    ))
 }

@@ -11,6 +11,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use crate::clock::now_ms;
 use crate::dispatch::Dispatcher;
 use crate::dispatch::completion::completion;
+use crate::metrics;
 use crate::panics::catch_future;
 use crate::plugins::missing_module;
 use crate::runtime::{
@@ -72,6 +73,10 @@ impl Dispatcher {
         );
         record.started_at = attempt.started_at;
         record.log_lines_dropped = attempt.log_lines_dropped;
+        if record.state.is_final() {
+            let ran_for = attempt.started_at.map(|started| now_ms() - started);
+            metrics::global().run_ended(&run.task, record.state, ran_for);
+        }
         // The outcome is queued before the permit is given back (so shutdown,
         // which waits for every permit, then flushes, never misses it), but
         // the permit does not wait for the database write: a trivial job
@@ -92,6 +97,8 @@ impl Dispatcher {
             }),
             Ok(executing) => {
                 let started_at = now_ms();
+                // Late against when it was due: its slot, or its retry's backoff end.
+                metrics::global().run_started(&run.task, started_at - run.not_before);
                 let attempt = self.run_job(run, cancel).await;
                 drop(executing);
                 Attempt {

@@ -199,6 +199,12 @@ impl Dispatcher {
         inner.permits.reserve_all(&inner.watermark, now_ms())
     }
 
+    /// Runs executing now, and at most at once.
+    pub fn executing(&self) -> (usize, usize) {
+        let max = self.inner.config.max_concurrent_runs;
+        (max.saturating_sub(self.inner.permits.executing_free()), max)
+    }
+
     /// Bytes of log lines waiting to be recorded.
     pub fn queued_record_bytes(&self) -> usize {
         self.inner.recorder.queued_bytes()

@@ -50,6 +50,11 @@ impl Permits {
         self.held.available_permits()
     }
 
+    /// Executing permits free now: runs this host could start at once.
+    pub(super) fn executing_free(&self) -> usize {
+        self.executing.available_permits()
+    }
+
     /// Free held permits worth a claim while there is a backlog: a quarter
     /// of the executing ones. A claim is a transaction, not worth making for
     /// one permit.

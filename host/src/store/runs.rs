@@ -192,6 +192,22 @@ impl Store {
         })
     }
 
+    /// Runs pending and running, across the cluster.
+    pub async fn active_run_counts(&self) -> Result<(i64, i64), StoreError> {
+        let counts: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT state, COUNT(*) FROM runs WHERE state IN ('pending', 'running') GROUP BY state",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let count = |wanted: &str| {
+            counts
+                .iter()
+                .find(|(state, _)| state == wanted)
+                .map_or(0, |(_, n)| *n)
+        };
+        Ok((count("pending"), count("running")))
+    }
+
     /// One run.
     pub async fn get_run(&self, id: i64) -> Result<Option<RunRow>, StoreError> {
         Ok(
