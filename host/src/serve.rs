@@ -223,6 +223,7 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
             node_id: config.node_id.clone(),
             node_timeout: config.node_timeout,
             gauges,
+            runtime: runtime.clone(),
             readiness,
             stopped: stopped.clone(),
         };

@@ -199,6 +199,85 @@ fn the_api_serves_tasks_runs_and_logs_by_role_and_audits_changes() {
     assert_eq!(outside.status, 403, "{}", outside.body);
     assert_eq!(get(&api, "/api/v1/audit").token(&etl).send().status, 403);
 
+    // Bulk actions take everything a filter (or a list of names) selects,
+    // within what the caller may see, and say how many.
+    let bulk = |token: &str, body: serde_json::Value| {
+        post(&api, "/api/v1/bulk/tasks")
+            .token(token)
+            .json(body)
+            .send()
+    };
+    let paused = bulk(&etl, json!({"action": "pause", "select": {}}));
+    assert_eq!(
+        paused.json()["affected"],
+        1,
+        "only the etl task: {}",
+        paused.body
+    );
+    assert_eq!(
+        get(&api, "/api/v1/tasks/etl-load")
+            .token(&etl)
+            .send()
+            .json()["state"],
+        "paused"
+    );
+    let resumed = bulk(
+        &admin,
+        json!({"action": "resume", "select": {"state": "paused"}}),
+    );
+    assert_eq!(resumed.json()["affected"], 2, "{}", resumed.body);
+    let fired = bulk(
+        &admin,
+        json!({"action": "trigger", "select": {"names": ["etl-load"]}}),
+    );
+    assert_eq!(fired.json()["affected"], 1, "{}", fired.body);
+    assert_eq!(bulk(&viewer, json!({"action": "pause"})).status, 403);
+    let typo = bulk(&admin, json!({"action": "explode"}));
+    assert_eq!(typo.status, 422, "{}", typo.body);
+
+    // Modules are uploaded checked by the sandbox, listed and removed.
+    let wasm = std::fs::read(crate::examples::path("flaky")).unwrap();
+    let uploaded = Request::new(&api, "PUT", "/api/v1/modules/flaky")
+        .token(&admin)
+        .bytes("application/wasm", wasm)
+        .send();
+    assert_eq!(uploaded.status, 200, "{}", uploaded.body);
+    assert_eq!(uploaded.json()["digest"].as_str().map(str::len), Some(64));
+    let broken = Request::new(&api, "PUT", "/api/v1/modules/broken")
+        .token(&admin)
+        .bytes("application/wasm", b"\0asm not really".to_vec())
+        .send();
+    assert_eq!(
+        broken.error(),
+        ("invalid".into(), "body".into()),
+        "{}",
+        broken.body
+    );
+    let listed = get(&api, "/api/v1/modules").token(&viewer).send().json();
+    let names: Vec<&str> = listed["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"flaky") && !names.contains(&"broken"),
+        "{names:?}"
+    );
+    assert_eq!(
+        Request::new(&api, "PUT", "/api/v1/modules/x")
+            .token(&etl)
+            .bytes("application/wasm", vec![1])
+            .send()
+            .status,
+        403,
+        "a token limited to groups does not change modules"
+    );
+    let removed = Request::new(&api, "DELETE", "/api/v1/modules/flaky")
+        .token(&admin)
+        .send();
+    assert_eq!(removed.status, 204, "{}", removed.body);
+
     // Every change is in the audit log, with who made it.
     let audit = get(&api, "/api/v1/audit").token(&admin).send().json();
     let events: Vec<(String, String, String)> = audit["events"]
@@ -216,6 +295,8 @@ fn the_api_serves_tasks_runs_and_logs_by_role_and_audits_changes() {
         ("token:admin", "task.pause", "api-hello"),
         ("token:admin", "task.update", "api-hello"),
         ("token:etl-editor", "task.create", "etl-load"),
+        ("token:admin", "module.upload", "flaky"),
+        ("token:admin", "module.remove", "flaky"),
         ("cli", "token.create", "viewer"),
     ] {
         let expected = (expected.0.into(), expected.1.into(), expected.2.into());

@@ -42,7 +42,7 @@ pub struct Request<'a> {
     method: &'a str,
     path: String,
     headers: Vec<(String, String)>,
-    body: Option<String>,
+    body: Option<Vec<u8>>,
 }
 
 impl<'a> Request<'a> {
@@ -69,7 +69,14 @@ impl<'a> Request<'a> {
     pub fn json(mut self, body: serde_json::Value) -> Self {
         self.headers
             .push(("Content-Type".into(), "application/json".into()));
-        self.body = Some(body.to_string());
+        self.body = Some(body.to_string().into_bytes());
+        self
+    }
+
+    pub fn bytes(mut self, content_type: &str, body: Vec<u8>) -> Self {
+        self.headers
+            .push(("Content-Type".into(), content_type.into()));
+        self.body = Some(body);
         self
     }
 
@@ -104,7 +111,7 @@ impl<'a> Request<'a> {
         }
         head.push_str("\r\n");
         stream.write_all(head.as_bytes()).unwrap();
-        stream.write_all(body.as_bytes()).unwrap();
+        stream.write_all(&body).unwrap();
         stream
     }
 

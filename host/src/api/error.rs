@@ -30,7 +30,8 @@ pub(crate) struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ErrorDetail {
     /// A stable code: `bad-request`, `unauthorized`, `forbidden`,
-    /// `not-found`, `conflict`, `invalid`, `unavailable`, `internal`.
+    /// `not-found`, `conflict`, `invalid`, `too-large`, `unavailable`,
+    /// `internal`.
     pub(crate) code: String,
     /// What is wrong and what to do, for people.
     pub(crate) message: String,
@@ -70,6 +71,10 @@ impl ApiError {
 
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
+    }
+
+    pub(crate) fn too_large(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", message)
     }
 
     /// Names the field at fault.

@@ -23,5 +23,7 @@ mod tokens;
 mod views;
 
 pub use auth::{TOKEN_PREFIX, new_token, token_hash};
-pub use server::{ApiServer, ApiState, HostGauges, Readiness, SETUP_HINT, openapi_json};
+pub use server::{
+    ApiServer, ApiState, HostGauges, MAX_MODULE_BYTES, Readiness, SETUP_HINT, openapi_json,
+};
 pub(crate) use tokens::issue as issue_token;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use axum::Extension;
 use axum::Json;
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn;
 use axum::routing::get;
 use tokio::sync::watch;
@@ -19,7 +20,12 @@ use utoipa_axum::routes;
 use crate::api::error::ApiError;
 use crate::api::{auth, runs, system, tasks, tokens};
 use crate::metrics::Gauge;
+use crate::runtime::Runtime;
 use crate::store::Store;
+
+/// The largest module an upload may carry (a Python job's component is
+/// tens of MiB).
+pub const MAX_MODULE_BYTES: usize = 256 << 20;
 
 /// What every answer says while no token exists.
 pub const SETUP_HINT: &str = "no API tokens exist yet, so only requests from this machine are \
@@ -44,6 +50,8 @@ pub struct ApiState {
     pub node_timeout: std::time::Duration,
     /// This host's gauges.
     pub gauges: HostGauges,
+    /// The sandbox, to check an uploaded module before it is stored.
+    pub runtime: Arc<Runtime>,
     /// Why the host is not ready, if it is not.
     pub readiness: Readiness,
     /// Turns true when the host stops: live streams end then, so that
@@ -89,6 +97,7 @@ fn routes() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
     let signed_in = OpenApiRouter::new()
         .routes(routes!(tasks::list, tasks::create))
         .routes(routes!(tasks::get, tasks::update, tasks::delete))
+        .routes(routes!(tasks::bulk))
         .routes(routes!(tasks::trigger))
         .routes(routes!(tasks::pause))
         .routes(routes!(tasks::resume))
@@ -104,6 +113,12 @@ fn routes() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(system::cron_next))
         .routes(routes!(system::nodes))
         .routes(routes!(system::modules))
+        .merge(
+            // A module may be far larger than other bodies.
+            OpenApiRouter::new()
+                .routes(routes!(system::upload_module, system::remove_module))
+                .layer(DefaultBodyLimit::max(MAX_MODULE_BYTES)),
+        )
         .routes(routes!(system::audit))
         .routes(routes!(system::metrics))
         .layer(from_fn(auth::authenticate));

@@ -1,8 +1,8 @@
 //! The host and its surroundings: `/healthz` (the process answers),
 //! `/readyz` (the database answers and the host is not fenced),
 //! `/metrics` (this process's counters, with gauges read now), cron
-//! previews for editors, the cluster's nodes, stored modules and the audit
-//! log.
+//! previews for editors, the cluster's nodes, stored modules (listed,
+//! uploaded after the sandbox has checked them, removed) and the audit log.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -10,17 +10,19 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::api::auth::Caller;
-use crate::api::body::Query;
+use crate::api::body::{Path, Query};
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
-use crate::api::server::ApiState;
+use crate::api::server::{ApiState, MAX_MODULE_BYTES};
 use crate::api::views::{
     AuditEvent, AuditList, FireTimes, Health, Module, ModuleList, Node, NodeList, fire_count,
     page_size,
 };
 use crate::clock::now_ms;
+use crate::digest::Digest;
 use crate::metrics::{self, Gauge};
 use crate::schedule::{Schedule, TaskTiming, parse_time_zone};
-use crate::vocab::Role;
+use crate::store::AuditEntry;
+use crate::vocab::{MAX_NAME_CHARS, Role};
 
 /// The process answers.
 #[utoipa::path(get, path = "/healthz", tag = "health", security(()),
@@ -216,4 +218,108 @@ pub(crate) async fn metrics(
         )],
         metrics::global().render(&gauges),
     ))
+}
+
+/// Upload a job module: the body is the `.wasm` component (any content type,
+/// e.g. `application/octet-stream` or `application/wasm`). It is checked by
+/// the sandbox before it is stored; every host loads it within a heartbeat.
+#[utoipa::path(put, path = "/api/v1/modules/{name}", tag = "modules",
+    params(("name" = String, Path, description = "Module name, as tasks name it")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 200, body = Module), (status = "4XX", body = ErrorBody)))]
+pub(crate) async fn upload_module(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<axum::Json<Module>> {
+    caller.require_everywhere(Role::Editor)?;
+    let bytes = body.map_err(|e| {
+        ApiError::too_large(format!(
+            "the module could not be read ({}); at most {} MiB are taken",
+            e.body_text(),
+            MAX_MODULE_BYTES >> 20
+        ))
+    })?;
+    check_module_name(&name)?;
+    let runtime = state.runtime.clone();
+    let checked = {
+        let bytes = bytes.clone();
+        tokio::task::spawn_blocking(move || runtime.load(&bytes).map(|_| ()))
+    }
+    .await
+    .map_err(|e| ApiError::invalid(format!("checking the module failed: {e}")))?;
+    if let Err(error) = checked {
+        return Err(ApiError::invalid(format!("not a job module: {error:#}")).on("body"));
+    }
+    let digest = Digest::of(&bytes).to_string();
+    let now = now_ms();
+    let changed = state
+        .store
+        .put_module(&name, &digest, &bytes, "api", now)
+        .await?;
+    let stored = state
+        .store
+        .list_modules()
+        .await?
+        .into_iter()
+        .find(|m| m.name == name)
+        .ok_or_else(|| ApiError::not_found(format!("module `{name}` was removed meanwhile")))?;
+    let module = Module::from(stored);
+    if changed {
+        let after = serde_json::to_string(&module).ok();
+        state
+            .store
+            .audit(AuditEntry {
+                at: now,
+                actor: &caller.actor,
+                action: "module.upload",
+                target: &name,
+                before: None,
+                after: after.as_deref(),
+            })
+            .await?;
+    }
+    Ok(axum::Json(module))
+}
+
+/// Remove a stored module (its tasks stop firing until it is back).
+#[utoipa::path(delete, path = "/api/v1/modules/{name}", tag = "modules",
+    params(("name" = String, Path, description = "Module name")),
+    responses((status = 204), (status = "4XX", body = ErrorBody)))]
+pub(crate) async fn remove_module(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
+    caller.require_everywhere(Role::Editor)?;
+    if !state.store.remove_module(&name).await? {
+        return Err(ApiError::not_found(format!("there is no module `{name}`")).on("name"));
+    }
+    state
+        .store
+        .audit(AuditEntry {
+            at: now_ms(),
+            actor: &caller.actor,
+            action: "module.remove",
+            target: &name,
+            before: None,
+            after: None,
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A module name: 1 to 200 characters, no control characters or slashes.
+fn check_module_name(name: &str) -> ApiResult<()> {
+    if name.trim().is_empty()
+        || name.chars().count() > MAX_NAME_CHARS
+        || name.chars().any(|c| c.is_control() || c == '/')
+    {
+        return Err(ApiError::invalid(format!(
+            "a module name is 1 to {MAX_NAME_CHARS} characters, without control characters or `/`"
+        ))
+        .on("name"));
+    }
+    Ok(())
 }

@@ -324,6 +324,57 @@ pub(crate) struct RunLog {
     pub(crate) lines: Vec<LogLine>,
 }
 
+/// What a bulk action does to each task it selects.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum BulkTaskAction {
+    Pause,
+    Resume,
+    Trigger,
+    Delete,
+}
+
+impl BulkTaskAction {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            BulkTaskAction::Pause => "pause",
+            BulkTaskAction::Resume => "resume",
+            BulkTaskAction::Trigger => "trigger",
+            BulkTaskAction::Delete => "delete",
+        }
+    }
+}
+
+/// Which tasks a bulk action takes: all matching the filter (an empty one
+/// matches every task the caller may see).
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TaskSelection {
+    /// Names containing this (any case).
+    pub(crate) name: Option<String>,
+    pub(crate) group: Option<String>,
+    pub(crate) module: Option<String>,
+    pub(crate) state: Option<TaskStateName>,
+    /// Only these tasks (the rows picked in a listing).
+    #[schema(max_items = 10000)]
+    pub(crate) names: Option<Vec<String>>,
+}
+
+/// A bulk action over tasks.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BulkTasks {
+    pub(crate) action: BulkTaskAction,
+    #[serde(default)]
+    pub(crate) select: TaskSelection,
+}
+
+/// How many a bulk action affected.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Affected {
+    pub(crate) affected: i64,
+}
+
 /// What a trigger made.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Triggered {
@@ -547,7 +598,7 @@ pub(crate) fn fire_count(n: Option<i64>) -> Result<usize, crate::api::error::Api
 }
 
 /// Where a task stands, as the list filters it.
-#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub(crate) enum TaskStateName {
     Active,

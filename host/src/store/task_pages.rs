@@ -1,7 +1,8 @@
 //! Listing the `tasks` table a page at a time, filtered: by name substring
 //! (case-insensitive), group, module and state, and limited to the groups a
 //! caller may see. Pages follow the name (keyset), so the thousandth page
-//! costs what the first does.
+//! costs what the first does. The same filter pauses, resumes or deletes
+//! every task it matches in one statement (bulk actions).
 
 use crate::store::task_rows::read_task;
 use crate::store::{Backend, Store, StoreError};
@@ -20,6 +21,8 @@ pub struct TaskFilter {
     pub state: Option<TaskState>,
     /// Only these groups (what the caller may see); `None`: every group.
     pub visible_groups: Option<Vec<String>>,
+    /// Only tasks of these names (a selection); `None`: any name.
+    pub names: Option<Vec<String>>,
 }
 
 /// A page of tasks.
@@ -66,6 +69,17 @@ impl TaskFilter {
                 "module = {}",
                 next(Value::Text(module.clone()), &mut values)
             ));
+        }
+        if let Some(names) = &self.names {
+            if names.is_empty() {
+                conditions.push("FALSE".to_owned());
+            } else {
+                let list: Vec<String> = names
+                    .iter()
+                    .map(|n| next(Value::Text(n.clone()), &mut values))
+                    .collect();
+                conditions.push(format!("name IN ({})", list.join(", ")));
+            }
         }
         if let Some(groups) = &self.visible_groups {
             if groups.is_empty() {
@@ -157,5 +171,44 @@ impl Store {
             next_after,
             total,
         })
+    }
+}
+
+impl Store {
+    /// Pauses (or resumes) every task matching `filter`; returns how many
+    /// changed.
+    pub async fn set_paused_where(
+        &self,
+        filter: &TaskFilter,
+        paused: bool,
+    ) -> Result<u64, StoreError> {
+        let (conditions, values) = filter.conditions(self.backend);
+        let sql = format!(
+            "UPDATE tasks SET paused = ${} WHERE {conditions} AND paused <> ${}",
+            values.len() + 1,
+            values.len() + 1
+        );
+        self.write(|| async {
+            Ok(bind_all(sqlx::query(&sql), &values)
+                .bind(paused)
+                .execute(&self.pool)
+                .await?
+                .rows_affected())
+        })
+        .await
+    }
+
+    /// Deletes every task matching `filter` (their runs and logs stay);
+    /// returns how many.
+    pub async fn delete_where(&self, filter: &TaskFilter) -> Result<u64, StoreError> {
+        let (conditions, values) = filter.conditions(self.backend);
+        let sql = format!("DELETE FROM tasks WHERE {conditions}");
+        self.write(|| async {
+            Ok(bind_all(sqlx::query(&sql), &values)
+                .execute(&self.pool)
+                .await?
+                .rows_affected())
+        })
+        .await
     }
 }
