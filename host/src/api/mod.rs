@@ -7,13 +7,15 @@
 //!
 //! By file: `server` (binding, serving until the host stops), `auth` (who
 //! is calling: bearer tokens, the loopback-only start before any token
-//! exists, roles), `error` (the one error shape), `body` (JSON bodies and
+//! exists, roles), `changes` (the audit log of what the API changed),
+//! `error` (the one error shape), `body` (JSON bodies and
 //! query strings, refused in that shape), `views` (the wire types), and
 //! one file per resource: `tasks`, `runs`, `tokens`, `system` (health,
 //! metrics, cron previews, nodes, modules, audit).
 
 mod auth;
 mod body;
+mod changes;
 mod error;
 mod runs;
 mod server;

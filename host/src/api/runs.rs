@@ -16,15 +16,14 @@ use utoipa::IntoParams;
 
 use crate::api::auth::Caller;
 use crate::api::body::{Path, Query};
+use crate::api::changes;
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::server::ApiState;
 use crate::api::views::{
     Cancelled, LogEvent, LogLine, Retried, Run, RunList, RunLog, RunStateName, page_size,
 };
 use crate::clock::now_ms;
-use crate::store::{
-    AuditEntry, CancelOutcome, RetryOutcome, RunFilter, RunRow, Store, StoredLogLine,
-};
+use crate::store::{CancelOutcome, RetryOutcome, RunFilter, RunRow, Store, StoredLogLine};
 use crate::vocab::{Role, RunState};
 
 /// Filters and paging of the run list.
@@ -53,11 +52,8 @@ pub(crate) struct ListQuery {
 async fn visible(state: &ApiState, caller: &Caller, id: i64) -> ApiResult<RunRow> {
     let not_found = || ApiError::not_found(format!("there is no run {id}")).on("id");
     let run = state.store.get_run(id).await?.ok_or_else(not_found)?;
-    if caller.grant.is_limited() {
-        let group = state.store.get_task(&run.task).await?.map(|t| t.spec.group);
-        if !group.is_some_and(|group| caller.sees(&group)) {
-            return Err(not_found());
-        }
+    if !caller.sees(&run.task_group) {
+        return Err(not_found());
     }
     Ok(run)
 }
@@ -152,17 +148,7 @@ pub(crate) async fn cancel(
         }
     };
     let target = id.to_string();
-    state
-        .store
-        .audit(AuditEntry {
-            at: now,
-            actor: &caller.actor,
-            action: "run.cancel",
-            target: &target,
-            before: None,
-            after: None,
-        })
-        .await?;
+    changes::record(&state, &caller, "run.cancel", &target, None, None).await?;
     Ok(axum::Json(Cancelled {
         outcome: outcome.to_owned(),
     }))
@@ -306,17 +292,7 @@ pub(crate) async fn retry(
         }
     }
     let target = id.to_string();
-    state
-        .store
-        .audit(AuditEntry {
-            at: now,
-            actor: &caller.actor,
-            action: "run.retry",
-            target: &target,
-            before: None,
-            after: None,
-        })
-        .await?;
+    changes::record(&state, &caller, "run.retry", &target, None, None).await?;
     Ok(axum::Json(Retried {
         state: "pending".to_owned(),
     }))

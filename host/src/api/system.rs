@@ -11,6 +11,7 @@ use utoipa::IntoParams;
 
 use crate::api::auth::Caller;
 use crate::api::body::{Path, Query};
+use crate::api::changes;
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::server::{ApiState, MAX_MODULE_BYTES};
 use crate::api::views::{
@@ -21,7 +22,6 @@ use crate::clock::now_ms;
 use crate::digest::Digest;
 use crate::metrics::{self, Gauge};
 use crate::schedule::{Schedule, TaskTiming, parse_time_zone};
-use crate::store::AuditEntry;
 use crate::vocab::{MAX_NAME_CHARS, Role};
 
 /// The process answers.
@@ -267,18 +267,8 @@ pub(crate) async fn upload_module(
         .ok_or_else(|| ApiError::not_found(format!("module `{name}` was removed meanwhile")))?;
     let module = Module::from(stored);
     if changed {
-        let after = serde_json::to_string(&module).ok();
-        state
-            .store
-            .audit(AuditEntry {
-                at: now,
-                actor: &caller.actor,
-                action: "module.upload",
-                target: &name,
-                before: None,
-                after: after.as_deref(),
-            })
-            .await?;
+        let after = changes::json(&module);
+        changes::record(&state, &caller, "module.upload", &name, None, after).await?;
     }
     Ok(axum::Json(module))
 }
@@ -296,17 +286,7 @@ pub(crate) async fn remove_module(
     if !state.store.remove_module(&name).await? {
         return Err(ApiError::not_found(format!("there is no module `{name}`")).on("name"));
     }
-    state
-        .store
-        .audit(AuditEntry {
-            at: now_ms(),
-            actor: &caller.actor,
-            action: "module.remove",
-            target: &name,
-            before: None,
-            after: None,
-        })
-        .await?;
+    changes::record(&state, &caller, "module.remove", &name, None, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

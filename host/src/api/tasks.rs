@@ -13,6 +13,7 @@ use utoipa::IntoParams;
 
 use crate::api::auth::Caller;
 use crate::api::body::{Body, OptionalBody, Path, Query};
+use crate::api::changes::{self, json};
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::server::ApiState;
 use crate::api::views::{
@@ -21,7 +22,7 @@ use crate::api::views::{
 };
 use crate::clock::now_ms;
 use crate::scheduler::shard_runs;
-use crate::store::{AuditEntry, TaskFilter};
+use crate::store::TaskFilter;
 use crate::vocab::{Role, TaskDefinition, TaskRow, TaskSpec, TaskState};
 
 /// Filters and paging of the task list.
@@ -84,10 +85,7 @@ fn refuse_group(caller: &Caller, group: &str) -> ApiResult<()> {
     }
 }
 
-fn json<T: serde::Serialize>(value: &T) -> Option<String> {
-    serde_json::to_string(value).ok()
-}
-
+/// Records a change to a task, with the task before and after.
 async fn audit(
     state: &ApiState,
     caller: &Caller,
@@ -97,18 +95,7 @@ async fn audit(
     after: Option<&Task>,
 ) -> ApiResult<()> {
     let (before, after) = (before.and_then(json), after.and_then(json));
-    state
-        .store
-        .audit(AuditEntry {
-            at: now_ms(),
-            actor: &caller.actor,
-            action,
-            target,
-            before: before.as_deref(),
-            after: after.as_deref(),
-        })
-        .await?;
-    Ok(())
+    changes::record(state, caller, action, target, before, after).await
 }
 
 /// List tasks.
@@ -273,18 +260,15 @@ pub(crate) async fn trigger(
     let now = now_ms();
     let runs = shard_runs(&definition, now, &definition.params_json(&overrides), None);
     let created = state.store.insert_runs(&name, &runs, now).await?;
-    let params = serde_json::to_string(&overrides).ok();
-    state
-        .store
-        .audit(AuditEntry {
-            at: now,
-            actor: &caller.actor,
-            action: "task.trigger",
-            target: &name,
-            before: None,
-            after: params.as_deref(),
-        })
-        .await?;
+    changes::record(
+        &state,
+        &caller,
+        "task.trigger",
+        &name,
+        None,
+        json(&overrides),
+    )
+    .await?;
     Ok(axum::Json(Triggered {
         runs: created as i64,
     }))
@@ -420,18 +404,15 @@ pub(crate) async fn bulk(
             fired
         }
     };
-    let selection = serde_json::to_string(select).ok();
-    let result = serde_json::json!({ "affected": affected }).to_string();
-    store
-        .audit(AuditEntry {
-            at: now_ms(),
-            actor: &caller.actor,
-            action: &format!("task.bulk-{}", bulk.action.as_str()),
-            target: selection.as_deref().unwrap_or("{}"),
-            before: None,
-            after: Some(&result),
-        })
-        .await?;
+    changes::record(
+        &state,
+        &caller,
+        &format!("task.bulk-{}", bulk.action.as_str()),
+        &json(select).unwrap_or_default(),
+        None,
+        json(&serde_json::json!({ "affected": affected })),
+    )
+    .await?;
     Ok(axum::Json(Affected {
         affected: affected as i64,
     }))

@@ -7,11 +7,12 @@ use axum::http::StatusCode;
 
 use crate::api::auth::{Caller, new_token, token_hash};
 use crate::api::body::{Body, Path};
+use crate::api::changes;
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::server::ApiState;
 use crate::api::views::{CreatedToken, NewToken, Token, TokenList};
 use crate::clock::now_ms;
-use crate::store::{AuditEntry, TokenRow};
+use crate::store::TokenRow;
 use crate::units::parse_duration;
 use crate::vocab::{MAX_NAME_CHARS, Role};
 
@@ -118,18 +119,8 @@ pub(crate) async fn create(
         .on("name"));
     }
     let about = Token::from(row);
-    let after = serde_json::to_string(&about).ok();
-    state
-        .store
-        .audit(AuditEntry {
-            at: now,
-            actor: &caller.actor,
-            action: "token.create",
-            target: &about.name,
-            before: None,
-            after: after.as_deref(),
-        })
-        .await?;
+    let after = changes::json(&about);
+    changes::record(&state, &caller, "token.create", &about.name, None, after).await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(CreatedToken { token: text, about }),
@@ -149,16 +140,6 @@ pub(crate) async fn revoke(
     if !state.store.revoke_token(&name).await? {
         return Err(ApiError::not_found(format!("there is no token `{name}`")).on("name"));
     }
-    state
-        .store
-        .audit(AuditEntry {
-            at: now_ms(),
-            actor: &caller.actor,
-            action: "token.revoke",
-            target: &name,
-            before: None,
-            after: None,
-        })
-        .await?;
+    changes::record(&state, &caller, "token.revoke", &name, None, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }

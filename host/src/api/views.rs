@@ -240,6 +240,8 @@ pub(crate) struct TaskList {
 pub(crate) struct Run {
     pub(crate) id: i64,
     pub(crate) task: String,
+    /// The task's group when it fired.
+    pub(crate) group: String,
     pub(crate) shard_index: i64,
     pub(crate) shard_total: i64,
     pub(crate) page_index: Option<i64>,
@@ -261,6 +263,7 @@ impl From<RunRow> for Run {
         Self {
             id: row.id,
             task: row.task,
+            group: row.task_group,
             shard_index: row.shard_index,
             shard_total: row.shard_total,
             page_index: row.page_index,

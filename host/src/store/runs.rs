@@ -13,6 +13,8 @@ pub struct RunRow {
     pub id: i64,
     /// Task name.
     pub task: String,
+    /// The task's group when it fired.
+    pub task_group: String,
     /// 0-based shard.
     pub shard_index: i64,
     /// Shards in the fire.
@@ -43,7 +45,7 @@ pub struct RunRow {
 }
 
 /// The columns a [`RunRow`] is read from.
-const RUN_ROW_COLUMNS: &str = "id, task, shard_index, shard_total, scheduled_at, started_at, finished_at, state, \
+const RUN_ROW_COLUMNS: &str = "id, task, task_group, shard_index, shard_total, scheduled_at, started_at, finished_at, state, \
     attempt, error, module_digest, node, summary, items, page_index";
 
 /// Which runs to list.
@@ -113,10 +115,7 @@ impl Store {
             conditions.push(if list.is_empty() {
                 "FALSE".to_owned()
             } else {
-                format!(
-                    "task IN (SELECT name FROM tasks WHERE task_group IN ({}))",
-                    list.join(", ")
-                )
+                format!("task_group IN ({})", list.join(", "))
             });
         }
         let sql = format!(
