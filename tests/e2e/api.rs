@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::host::{Host, wait_until};
 use crate::http::{Request, get, post};
+use crate::pg::TestDatabase;
 use crate::support::carillon;
 
 /// Creates a token with the CLI and returns its text.
@@ -24,7 +25,17 @@ fn token(url: &str, name: &str, role: &str, extra: &[&str]) -> String {
 
 #[test]
 fn the_api_serves_tasks_runs_and_logs_by_role_and_audits_changes() {
-    let host = Host::start(&["hello"], &[]);
+    serves_tasks_runs_and_logs_by_role(None);
+}
+
+#[test]
+fn the_api_works_the_same_on_postgresql() {
+    let database = TestDatabase::create("api_roles");
+    serves_tasks_runs_and_logs_by_role(Some(database.url()));
+}
+
+fn serves_tasks_runs_and_logs_by_role(database: Option<String>) {
+    let host = Host::start_on(database, &["hello"], &[]);
     let (api, url) = (host.api(), host.database_url());
 
     // No token yet: this machine is served, as an admin, and told how to
