@@ -2,7 +2,7 @@
 //! format by the API's `/metrics`: fires, misfires, runs started and ended
 //! by task and state, run lateness and duration, database errors of the
 //! host's loops. Task labels are capped ([`MAX_TASK_LABELS`] distinct
-//! names; later ones count under `task="other"`) so a table of a million
+//! names; later ones count under `task="__other__"`) so a table of a million
 //! tasks cannot blow up a scrape. One registry per process ([`global`]);
 //! counting is a few atomic adds and, per run, one short lock.
 
@@ -17,7 +17,7 @@ use crate::vocab::RunState;
 pub const MAX_TASK_LABELS: usize = 200;
 
 /// The label tasks past the cap share.
-const OTHER: &str = "other";
+const OTHER: &str = "__other__";
 
 /// Lateness buckets, seconds: start minus slot.
 const LATENESS_BUCKETS: [f64; 12] = [
@@ -299,7 +299,7 @@ mod tests {
         );
         assert!(text.contains("carillon_runs_ended_total{task=\"a\\\"b\",state=\"failed\"} 1\n"));
         assert!(
-            text.contains("carillon_runs_started_total{task=\"other\"} 6\n"),
+            text.contains("carillon_runs_started_total{task=\"__other__\"} 6\n"),
             "{text}"
         );
         assert_eq!(

@@ -473,7 +473,7 @@ fn a_running_runs_log_arrives_live_and_ends_when_it_is_cancelled_and_a_failed_ru
 }
 
 #[test]
-fn a_host_listening_beyond_loopback_needs_a_token_first() {
+fn a_host_listening_beyond_loopback_needs_a_token_first_and_revoking_it_reopens_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("carillon.db").display());
     let plugins = dir.path().join("plugins");
@@ -492,7 +492,11 @@ fn a_host_listening_beyond_loopback_needs_a_token_first() {
         "{}",
         out.stderr
     );
+    // Once a token has been made, the loopback-only start is over for good,
+    // even with every token revoked.
     token(&url, "admin", "admin", &[]);
+    let out = carillon(&["token", "revoke", "admin", "--database", &url]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
     let host = Host::start_on(Some(url), &[], &["--listen", "0.0.0.0:0"]);
     let port = host.api().rsplit(':').next().unwrap().to_owned();
     let answer = get(&format!("http://127.0.0.1:{port}"), "/api/v1/tasks").send();

@@ -4,12 +4,16 @@
 //! (the table holds no usable token), in constant time; the token's role
 //! and groups become the request's [`Caller`].
 //!
-//! Before the first token exists there is no one to sign in as: then only
-//! requests from loopback are served, as an admin, and every answer says how
-//! to create the first admin ([`SETUP_HINT`]). Such a request must also name
-//! a loopback host and come from no other site's page (its `Host` and any
-//! `Origin`), so a web page cannot drive the API through the user's browser
-//! and DNS rebinding gains nothing.
+//! Before the first token is created there is no one to sign in as: then
+//! only requests from loopback are served, as an admin (any local user or
+//! process may act so), and every answer says how to create the first admin
+//! ([`SETUP_HINT`]). Such a request must also name a loopback host, come
+//! from no other page than the API's own (`Origin`, `Sec-Fetch-Site`) and
+//! through no proxy (`Forwarded`, `X-Forwarded-*`, `Via`), so a web page
+//! cannot drive the API through the user's browser, DNS rebinding gains
+//! nothing, and a reverse proxy on the same machine does not make everyone
+//! an admin. Once a token has been created this start is over for good,
+//! even if every token is revoked later (make a new one with the CLI).
 
 use std::net::SocketAddr;
 
@@ -124,22 +128,46 @@ fn is_loopback_name(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// The host and port a `Host` header or an origin names, lowercased.
+fn authority(text: &str) -> String {
+    text.trim().trim_end_matches('/').to_ascii_lowercase()
+}
+
+/// Headers a proxy adds: a request through one may come from anywhere.
+const PROXY_HEADERS: [&str; 5] = [
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-real-ip",
+    "via",
+];
+
 /// Why a request without a token may not be served before the first token
 /// exists, if it may not.
 fn bootstrap_refusal(peer: Option<SocketAddr>, headers: &HeaderMap) -> Option<&'static str> {
-    if !peer.is_some_and(|peer| peer.ip().is_loopback()) {
+    if !peer.is_some_and(|peer| peer.ip().to_canonical().is_loopback()) {
         return Some("it does not come from this machine");
     }
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    if !host.is_some_and(is_loopback_name) {
+    if PROXY_HEADERS.iter().any(|name| headers.contains_key(*name)) {
+        return Some("it came through a proxy, so it may come from anywhere");
+    }
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return Some("it has no Host header");
+    };
+    if !is_loopback_name(host) {
         return Some("its Host header does not name a loopback address");
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or_default();
-        let host = origin.split_once("://").map_or("", |(_, rest)| rest);
-        if !is_loopback_name(host.trim_end_matches('/')) {
+        let named = origin.split_once("://").map_or("", |(_, rest)| rest);
+        if authority(named) != authority(host) {
             return Some("it comes from another site's page");
         }
+    }
+    if let Some(site) = headers.get("sec-fetch-site")
+        && !matches!(site.to_str().unwrap_or_default(), "same-origin" | "none")
+    {
+        return Some("it comes from another site's page");
     }
     None
 }
@@ -176,7 +204,11 @@ async fn signed_in(state: &ApiState, token: &str) -> ApiResult<Caller> {
     if !bool::from(token_hash(token).as_bytes().ct_eq(kept.as_bytes())) {
         return Err(refused());
     }
-    state.store.touch_token(&row, now).await?;
+    // The last-used time is a convenience: a busy database does not refuse
+    // the request for it.
+    if let Err(error) = state.store.touch_token(&row, now).await {
+        tracing::warn!(token = %row.name, "cannot record the token's last use: {error}");
+    }
     Ok(Caller {
         actor: format!("token:{}", row.name),
         grant: row.grant(),
@@ -262,9 +294,28 @@ mod tests {
         );
         headers.insert(
             header::ORIGIN,
-            HeaderValue::from_static("http://[::1]:7878"),
+            HeaderValue::from_static("http://localhost:3000"),
+        );
+        assert!(
+            bootstrap_refusal(Some(local), &headers).is_some(),
+            "another local web app"
+        );
+        headers.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://localhost:7878"),
         );
         assert_eq!(bootstrap_refusal(Some(local), &headers), None);
+        headers.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
+        assert!(bootstrap_refusal(Some(local), &headers).is_some());
+        headers.remove("sec-fetch-site");
+        headers.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.9"));
+        assert!(
+            bootstrap_refusal(Some(local), &headers).is_some(),
+            "a local reverse proxy"
+        );
+        headers.remove("x-forwarded-for");
+        let mapped: SocketAddr = "[::ffff:127.0.0.1]:5000".parse().unwrap();
+        assert_eq!(bootstrap_refusal(Some(mapped), &headers), None);
     }
 
     #[test]

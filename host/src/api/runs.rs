@@ -154,8 +154,15 @@ pub(crate) async fn cancel(
     }))
 }
 
-/// How often a followed log is read for new lines.
+/// How often a followed log is read for new lines: at first, and at most
+/// while nothing new comes (the pause doubles).
 const FOLLOW_EVERY: Duration = Duration::from_millis(250);
+const FOLLOW_IDLE: Duration = Duration::from_secs(2);
+
+/// Logs followed at once, at most (each reads the database a few times a
+/// second).
+const MAX_FOLLOWERS: usize = 64;
+static FOLLOWERS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_FOLLOWERS);
 
 /// A followed log: where it is, what is read but not yet sent.
 struct Follow {
@@ -166,6 +173,10 @@ struct Follow {
     unsent: VecDeque<StoredLogLine>,
     over: bool,
     stopped: tokio::sync::watch::Receiver<bool>,
+    /// The pause before the next read.
+    pause: Duration,
+    /// Its place among [`MAX_FOLLOWERS`], given back when the stream ends.
+    _place: tokio::sync::SemaphorePermit<'static>,
 }
 
 impl Follow {
@@ -182,9 +193,12 @@ impl Follow {
                 return None;
             }
             match self.read().await {
-                Ok(true) => continue,
+                Ok(true) => {
+                    self.pause = FOLLOW_EVERY;
+                    continue;
+                }
                 Ok(false) => {}
-                Err(message) => return Some(self.end(&message)),
+                Err(message) => return Some(self.end(message)),
             }
             // Nothing new: is the run over? Its last lines are recorded in
             // the same transaction as its end, so one more read has them.
@@ -197,23 +211,27 @@ impl Follow {
                 _ => {}
             }
             let stopping = tokio::select! {
-                () = tokio::time::sleep(FOLLOW_EVERY) => false,
+                () = tokio::time::sleep(self.pause) => false,
                 // Stopping, or the host dropped the signal: either way, end.
                 _ = self.stopped.wait_for(|stop| *stop) => true,
             };
             if stopping {
                 return Some(self.end("host-stopping"));
             }
+            self.pause = (self.pause * 2).min(FOLLOW_IDLE);
         }
     }
 
     /// Reads lines not yet read; whether there were any.
-    async fn read(&mut self) -> Result<bool, String> {
+    async fn read(&mut self) -> Result<bool, &'static str> {
         let lines = self
             .store
             .run_logs_after(self.id, self.cursor, 500)
             .await
-            .map_err(|e| format!("database-error: {e}"))?;
+            .map_err(|e| {
+                tracing::warn!(run = self.id, "a followed log cannot be read: {e}");
+                "database-error"
+            })?;
         let any = !lines.is_empty();
         self.unsent.extend(lines);
         Ok(any)
@@ -245,6 +263,11 @@ pub(crate) async fn follow(
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     caller.require(Role::Viewer)?;
     visible(&state, &caller, id).await?;
+    let place = FOLLOWERS.try_acquire().map_err(|_| {
+        ApiError::unavailable(format!(
+            "{MAX_FOLLOWERS} logs are followed already; try again later, or read the log whole"
+        ))
+    })?;
     let cursor = headers
         .get("last-event-id")
         .and_then(|value| value.to_str().ok())
@@ -258,6 +281,8 @@ pub(crate) async fn follow(
         unsent: VecDeque::new(),
         over: false,
         stopped: state.stopped.clone(),
+        pause: FOLLOW_EVERY,
+        _place: place,
     };
     let events = futures_util::stream::unfold(follow, |mut follow| async move {
         let event = follow.next_event().await?;
@@ -285,6 +310,12 @@ pub(crate) async fn retry(
             return Err(ApiError::conflict(format!(
                 "run {id} is {run_state}; only failed, timed-out, orphaned and cancelled runs \
                  are retried (trigger the task for a new run)"
+            )));
+        }
+        RetryOutcome::Paged => {
+            return Err(ApiError::conflict(format!(
+                "run {id} is a paged run: its page went back to the task when it ended, and \
+                 the task's next run takes it"
             )));
         }
         RetryOutcome::NotFound => {

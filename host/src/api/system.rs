@@ -40,7 +40,10 @@ pub(crate) async fn healthz(State(state): State<ApiState>) -> axum::Json<Health>
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub(crate) async fn readyz(State(state): State<ApiState>) -> (StatusCode, axum::Json<Health>) {
     let problem = match state.store.ping().await {
-        Err(error) => Some(format!("the database does not answer: {error}")),
+        Err(error) => {
+            tracing::warn!("readiness: the database does not answer: {error}");
+            Some("the database does not answer; the host's log has the details".to_owned())
+        }
         Ok(()) => (state.readiness)(),
     };
     let status = if problem.is_some() {
@@ -183,7 +186,8 @@ pub(crate) async fn metrics(
     State(state): State<ApiState>,
     caller: Caller,
 ) -> ApiResult<([(axum::http::HeaderName, &'static str); 1], String)> {
-    caller.require(Role::Viewer)?;
+    // Task names of every group are in it.
+    caller.require_everywhere(Role::Viewer)?;
     let (pending, running) = state.store.active_run_counts().await?;
     let alive_since = now_ms() - state.node_timeout.as_millis() as i64;
     let alive = state
@@ -231,17 +235,19 @@ pub(crate) async fn upload_module(
     State(state): State<ApiState>,
     caller: Caller,
     Path(name): Path<String>,
-    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+    body: axum::body::Body,
 ) -> ApiResult<axum::Json<Module>> {
+    // Checked before the body is read, so no one else makes the host hold it.
     caller.require_everywhere(Role::Editor)?;
-    let bytes = body.map_err(|e| {
-        ApiError::too_large(format!(
-            "the module could not be read ({}); at most {} MiB are taken",
-            e.body_text(),
-            MAX_MODULE_BYTES >> 20
-        ))
-    })?;
     check_module_name(&name)?;
+    let bytes = axum::body::to_bytes(body, MAX_MODULE_BYTES)
+        .await
+        .map_err(|e| {
+            ApiError::too_large(format!(
+                "the module could not be read ({e}); at most {} MiB are taken",
+                MAX_MODULE_BYTES >> 20
+            ))
+        })?;
     let runtime = state.runtime.clone();
     let checked = {
         let bytes = bytes.clone();

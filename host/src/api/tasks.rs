@@ -23,7 +23,7 @@ use crate::api::views::{
 use crate::clock::now_ms;
 use crate::scheduler::shard_runs;
 use crate::store::TaskFilter;
-use crate::vocab::{Role, TaskDefinition, TaskRow, TaskSpec, TaskState};
+use crate::vocab::{MAX_TEXT_BYTES, Role, TaskDefinition, TaskRow, TaskSpec, TaskState};
 
 /// Filters and paging of the task list.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -153,14 +153,13 @@ pub(crate) async fn create(
     let spec = new.into_spec();
     check(&spec, now_ms())?;
     refuse_group(&caller, &spec.group)?;
-    if state.store.get_task(&spec.name).await?.is_some() {
+    if !state.store.insert_task(&spec).await? {
         return Err(ApiError::conflict(format!(
             "task `{}` already exists; change it with PATCH /api/v1/tasks/{{name}}",
             spec.name
         ))
         .on("name"));
     }
-    state.store.upsert_task(&spec).await?;
     let created = visible(&state, &caller, &spec.name).await?;
     let task = Task::from(&created);
     audit(
@@ -258,7 +257,15 @@ pub(crate) async fn trigger(
     let definition = TaskDefinition::from_row(&task)?;
     let overrides = body.params;
     let now = now_ms();
-    let runs = shard_runs(&definition, now, &definition.params_json(&overrides), None);
+    let params = definition.params_json(&overrides);
+    if params.len() > MAX_TEXT_BYTES {
+        return Err(ApiError::invalid(format!(
+            "the run's params would be {} bytes; at most {MAX_TEXT_BYTES} are copied into every run",
+            params.len()
+        ))
+        .on("params"));
+    }
+    let runs = shard_runs(&definition, now, &params, None);
     let created = state.store.insert_runs(&name, &runs, now).await?;
     changes::record(
         &state,

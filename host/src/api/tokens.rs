@@ -39,9 +39,15 @@ pub(crate) fn issue(
         .parse()
         .map_err(|e: String| ApiError::invalid(e).on("role"))?;
     if let Some(groups) = &groups
-        && (groups.is_empty() || groups.iter().any(|g| g.trim().is_empty()))
+        && (groups.is_empty()
+            || groups
+                .iter()
+                .any(|g| g.trim().is_empty() || g.trim() != g || g.contains(',')))
     {
-        return Err(ApiError::invalid("list at least one group, none of them empty").on("groups"));
+        return Err(ApiError::invalid(
+            "list at least one group; a group name is not empty, has no `,` and no spaces around it",
+        )
+        .on("groups"));
     }
     let expires_at = match expires_in {
         None => None,

@@ -91,6 +91,8 @@ pub enum RetryOutcome {
     /// The run is in this state, which is not retried (still going, or it
     /// succeeded or was skipped).
     NotRetryable(RunState),
+    /// A paged run: its page is handed to the task's later runs instead.
+    Paged,
     /// There is no such run.
     NotFound,
 }
@@ -145,24 +147,39 @@ impl Store {
         reason: &str,
         now: i64,
     ) -> Result<CancelOutcome, StoreError> {
-        let ended = self
-            .write_rows(
-                "UPDATE runs SET state = 'cancelled', finished_at = $1, error = $2 \
-                 WHERE id = $3 AND state = 'pending'",
-                |query| query.bind(now).bind(reason).bind(id),
-            )
+        let outcome = self
+            .write_tx(|mut tx| async move {
+                let ended = sqlx::query(
+                    "UPDATE runs SET state = 'cancelled', finished_at = $1, error = $2 \
+                     WHERE id = $3 AND state = 'pending'",
+                )
+                .bind(now)
+                .bind(reason)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if ended > 0 {
+                    // A paged run's page goes back to be handed out again.
+                    sqlx::query("UPDATE task_pages SET run_id = NULL WHERE run_id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    return Ok((tx, Some(CancelOutcome::Cancelled)));
+                }
+                let asked = sqlx::query(
+                    "UPDATE runs SET cancel_reason = $1 WHERE id = $2 AND state = 'running'",
+                )
+                .bind(reason)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                Ok((tx, (asked > 0).then_some(CancelOutcome::Requested)))
+            })
             .await?;
-        if ended > 0 {
-            return Ok(CancelOutcome::Cancelled);
-        }
-        let asked = self
-            .write_rows(
-                "UPDATE runs SET cancel_reason = $1 WHERE id = $2 AND state = 'running'",
-                |query| query.bind(reason).bind(id),
-            )
-            .await?;
-        if asked > 0 {
-            return Ok(CancelOutcome::Requested);
+        if let Some(outcome) = outcome {
+            return Ok(outcome);
         }
         Ok(match self.get_run(id).await? {
             Some(run) => CancelOutcome::AlreadyOver(run.state),
@@ -172,13 +189,15 @@ impl Store {
 
     /// Runs run `id` again, as a new attempt, if it ended failed, timed
     /// out, orphaned or cancelled: it becomes pending, due now, and any host
-    /// may claim it.
+    /// may claim it. A paged run is not retried (its page went back to the
+    /// task's later runs when it ended).
     pub async fn retry_run(&self, id: i64, now: i64) -> Result<RetryOutcome, StoreError> {
         let retried = self
             .write_rows(
                 "UPDATE runs SET state = 'pending', not_before = $1, error = NULL, \
                  finished_at = NULL, cancel_reason = NULL, offered_to = NULL \
-                 WHERE id = $2 AND state IN ('failed', 'timed-out', 'orphaned', 'cancelled')",
+                 WHERE id = $2 AND state IN ('failed', 'timed-out', 'orphaned', 'cancelled') \
+                 AND page_index IS NULL",
                 |query| query.bind(now).bind(id),
             )
             .await?;
@@ -186,6 +205,7 @@ impl Store {
             return Ok(RetryOutcome::Retried);
         }
         Ok(match self.get_run(id).await? {
+            Some(run) if run.page_index.is_some() => RetryOutcome::Paged,
             Some(run) => RetryOutcome::NotRetryable(run.state),
             None => RetryOutcome::NotFound,
         })

@@ -6,7 +6,7 @@ use sqlx::Row;
 
 use crate::store::sql::row_placeholders;
 use crate::store::task_rows::{ReadRow, RowKey, columns, read_task};
-use crate::store::write::Tx;
+use crate::store::write::{AnyQuery, Tx};
 use crate::store::{Backend, Store, StoreError};
 use crate::vocab::{TaskError, TaskErrorKind, TaskRow, TaskSpec};
 
@@ -46,6 +46,31 @@ const SPEC_COLUMNS: [&str; 20] = [
     "end_at",
     "keep_runs",
 ];
+
+/// Binds `spec`'s columns in [`SPEC_COLUMNS`]' order.
+fn bind_spec<'q>(query: AnyQuery<'q>, spec: &'q TaskSpec) -> AnyQuery<'q> {
+    query
+        .bind(&spec.name)
+        .bind(&spec.group)
+        .bind(&spec.module)
+        .bind(&spec.schedule)
+        .bind(&spec.time_zone)
+        .bind(spec.paused)
+        .bind(spec.shard_total)
+        .bind(&spec.shard_params)
+        .bind(spec.page_size)
+        .bind(&spec.params)
+        .bind(&spec.concurrency)
+        .bind(&spec.misfire)
+        .bind(spec.timeout_ms)
+        .bind(spec.memory_mib)
+        .bind(spec.max_retries)
+        .bind(spec.retry_backoff_ms)
+        .bind(&spec.selector)
+        .bind(spec.start_at)
+        .bind(spec.end_at)
+        .bind(spec.keep_runs)
+}
 
 /// Splits rows into readable tasks and unreadable rows.
 pub(crate) fn split_readable(rows: impl Iterator<Item = ReadRow>) -> (Vec<TaskRow>, Vec<ReadRow>) {
@@ -144,32 +169,26 @@ impl Store {
                 .fetch_optional(&self.pool)
                 .await?
                 .is_some();
-            sqlx::query(if existed { &update } else { &insert })
-                .bind(&spec.name)
-                .bind(&spec.group)
-                .bind(&spec.module)
-                .bind(&spec.schedule)
-                .bind(&spec.time_zone)
-                .bind(spec.paused)
-                .bind(spec.shard_total)
-                .bind(&spec.shard_params)
-                .bind(spec.page_size)
-                .bind(&spec.params)
-                .bind(&spec.concurrency)
-                .bind(&spec.misfire)
-                .bind(spec.timeout_ms)
-                .bind(spec.memory_mib)
-                .bind(spec.max_retries)
-                .bind(spec.retry_backoff_ms)
-                .bind(&spec.selector)
-                .bind(spec.start_at)
-                .bind(spec.end_at)
-                .bind(spec.keep_runs)
+            bind_spec(sqlx::query(if existed { &update } else { &insert }), spec)
                 .execute(&self.pool)
                 .await?;
             Ok(!existed)
         })
         .await
+    }
+
+    /// Inserts a new task; returns false (and changes nothing) if the name
+    /// is taken.
+    pub async fn insert_task(&self, spec: &TaskSpec) -> Result<bool, StoreError> {
+        let insert = format!(
+            "INSERT INTO tasks ({}) VALUES ({}) ON CONFLICT (name) DO NOTHING",
+            SPEC_COLUMNS.join(", "),
+            crate::store::sql::placeholders(0, SPEC_COLUMNS.len())
+        );
+        let inserted = self
+            .write_rows(&insert, |query| bind_spec(query, spec))
+            .await?;
+        Ok(inserted > 0)
     }
 
     /// Deletes a task; its runs and logs stay. Returns whether it existed.

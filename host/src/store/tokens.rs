@@ -165,11 +165,15 @@ impl Store {
         Ok(deleted > 0)
     }
 
-    /// Whether anyone can sign in yet: any token (users will count too).
+    /// Whether sign-in has been set up: a token exists or ever existed (so
+    /// revoking every token does not reopen the loopback-only start).
     pub async fn has_principals(&self) -> Result<bool, StoreError> {
-        let any: Option<i64> = sqlx::query_scalar("SELECT 1 FROM api_tokens LIMIT 1")
-            .fetch_optional(&self.pool)
-            .await?;
+        let any: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM api_tokens UNION ALL \
+             SELECT 1 FROM audit WHERE action = 'token.create' LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(any.is_some())
     }
 }
