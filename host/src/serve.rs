@@ -18,7 +18,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio::sync::watch;
 
-use crate::api::{ApiServer, ApiState, SETUP_HINT};
+use crate::api::{ApiServer, ApiState, HostGauges, Readiness, SETUP_HINT};
 use crate::clock::now_ms;
 use crate::cluster::liveness::Fence as _;
 use crate::cluster::{ClusterView, OFFER_WINDOW, liveness, notify};
@@ -179,52 +179,13 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
     };
     if let Some(api) = api {
         let address = api.local_addr()?;
-        let readiness = {
-            let dispatcher = dispatcher.clone();
-            let stopped = stopped.clone();
-            Arc::new(move || {
-                if *stopped.borrow() {
-                    Some("the host is stopping".to_owned())
-                } else if dispatcher.is_raised() {
-                    Some(
-                        "fenced: the host lost the database and runs nothing until it is back"
-                            .to_owned(),
-                    )
-                } else {
-                    None
-                }
-            })
-        };
-        let gauges = {
-            let dispatcher = dispatcher.clone();
-            Arc::new(move || {
-                let (executing, max) = dispatcher.executing();
-                vec![
-                    Gauge {
-                        name: "carillon_runs_executing",
-                        help: "Runs executing on this host now.",
-                        value: executing as f64,
-                    },
-                    Gauge {
-                        name: "carillon_free_capacity",
-                        help: "Runs this host could start at once (node.max_concurrent_runs minus those executing).",
-                        value: max.saturating_sub(executing) as f64,
-                    },
-                    Gauge {
-                        name: "carillon_recorder_queue_bytes",
-                        help: "Bytes of log lines waiting to be written to the database.",
-                        value: dispatcher.queued_record_bytes() as f64,
-                    },
-                ]
-            })
-        };
         let state = ApiState {
             store: store.clone(),
             node_id: config.node_id.clone(),
             node_timeout: config.node_timeout,
-            gauges,
+            gauges: host_gauges(dispatcher.clone()),
             runtime: runtime.clone(),
-            readiness,
+            readiness: readiness(dispatcher.clone(), stopped.clone()),
             stopped: stopped.clone(),
         };
         tokio::spawn(api.serve(state, stopped.clone()));
@@ -313,6 +274,44 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
             anyhow::bail!("a loop of the host stopped unexpectedly ({why}); restart the host")
         }
     }
+}
+
+/// Why the host is not ready, for `/readyz`: stopping, or fenced.
+fn readiness(dispatcher: Dispatcher, stopped: watch::Receiver<bool>) -> Readiness {
+    Arc::new(move || {
+        if *stopped.borrow() {
+            Some("the host is stopping".to_owned())
+        } else if dispatcher.is_raised() {
+            Some("fenced: the host lost the database and runs nothing until it is back".to_owned())
+        } else {
+            None
+        }
+    })
+}
+
+/// This host's gauges for `/metrics`: runs executing, free capacity, the
+/// recorder's queue.
+fn host_gauges(dispatcher: Dispatcher) -> HostGauges {
+    Arc::new(move || {
+        let (executing, max) = dispatcher.executing();
+        vec![
+            Gauge {
+                name: "carillon_runs_executing",
+                help: "Runs executing on this host now.",
+                value: executing as f64,
+            },
+            Gauge {
+                name: "carillon_free_capacity",
+                help: "Runs this host could start at once (node.max_concurrent_runs minus those executing).",
+                value: max.saturating_sub(executing) as f64,
+            },
+            Gauge {
+                name: "carillon_recorder_queue_bytes",
+                help: "Bytes of log lines waiting to be written to the database.",
+                value: dispatcher.queued_record_bytes() as f64,
+            },
+        ]
+    })
 }
 
 /// Waits until the host is asked to stop or one of its loops ends first (a
