@@ -289,6 +289,23 @@ fn serves_tasks_runs_and_logs_by_role(database: Option<String>) {
         .send();
     assert_eq!(removed.status, 204, "{}", removed.body);
 
+    // Misfires, as the scheduler records them, limited to what a caller sees.
+    host.sql(
+        "INSERT INTO misfires (task, first_slot, last_slot, missed, policy, recorded_at) \
+         VALUES ('api-hello', 1000, 9000, 9, 'skip', 10000)",
+    );
+    let misfires = get(&api, "/api/v1/misfires?task=api-hello")
+        .token(&viewer)
+        .send()
+        .json();
+    assert_eq!(misfires["misfires"][0]["missed"], 9, "{misfires}");
+    let hidden = get(&api, "/api/v1/misfires").token(&etl).send().json();
+    assert_eq!(
+        hidden["misfires"].as_array().map(Vec::len),
+        Some(0),
+        "{hidden}"
+    );
+
     // Every change is in the audit log, with who made it.
     let audit = get(&api, "/api/v1/audit").token(&admin).send().json();
     let events: Vec<(String, String, String)> = audit["events"]

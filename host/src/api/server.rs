@@ -112,6 +112,7 @@ fn routes() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(tokens::revoke))
         .routes(routes!(system::cron_next))
         .routes(routes!(system::nodes))
+        .routes(routes!(system::misfires))
         .routes(routes!(system::modules))
         .merge(
             // A module may be far larger than other bodies.

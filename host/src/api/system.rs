@@ -15,8 +15,8 @@ use crate::api::changes;
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::server::{ApiState, MAX_MODULE_BYTES};
 use crate::api::views::{
-    AuditEvent, AuditList, FireTimes, Health, Module, ModuleList, Node, NodeList, fire_count,
-    page_size,
+    AuditEvent, AuditList, FireTimes, Health, Misfire, MisfireList, Module, ModuleList, Node,
+    NodeList, fire_count, page_size,
 };
 use crate::clock::now_ms;
 use crate::digest::Digest;
@@ -308,4 +308,49 @@ fn check_module_name(name: &str) -> ApiResult<()> {
         .on("name"));
     }
     Ok(())
+}
+
+/// Which misfires to list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MisfireQuery {
+    /// Only this task's.
+    task: Option<String>,
+    /// Only ids below this (the `next` of the previous page).
+    before: Option<i64>,
+    /// Misfires per page (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<i64>,
+}
+
+/// Slots the misfire policy did not turn into runs, newest first.
+#[utoipa::path(get, path = "/api/v1/misfires", tag = "runs", params(MisfireQuery),
+    responses((status = 200, body = MisfireList), (status = "4XX", body = ErrorBody)))]
+pub(crate) async fn misfires(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Query(query): Query<MisfireQuery>,
+) -> ApiResult<axum::Json<MisfireList>> {
+    caller.require(Role::Viewer)?;
+    let limit = page_size(query.limit)?;
+    let mut rows = state
+        .store
+        .list_misfires(
+            query.task.as_deref(),
+            query.before,
+            caller.grant.groups.as_deref(),
+            limit + 1,
+        )
+        .await?;
+    let next = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|row| row.id)
+    } else {
+        None
+    };
+    Ok(axum::Json(MisfireList {
+        misfires: rows.into_iter().map(Misfire::from).collect(),
+        next,
+    }))
 }

@@ -537,6 +537,42 @@ pub(crate) struct ModuleList {
     pub(crate) modules: Vec<Module>,
 }
 
+/// Slots of a task its misfire policy did not turn into runs.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Misfire {
+    pub(crate) id: i64,
+    pub(crate) task: String,
+    pub(crate) first_slot: i64,
+    pub(crate) last_slot: i64,
+    /// How many slots were missed.
+    pub(crate) missed: i64,
+    /// The policy that decided.
+    pub(crate) policy: String,
+    pub(crate) recorded_at: i64,
+}
+
+impl From<crate::store::MisfireRow> for Misfire {
+    fn from(row: crate::store::MisfireRow) -> Self {
+        Self {
+            id: row.id,
+            task: row.task,
+            first_slot: row.first_slot,
+            last_slot: row.last_slot,
+            missed: row.missed,
+            policy: row.policy,
+            recorded_at: row.recorded_at,
+        }
+    }
+}
+
+/// Misfires, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct MisfireList {
+    pub(crate) misfires: Vec<Misfire>,
+    /// Pass as `before` for the next page; absent on the last.
+    pub(crate) next: Option<i64>,
+}
+
 /// One change made through the API.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct AuditEvent {

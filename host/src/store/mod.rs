@@ -13,7 +13,8 @@
 //! listings of it), `fire` (the fire transaction)
 //! and `new_runs` (inserting runs), `claims`, `runs` (listings, checkpoints,
 //! cancel requests), `records` (log lines and fenced completions), `rescue`
-//! (runs of stopped hosts), `nodes`, `modules`, `state`, `tokens` and
+//! (runs of stopped hosts), `nodes`, `modules`, `misfires` (listings),
+//! `state`, `tokens` and
 //! `audit` (the admin API's bearer tokens and change log); on PostgreSQL also
 //! `notifications` (LISTEN/NOTIFY) and `vacuum` (when autovacuum is off);
 //! `retention` purges old runs.
@@ -22,6 +23,7 @@ mod audit;
 mod claims;
 mod error;
 mod fire;
+mod misfires;
 mod modules;
 mod new_runs;
 mod nodes;
@@ -49,6 +51,7 @@ pub use audit::{AuditEntry, AuditRow};
 pub use claims::ClaimedRun;
 pub use error::StoreError;
 pub use fire::{FireBatch, FireDecision, FirePlanner, MisfireRecord};
+pub use misfires::MisfireRow;
 pub use modules::ModuleRow;
 pub use new_runs::NewRun;
 pub use nodes::NodeRow;
