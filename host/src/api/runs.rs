@@ -20,7 +20,7 @@ use crate::api::changes;
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::server::ApiState;
 use crate::api::views::{
-    Cancelled, LogEvent, LogLine, Retried, Run, RunList, RunLog, RunStateName, page_size,
+    Cancelled, LogEvent, LogLine, Retried, Run, RunList, RunLog, RunStateName, cut_page, page_size,
 };
 use crate::clock::now_ms;
 use crate::store::{CancelOutcome, RetryOutcome, RunFilter, RunRow, Store, StoredLogLine};
@@ -79,12 +79,7 @@ pub(crate) async fn list(
         limit: limit + 1,
     };
     let mut runs = state.store.list_runs(&filter).await?;
-    let next = if runs.len() as i64 > limit {
-        runs.truncate(limit as usize);
-        runs.last().map(|run| run.id)
-    } else {
-        None
-    };
+    let next = cut_page(&mut runs, limit, |row| row.id);
     Ok(axum::Json(RunList {
         runs: runs.into_iter().map(Run::from).collect(),
         next,

@@ -16,7 +16,7 @@ use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::server::{ApiState, MAX_MODULE_BYTES};
 use crate::api::views::{
     AuditEvent, AuditList, FireTimes, Health, Misfire, MisfireList, Module, ModuleList, Node,
-    NodeList, fire_count, page_size,
+    NodeList, cut_page, fire_count, page_size,
 };
 use crate::clock::now_ms;
 use crate::digest::Digest;
@@ -98,16 +98,7 @@ pub(crate) async fn cron_next(
         start_at_ms: None,
         end_at_ms: None,
     };
-    let count = fire_count(query.n)?;
-    let mut after = now;
-    let mut times = Vec::new();
-    while times.len() < count {
-        let Some(at) = timing.next_after(after) else {
-            break;
-        };
-        times.push(at);
-        after = at;
-    }
+    let times = timing.upcoming(now, fire_count(query.n)?);
     Ok(axum::Json(FireTimes { times }))
 }
 
@@ -162,12 +153,7 @@ pub(crate) async fn audit(
     caller.require_everywhere(Role::Admin)?;
     let limit = page_size(query.limit)?;
     let mut events = state.store.list_audit(query.before, limit + 1).await?;
-    let next = if events.len() as i64 > limit {
-        events.truncate(limit as usize);
-        events.last().map(|event| event.id)
-    } else {
-        None
-    };
+    let next = cut_page(&mut events, limit, |row| row.id);
     Ok(axum::Json(AuditList {
         events: events.into_iter().map(AuditEvent::from).collect(),
         next,
@@ -343,12 +329,7 @@ pub(crate) async fn misfires(
             limit + 1,
         )
         .await?;
-    let next = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|row| row.id)
-    } else {
-        None
-    };
+    let next = cut_page(&mut rows, limit, |row| row.id);
     Ok(axum::Json(MisfireList {
         misfires: rows.into_iter().map(Misfire::from).collect(),
         next,

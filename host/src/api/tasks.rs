@@ -335,16 +335,7 @@ pub(crate) async fn next(
     caller.require(Role::Viewer)?;
     let task = visible(&state, &caller, &name).await?;
     let definition = TaskDefinition::from_row(&task)?;
-    let count = fire_count(query.n)?;
-    let mut after = now_ms();
-    let mut times = Vec::new();
-    while times.len() < count {
-        let Some(at) = definition.timing.next_after(after) else {
-            break;
-        };
-        times.push(at);
-        after = at;
-    }
+    let times = definition.timing.upcoming(now_ms(), fire_count(query.n)?);
     Ok(axum::Json(FireTimes { times }))
 }
 

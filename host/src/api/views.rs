@@ -624,6 +624,17 @@ pub(crate) fn page_size(limit: Option<i64>) -> Result<i64, crate::api::error::Ap
     }
 }
 
+/// Cuts `rows` (fetched `limit + 1`, to learn whether more follow) to
+/// `limit`; returns where the next page starts, `key` of the last row kept,
+/// if there is a next page.
+pub(crate) fn cut_page<T, K>(rows: &mut Vec<T>, limit: i64, key: impl Fn(&T) -> K) -> Option<K> {
+    if rows.len() as i64 <= limit {
+        return None;
+    }
+    rows.truncate(limit as usize);
+    rows.last().map(key)
+}
+
 /// A count of fire times: 1 to 100, 5 when not given.
 pub(crate) fn fire_count(n: Option<i64>) -> Result<usize, crate::api::error::ApiError> {
     match n {

@@ -48,17 +48,12 @@ pub(crate) fn run(command: CronCommand) -> anyhow::Result<()> {
         start_at_ms: None,
         end_at_ms: None,
     };
-    let mut after = from.timestamp_millis();
     let mut out = String::new();
-    for _ in 0..args.count {
-        let Some(next) = timing.next_after(after) else {
-            break;
-        };
+    for next in timing.upcoming(from.timestamp_millis(), args.count) {
         let time =
             DateTime::<Utc>::from_timestamp_millis(next).context("fire time out of range")?;
         out.push_str(&time.to_rfc3339_opts(SecondsFormat::Secs, true));
         out.push('\n');
-        after = next;
     }
     if out.is_empty() && args.count > 0 {
         // Stdout stays a list of times (empty here); say why on stderr.

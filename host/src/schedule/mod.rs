@@ -168,6 +168,21 @@ impl TaskTiming {
             .next_after(after, self.tz, anchor)
             .filter(|slot| self.end_at_ms.is_none_or(|end| *slot <= end))
     }
+
+    /// Up to `count` slots after `after_ms`, in order (fewer when the task
+    /// stops firing).
+    pub fn upcoming(&self, after_ms: i64, count: usize) -> Vec<i64> {
+        let mut slots = Vec::with_capacity(count.min(1000));
+        let mut after = after_ms;
+        while slots.len() < count {
+            let Some(slot) = self.next_after(after) else {
+                break;
+            };
+            slots.push(slot);
+            after = slot;
+        }
+        slots
+    }
 }
 
 /// Parses an IANA time zone name (`Europe/Berlin`, `UTC`).

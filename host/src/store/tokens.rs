@@ -38,44 +38,41 @@ impl TokenRow {
 /// How often the last-used time is written.
 const TOUCH_EVERY_MS: i64 = 60_000;
 
-/// A row of [`TOKEN_COLUMNS`], as read.
-type RawToken = (
-    String,
-    String,
-    Option<String>,
-    i64,
-    Option<i64>,
-    Option<i64>,
-);
-
-/// [`RawToken`] and the token's hash.
-type HashedToken = (
-    String,
-    String,
-    Option<String>,
-    i64,
-    Option<i64>,
-    Option<i64>,
-    String,
-);
+/// A row of `api_tokens` as read, with the hash it keeps (only the
+/// sign-in lookup reads that; listings select it as empty).
+#[derive(sqlx::FromRow)]
+struct StoredToken {
+    name: String,
+    role: String,
+    task_groups: Option<String>,
+    created_at: i64,
+    expires_at: Option<i64>,
+    last_used_at: Option<i64>,
+    token_hash: String,
+}
 
 const TOKEN_COLUMNS: &str = "name, role, task_groups, created_at, expires_at, last_used_at";
 
-fn read_token(raw: RawToken) -> Result<TokenRow, StoreError> {
-    let (name, role, groups, created_at, expires_at, last_used_at) = raw;
-    let bad = |what: String| StoreError::Corrupt(format!("api token `{name}`: {what}"));
-    Ok(TokenRow {
-        role: role.parse().map_err(bad)?,
-        groups: groups
-            .as_deref()
-            .map(parse_groups)
-            .transpose()
-            .map_err(bad)?,
-        name: name.clone(),
-        created_at,
-        expires_at,
-        last_used_at,
-    })
+impl StoredToken {
+    /// The token, checked; and its hash.
+    fn read(self) -> Result<(TokenRow, String), StoreError> {
+        let name = self.name;
+        let bad = |what: String| StoreError::Corrupt(format!("api token `{name}`: {what}"));
+        let token = TokenRow {
+            role: self.role.parse().map_err(bad)?,
+            groups: self
+                .task_groups
+                .as_deref()
+                .map(parse_groups)
+                .transpose()
+                .map_err(bad)?,
+            name: name.clone(),
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            last_used_at: self.last_used_at,
+        };
+        Ok((token, self.token_hash))
+    }
 }
 
 impl Store {
@@ -114,16 +111,15 @@ impl Store {
         key: &str,
         now: i64,
     ) -> Result<Option<(TokenRow, String)>, StoreError> {
-        let found: Option<HashedToken> = sqlx::query_as(&format!(
+        let found: Option<StoredToken> = sqlx::query_as(&format!(
             "SELECT {TOKEN_COLUMNS}, token_hash FROM api_tokens WHERE token_key = $1"
         ))
         .bind(key)
         .fetch_optional(&self.pool)
         .await?;
-        let Some((name, role, groups, created_at, expires_at, last_used_at, hash)) = found else {
+        let Some((token, hash)) = found.map(StoredToken::read).transpose()? else {
             return Ok(None);
         };
-        let token = read_token((name, role, groups, created_at, expires_at, last_used_at))?;
         if token.expires_at.is_some_and(|at| at <= now) {
             return Ok(None);
         }
@@ -147,12 +143,15 @@ impl Store {
 
     /// Every token, by name.
     pub async fn list_tokens(&self) -> Result<Vec<TokenRow>, StoreError> {
-        let raw: Vec<RawToken> = sqlx::query_as(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM api_tokens ORDER BY name"
+        let stored: Vec<StoredToken> = sqlx::query_as(&format!(
+            "SELECT {TOKEN_COLUMNS}, '' AS token_hash FROM api_tokens ORDER BY name"
         ))
         .fetch_all(&self.pool)
         .await?;
-        raw.into_iter().map(read_token).collect()
+        stored
+            .into_iter()
+            .map(|token| token.read().map(|(token, _)| token))
+            .collect()
     }
 
     /// Revokes (deletes) a token. Returns whether it existed.
