@@ -109,6 +109,12 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
             config.plugins_dir.display()
         )
     })?;
+    let folder_watch = Plugins::watch(&config.plugins_dir).with_context(|| {
+        format!(
+            "cannot watch plugins folder {}",
+            config.plugins_dir.display()
+        )
+    })?;
     plugins.scan_folder(&config.plugins_dir).await?;
 
     let now = now_ms();
@@ -166,15 +172,12 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
 
     let watcher = {
         let plugins = plugins.clone();
-        let dir = config.plugins_dir.clone();
         let mut stopped = stopped.clone();
         tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stopped.wait_for(|s| *s).await;
             };
-            if let Err(error) = plugins.watch_folder(dir, shutdown).await {
-                tracing::error!("plugins folder watcher stopped: {error:#}");
-            }
+            plugins.follow(folder_watch, shutdown).await;
         })
     };
     if let Some(api) = api {

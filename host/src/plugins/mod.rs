@@ -238,13 +238,11 @@ impl Plugins {
         }
     }
 
-    /// Watches `dir` until `shutdown` resolves, loading changed files.
-    pub async fn watch_folder(
-        &self,
-        dir: PathBuf,
-        shutdown: impl std::future::Future<Output = ()>,
-    ) -> anyhow::Result<()> {
-        let (sender, mut receiver) = mpsc::unbounded_channel::<PathBuf>();
+    /// Starts watching `dir`. Call it before [`Plugins::scan_folder`] so that
+    /// a file written between the scan and the watch is not missed; the
+    /// events queue up until [`Plugins::follow`] takes them.
+    pub fn watch(dir: &Path) -> anyhow::Result<FolderWatch> {
+        let (sender, receiver) = mpsc::unbounded_channel::<PathBuf>();
         let mut debouncer =
             new_debouncer(
                 DEBOUNCE,
@@ -264,17 +262,41 @@ impl Plugins {
                     }
                 },
             )?;
-        debouncer.watch(&dir, RecursiveMode::NonRecursive)?;
+        debouncer.watch(dir, RecursiveMode::NonRecursive)?;
+        Ok(FolderWatch {
+            _debouncer: Box::new(debouncer),
+            receiver,
+        })
+    }
+
+    /// Loads the files `watch` reports changed until `shutdown` resolves.
+    pub async fn follow(
+        &self,
+        mut watch: FolderWatch,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
-                () = &mut shutdown => return Ok(()),
-                path = receiver.recv() => {
-                    let Some(path) = path else { return Ok(()) };
+                () = &mut shutdown => return,
+                path = watch.receiver.recv() => {
+                    let Some(path) = path else { return };
                     self.file_changed(&path).await;
                 }
             }
         }
+    }
+}
+
+/// A running watch of the plugins folder and the paths it reported.
+pub struct FolderWatch {
+    _debouncer: Box<dyn std::any::Any + Send>,
+    receiver: mpsc::UnboundedReceiver<PathBuf>,
+}
+
+impl std::fmt::Debug for FolderWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FolderWatch").finish_non_exhaustive()
     }
 }
 
