@@ -18,11 +18,13 @@ const LAYERS: &[&[&str]] = &[
     &["api"],
     &["config"],
     // Turning due tasks into runs; claiming, running and recording them.
-    &["scheduler", "dispatch", "retention"],
+    // Delay callbacks due: claiming, calling, recording.
+    &["scheduler", "dispatch", "retention", "delays"],
     // Job modules; the other hosts of a cluster.
     &["plugins", "cluster"],
-    // The two boundaries: the only SQL, the only wasmtime; the counters.
-    &["store", "runtime", "metrics"],
+    // The boundaries: the only SQL, the only wasmtime, the only outbound
+    // HTTP; the counters.
+    &["store", "runtime", "egress", "metrics"],
     // Shared vocabulary, when tasks fire, and leaf words: pure but `clock`.
     &["vocab"],
     &["schedule"],
@@ -38,6 +40,10 @@ const BOUNDARIES: &[(&str, &str)] = &[
     ("sqlx", "store"),
     ("wasmtime", "runtime"),
     ("wasmtime_wasi", "runtime"),
+    ("hyper", "egress"),
+    ("hyper_util", "egress"),
+    ("rustls", "egress"),
+    ("tokio_rustls", "egress"),
 ];
 
 /// Paths a pure module may not start with: I/O, threads, processes.

@@ -11,13 +11,16 @@
 //!   command line; wiring a serving host and owning its loops; the admin
 //!   HTTP API it serves; `carillon.toml`, `CARILLON_*` and flags from one
 //!   table of keys.
-//! - [`scheduler`], [`dispatch`], [`retention`]: turning due tasks into
-//!   runs; claiming, running and recording them; purging old run history.
+//! - [`scheduler`], [`dispatch`], [`retention`], [`delays`]: turning due
+//!   tasks into runs; claiming, running and recording them; purging old run
+//!   history; calling the callbacks of due delay tasks.
 //! - [`plugins`], [`cluster`]: job modules (plugins folder, manifests, the
 //!   registry of loaded components); the other hosts (live set, run offers,
 //!   heartbeat, rescue, the fence signal, change notifications).
-//! - [`store`], [`runtime`], [`metrics`]: the two boundaries, the only SQL
-//!   and the only wasmtime; and the process's counters for `/metrics`.
+//! - [`store`], [`runtime`], [`egress`], [`metrics`]: the boundaries, the
+//!   only SQL, the only wasmtime and the only outbound HTTP (allow-lists,
+//!   internal addresses refused on the resolved address); and the process's
+//!   counters for `/metrics`.
 //! - [`vocab`]: the shared vocabulary (task rows and their checked
 //!   definition, run states, cancel reasons, task errors). Pure.
 //! - [`schedule`]: when tasks fire (Quartz cron, intervals, one-shots,
@@ -33,8 +36,10 @@ pub mod cli;
 pub mod clock;
 pub mod cluster;
 pub mod config;
+pub mod delays;
 pub mod digest;
 pub mod dispatch;
+pub mod egress;
 pub mod labels;
 pub mod metrics;
 pub mod panics;

@@ -23,7 +23,9 @@ use crate::clock::now_ms;
 use crate::cluster::liveness::Fence as _;
 use crate::cluster::{ClusterView, OFFER_WINDOW, liveness, notify};
 use crate::config::Config;
+use crate::delays::Deliverer;
 use crate::dispatch::{DispatchConfig, Dispatcher};
+use crate::egress::{Egress, EgressConfig};
 use crate::metrics::{self, Gauge};
 use crate::plugins::{ModuleRegistry, Plugins};
 use crate::repeats::Repeats;
@@ -170,6 +172,18 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
         },
     );
 
+    let egress = Arc::new(
+        Egress::new(EgressConfig {
+            allowed: config.delays.allowed_hosts.clone(),
+            list_name: "delays.allowed_hosts",
+            allow_private: config.egress.allow_private,
+            ca_roots: config.egress.ca_roots.clone(),
+        })
+        .context("cannot set up outbound HTTP")?,
+    );
+    // Wakes the delay loop: a delay was created here.
+    let delays_wake = Arc::new(tokio::sync::Notify::new());
+
     let watcher = {
         let plugins = plugins.clone();
         let mut stopped = stopped.clone();
@@ -190,6 +204,8 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
             runtime: runtime.clone(),
             readiness: readiness(dispatcher.clone(), stopped.clone()),
             stopped: stopped.clone(),
+            egress: egress.clone(),
+            delays_wake: delays_wake.clone(),
         };
         tokio::spawn(api.serve(state, stopped.clone()));
         tracing::info!("admin API listening on http://{address}/ (spec at /api/v1/openapi.json)");
@@ -244,6 +260,25 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
         modules_changed.clone(),
         stopped.clone(),
     ));
+    let fenced = {
+        let dispatcher = dispatcher.clone();
+        Arc::new(move || dispatcher.is_raised())
+    };
+    loops.spawn(
+        Deliverer {
+            store: store.clone(),
+            egress,
+            node_id: config.node_id.clone(),
+            timeout: config.delays.timeout,
+            retry_backoff: config.delays.retry_backoff,
+            poll_interval: config.poll_interval,
+            node_timeout: config.node_timeout,
+            shutdown_grace: config.shutdown_grace,
+            wake: delays_wake,
+            fenced,
+        }
+        .run(stopped.clone()),
+    );
     if store.backend() == Backend::Postgres {
         loops.spawn(notify::listen(
             store.clone(),

@@ -10,12 +10,14 @@
 //! exists, roles), `changes` (the audit log of what the API changed),
 //! `error` (the one error shape), `body` (JSON bodies and
 //! query strings, refused in that shape), `views` (the wire types), and
-//! one file per resource: `tasks`, `runs`, `tokens`, `system` (health,
+//! one file per resource: `tasks`, `runs`, `delays` (delay tasks, their
+//! wire types with them), `tokens`, `system` (health,
 //! metrics, cron previews, nodes, modules, audit).
 
 mod auth;
 mod body;
 mod changes;
+mod delays;
 mod error;
 mod runs;
 mod server;

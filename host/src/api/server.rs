@@ -18,7 +18,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::error::ApiError;
-use crate::api::{auth, runs, system, tasks, tokens};
+use crate::api::{auth, delays, runs, system, tasks, tokens};
+use crate::egress::Egress;
 use crate::metrics::Gauge;
 use crate::runtime::Runtime;
 use crate::store::Store;
@@ -57,6 +58,11 @@ pub struct ApiState {
     /// Turns true when the host stops: live streams end then, so that
     /// shutdown does not wait for them.
     pub stopped: watch::Receiver<bool>,
+    /// Outbound HTTP as delay callbacks use it: a new delay's URL is checked
+    /// against its allow-list.
+    pub egress: Arc<Egress>,
+    /// Rung when a delay is created, so the delay loop looks at once.
+    pub delays_wake: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -108,6 +114,8 @@ fn routes() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(runs::follow))
         .routes(routes!(runs::cancel))
         .routes(routes!(runs::retry))
+        .routes(routes!(delays::list, delays::create))
+        .routes(routes!(delays::get, delays::cancel))
         .routes(routes!(tokens::list, tokens::create))
         .routes(routes!(tokens::revoke))
         .routes(routes!(system::cron_next))

@@ -4,6 +4,7 @@
 
 mod cron;
 mod database;
+mod delay;
 mod logs;
 mod module;
 mod nodes;
@@ -73,6 +74,13 @@ enum Command {
         #[command(subcommand)]
         command: token::TokenCommand,
     },
+    /// Add, list and cancel delay tasks (HTTP callbacks at a time).
+    Delay {
+        #[command(flatten)]
+        db: database::DbArgs,
+        #[command(subcommand)]
+        command: delay::DelayCommand,
+    },
     /// List the hosts sharing the database: labels, heartbeat age, runs.
     Nodes {
         #[command(flatten)]
@@ -99,6 +107,7 @@ pub fn main() -> ExitCode {
         Command::Logs { db, run_id, json } => block_on(logs::logs(&db, run_id, json)),
         Command::Module { db, command } => block_on(module::module(&db, command)),
         Command::Token { db, command } => block_on(token::token(&db, command)),
+        Command::Delay { db, command } => block_on(delay::delay(&db, command)),
         Command::Nodes { db, json } => block_on(nodes::nodes(&db, json)),
     };
     match result {

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::{Config, LogFormat};
+use crate::egress::AllowList;
 use crate::labels::Labels;
 use crate::units::{ByteSize, parse_duration};
 
@@ -310,6 +311,59 @@ pub const KEYS: &[Key] = &[
                     format!("`{v}` is not an address; write `IP:PORT` (e.g. `127.0.0.1:7878`, `0.0.0.0:7878`) or `off`")
                 })?)
             };
+            Ok(())
+        }),
+    },
+    Key {
+        name: "delays.allowed_hosts",
+        env: "CARILLON_DELAYS_ALLOWED_HOSTS",
+        flag: "delays-allowed-hosts",
+        help: "the hosts delay callbacks may call, comma-separated: `https://api.example.com`, `http://127.0.0.1:8080`, `https://*.example.com`, `https://example.com:*`; none by default",
+        default: Shown::Words("none"),
+        set: Set::Text("HOSTS", |c, v| {
+            c.delays.allowed_hosts = AllowList::parse(v)?;
+            Ok(())
+        }),
+    },
+    Key {
+        name: "delays.timeout",
+        env: "CARILLON_DELAYS_TIMEOUT",
+        flag: "delays-timeout",
+        help: "how long one callback attempt may take, connecting and answering",
+        default: Shown::Value("10s"),
+        set: Set::Duration(|c| &mut c.delays.timeout),
+    },
+    Key {
+        name: "delays.retry_backoff",
+        env: "CARILLON_DELAYS_RETRY_BACKOFF",
+        flag: "delays-retry-backoff",
+        help: "the wait before a failed callback's first retry; it doubles for each next one, up to 10m",
+        default: Shown::Value("1s"),
+        set: Set::Duration(|c| &mut c.delays.retry_backoff),
+    },
+    Key {
+        name: "egress.allow_private",
+        env: "CARILLON_EGRESS_ALLOW_PRIVATE",
+        flag: "egress-allow-private",
+        help: "`true` lets an allowed host name resolve to a loopback, private, link-local or metadata address (an address written out in a list is always allowed)",
+        default: Shown::Value("false"),
+        set: Set::Text("BOOL", |c, v| {
+            c.egress.allow_private = match v.trim().to_ascii_lowercase().as_str() {
+                "true" | "yes" | "1" | "on" => true,
+                "false" | "no" | "0" | "off" => false,
+                other => return Err(format!("`{other}` is not true or false")),
+            };
+            Ok(())
+        }),
+    },
+    Key {
+        name: "egress.ca_roots",
+        env: "CARILLON_EGRESS_CA_ROOTS",
+        flag: "egress-ca-roots",
+        help: "a PEM file of CA certificates to trust for outbound HTTPS, besides the bundled web roots",
+        default: Shown::Words("none"),
+        set: Set::Text("FILE", |c, v| {
+            c.egress.ca_roots = (!v.trim().is_empty()).then(|| PathBuf::from(v.trim()));
             Ok(())
         }),
     },

@@ -49,6 +49,7 @@ use std::time::Duration;
 pub use flags::ConfigFlags;
 pub use keys::{KEYS, Key, Shown};
 
+use crate::egress::AllowList;
 use crate::labels::Labels;
 use crate::retention::Retention;
 use crate::runtime::RunLimits;
@@ -128,6 +129,33 @@ pub struct Config {
     pub retention: Retention,
     /// Where the admin API listens; `None`: it is off.
     pub api_listen: Option<std::net::SocketAddr>,
+    /// Delay callbacks: where they may go, how long one may take, retries.
+    pub delays: DelaySettings,
+    /// Outbound HTTP, for every caller: internal addresses, CA roots.
+    pub egress: EgressSettings,
+}
+
+/// How delay callbacks are made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DelaySettings {
+    /// The hosts callbacks may call (until tasks get their own grants, the
+    /// one list for delays).
+    pub allowed_hosts: AllowList,
+    /// How long one attempt may take in all.
+    pub timeout: Duration,
+    /// The wait before the first retry; it doubles for each next one.
+    pub retry_backoff: Duration,
+}
+
+/// The host's ceiling for outbound HTTP.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EgressSettings {
+    /// Whether a host name may lead to an internal address (loopback,
+    /// private, link-local, metadata); an address written out in an
+    /// allow-list may always be called.
+    pub allow_private: bool,
+    /// A PEM file of extra CA certificates to trust.
+    pub ca_roots: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -155,6 +183,12 @@ impl Default for Config {
                 failed: Duration::from_secs(30 * 86_400),
             },
             api_listen: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 7878))),
+            delays: DelaySettings {
+                allowed_hosts: AllowList::default(),
+                timeout: Duration::from_secs(10),
+                retry_backoff: Duration::from_secs(1),
+            },
+            egress: EgressSettings::default(),
         }
     }
 }
@@ -279,9 +313,15 @@ impl Config {
                 let text = match value {
                     toml::Value::String(text) => text.clone(),
                     toml::Value::Integer(number) => number.to_string(),
+                    toml::Value::Boolean(flag) => flag.to_string(),
+                    toml::Value::Array(items) if items.iter().all(toml::Value::is_str) => items
+                        .iter()
+                        .filter_map(toml::Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(","),
                     _ => {
                         return Err(invalid(format!(
-                            "key `{full}` must be a string (or a whole number), e.g. {name} = \"{}\"",
+                            "key `{full}` must be a string (or a whole number, true/false, or a list of strings), e.g. {name} = \"{}\"",
                             key.example()
                         )));
                     }
@@ -408,7 +448,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         let more = [
-            ("[log]\nlevel = true\n", "e.g. level = \"info\""),
+            ("[log]\nlevel = 1.5\n", "e.g. level = \"info\""),
             (
                 "poll_interval = \"1s\"\n",
                 "unknown key `poll_interval` (keys belong in a section)",
@@ -419,7 +459,7 @@ mod tests {
             assert!(error.contains(expected), "{error}");
         }
         assert!(
-            error.contains("key `node.id` must be a string (or a whole number)"),
+            error.contains("key `node.id` must be a string (or a whole number, true/false, or a list of strings)"),
             "{error}"
         );
         let error = load_text("[node\n", &[]).unwrap_err().to_string();
@@ -463,9 +503,10 @@ mod tests {
     fn every_key_is_read_from_the_file_the_environment_and_a_flag() {
         for key in KEYS {
             let (section, name) = key.name.split_once('.').unwrap();
-            let value = match key.default {
-                Shown::Value(value) => value,
-                Shown::Words(_) => "x=y",
+            let value = match (key.default, key.value_name()) {
+                (Shown::Value(value), _) => value,
+                (Shown::Words(_), "HOSTS") => "https://api.example.com, http://127.0.0.1:8080",
+                (Shown::Words(_), _) => "x=y",
             };
             let file = format!("[{section}]\n{name} = \"{value}\"\n");
             assert!(load_text(&file, &[]).is_ok(), "{}: {file}", key.name);

@@ -15,12 +15,14 @@
 //! cancel requests), `records` (log lines and fenced completions), `rescue`
 //! (runs of stopped hosts), `nodes`, `modules`, `misfires` (listings),
 //! `state`, `tokens` and
-//! `audit` (the admin API's bearer tokens and change log); on PostgreSQL also
+//! `audit` (the admin API's bearer tokens and change log), `delays` (delay
+//! tasks and their callback attempts); on PostgreSQL also
 //! `notifications` (LISTEN/NOTIFY) and `vacuum` (when autovacuum is off);
 //! `retention` purges old runs.
 
 mod audit;
 mod claims;
+mod delays;
 mod error;
 mod fire;
 mod misfires;
@@ -49,6 +51,7 @@ use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 
 pub use audit::{AuditEntry, AuditRow};
 pub use claims::ClaimedRun;
+pub use delays::{AttemptRecord, CancelDelay, DelayAttempt, DelayFilter, DelayRow, DueDelay};
 pub use error::StoreError;
 pub use fire::{FireBatch, FireDecision, FirePlanner, MisfireRecord};
 pub use misfires::MisfireRow;

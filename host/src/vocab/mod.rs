@@ -4,7 +4,8 @@
 //! [`TaskRow`]) and as the host checked it ([`TaskDefinition`]), why a task
 //! does not fire ([`TaskError`]), the states of a run ([`RunState`]) and why
 //! a run is asked to stop ([`CancelReason`]), who may do what through the
-//! API ([`Role`], [`Grant`]).
+//! API ([`Role`], [`Grant`]), delay tasks and what follows a callback
+//! ([`NewDelay`], [`DelayState`], [`next_step`]).
 //!
 //! Pure: no I/O, no clock, no SQL, no wasm. States and reasons are enums
 //! here and become text only at the edges (SQL in `store`, JSON and tables in
@@ -12,6 +13,7 @@
 
 mod cancel;
 mod definition;
+mod delay;
 mod role;
 mod run_state;
 mod task;
@@ -22,6 +24,11 @@ pub use definition::{
     Concurrency, MAX_BACKOFF_MS, MAX_KEEP_RUNS, MAX_MEMORY_MIB, MAX_NAME_CHARS, MAX_PAGE_SIZE,
     MAX_RETRIES, MAX_SHARDS, MAX_TEXT_BYTES, MAX_TIMEOUT_MS, TaskDefinition, parse_params,
     parse_shard_params,
+};
+pub use delay::{
+    AttemptResult, CALLBACK_METHODS, Callback, DelayProblem, DelayState, MAX_BODY_BYTES,
+    MAX_DELAY_ID_CHARS, MAX_DELAY_RETRIES, MAX_HEADERS, MAX_RETRY_WAIT_MS, MAX_URL_BYTES, NewDelay,
+    NextStep, due_time, next_step,
 };
 pub use role::{Grant, Role, parse_groups};
 pub use run_state::{RunState, UnknownRunState};

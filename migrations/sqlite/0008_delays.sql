@@ -1,0 +1,50 @@
+-- Delay tasks: one HTTP callback at a time, unique per (topic, key). A
+-- public table like `tasks`: plain SQL may insert a row (topic, key, due_at,
+-- url; the rest has defaults) and the hosts call it when due. STRICT, so a
+-- wrongly typed value is refused at insert instead of reaching a host.
+--
+-- `due_at` (ms since the epoch) is when the next attempt is due: the time
+-- asked for, then the time of each retry. `state`: pending → delivering (a
+-- host has taken it, `node`) → succeeded, failed (no 2xx after `retries`
+-- more attempts, or a callback the host refuses) or cancelled (only while
+-- pending). `headers` is a JSON object of strings.
+CREATE TABLE delays (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic         TEXT NOT NULL CHECK (length(topic) BETWEEN 1 AND 200),
+    key           TEXT NOT NULL CHECK (length(key) BETWEEN 1 AND 200),
+    due_at        INTEGER NOT NULL,
+    url           TEXT NOT NULL CHECK (length(url) BETWEEN 1 AND 2048),
+    method        TEXT NOT NULL DEFAULT 'POST'
+                  CHECK (method IN ('GET', 'POST', 'PUT', 'PATCH', 'DELETE')),
+    headers       TEXT CHECK (headers IS NULL OR json_valid(headers)),
+    body          TEXT CHECK (body IS NULL OR length(body) <= 1048576),
+    content_type  TEXT,
+    retries       INTEGER NOT NULL DEFAULT 3 CHECK (retries BETWEEN 0 AND 100),
+    state         TEXT NOT NULL DEFAULT 'pending'
+                  CHECK (state IN ('pending', 'delivering', 'succeeded', 'failed', 'cancelled')),
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    node          TEXT,
+    last_status   INTEGER,
+    last_error    TEXT,
+    created_at    INTEGER NOT NULL
+                  DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)),
+    finished_at   INTEGER,
+    UNIQUE (topic, key)
+) STRICT;
+
+CREATE INDEX delays_due ON delays (due_at) WHERE state = 'pending';
+CREATE INDEX delays_delivering ON delays (node) WHERE state = 'delivering';
+
+-- Every attempt at a callback: when it was due and made, by which host,
+-- and what came back (an HTTP status, or why there was none).
+CREATE TABLE delay_attempts (
+    delay_id     INTEGER NOT NULL,
+    attempt      INTEGER NOT NULL,
+    node         TEXT NOT NULL,
+    due_at       INTEGER NOT NULL,
+    started_at   INTEGER NOT NULL,
+    finished_at  INTEGER NOT NULL,
+    status       INTEGER,
+    error        TEXT,
+    PRIMARY KEY (delay_id, attempt)
+) STRICT;
