@@ -5,6 +5,7 @@
 // Test helpers are `pub` for the test modules; nothing outside uses them.
 #![allow(unreachable_pub)]
 
+mod callbacks;
 #[allow(dead_code)] // round trips are counted by the benchmarks only
 #[path = "../support/db_proxy.rs"]
 mod db_proxy;
@@ -22,6 +23,7 @@ mod chaos_flood;
 mod chaos_full_disk;
 mod cli_db;
 mod cli_run;
+mod delays;
 mod quartz_oracle;
 mod runtime_cache;
 mod runtime_contract;
