@@ -569,3 +569,79 @@ fn schemathesis_finds_no_server_error_and_no_answer_off_the_spec() {
     );
     assert!(report.contains("passed"), "{report}");
 }
+
+#[test]
+fn bulk_run_actions_cancel_and_retry_everything_a_filter_matches() {
+    let host = Host::start(&["sleepy", "flaky"], &[]);
+    let (api, url) = (host.api(), host.database_url());
+    let admin = token(&url, "admin", "admin", &[]);
+    let viewer = token(&url, "viewer", "viewer", &[]);
+    for (name, module, params) in [
+        ("naps", "sleepy", json!({})),
+        ("flakes", "flaky", json!({"succeed_on": "2"})),
+    ] {
+        let made = post(&api, "/api/v1/tasks")
+            .token(&admin)
+            .json(
+                json!({"name": name, "module": module, "schedule": "0 0 3 1 1 ? 2099",
+                         "shard_total": 3, "params": params}),
+            )
+            .send();
+        assert_eq!(made.status, 201, "{}", made.body);
+        post(&api, &format!("/api/v1/tasks/{name}/trigger"))
+            .token(&admin)
+            .send();
+    }
+    let count = |query: &str| {
+        get(&api, &format!("/api/v1/runs?{query}"))
+            .token(&admin)
+            .send()
+            .json()["runs"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    wait_until(
+        "three naps running and three flakes failed",
+        Duration::from_secs(20),
+        || {
+            (count("task=naps&state=running") == 3 && count("task=flakes&state=failed") == 3)
+                .then_some(())
+        },
+    );
+
+    let refused = post(&api, "/api/v1/bulk/runs")
+        .token(&viewer)
+        .json(json!({"action": "cancel"}))
+        .send();
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    let cancelled = post(&api, "/api/v1/bulk/runs")
+        .token(&admin)
+        .json(json!({"action": "cancel", "select": {"task": "naps"}}))
+        .send();
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    assert_eq!(cancelled.json()["affected"], 3);
+    wait_until("the naps to end cancelled", Duration::from_secs(20), || {
+        (count("task=naps&state=cancelled") == 3).then_some(())
+    });
+
+    // Retry takes only the failed runs of the filter: the cancelled naps
+    // are not in it.
+    let retried = post(&api, "/api/v1/bulk/runs")
+        .token(&admin)
+        .json(json!({"action": "retry", "select": {"state": "failed"}}))
+        .send();
+    assert_eq!(retried.json()["affected"], 3, "{}", retried.body);
+    wait_until(
+        "the flakes to succeed on their retry",
+        Duration::from_secs(20),
+        || (count("task=flakes&state=succeeded") == 3).then_some(()),
+    );
+    assert_eq!(count("task=naps&state=cancelled"), 3);
+    let bad = post(&api, "/api/v1/bulk/runs")
+        .token(&admin)
+        .json(json!({"action": "explode"}))
+        .send();
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert_eq!(bad.json()["error"]["field"], "action", "{}", bad.body);
+}

@@ -15,12 +15,13 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::api::auth::Caller;
-use crate::api::body::{Path, Query};
+use crate::api::body::{Body, Path, Query};
 use crate::api::changes;
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::server::ApiState;
 use crate::api::views::{
-    Cancelled, LogEvent, LogLine, Retried, Run, RunList, RunLog, RunStateName, cut_page, page_size,
+    Affected, BulkRunAction, BulkRuns, Cancelled, LogEvent, LogLine, Retried, Run, RunList, RunLog,
+    RunStateName, cut_page, page_size,
 };
 use crate::clock::now_ms;
 use crate::store::{CancelOutcome, RetryOutcome, RunFilter, RunRow, Store, StoredLogLine};
@@ -322,4 +323,78 @@ pub(crate) async fn retry(
     Ok(axum::Json(Retried {
         state: "pending".to_owned(),
     }))
+}
+
+/// The most runs one bulk action takes.
+const MAX_BULK_RUNS: i64 = 100_000;
+
+/// Cancel or retry every run a selection matches that the action applies
+/// to (at most 100,000 at once); answers how many it affected.
+#[utoipa::path(post, path = "/api/v1/bulk/runs", tag = "runs", request_body = BulkRuns,
+    responses((status = 200, body = Affected), (status = "4XX", body = ErrorBody)))]
+pub(crate) async fn bulk(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Body(bulk): Body<BulkRuns>,
+) -> ApiResult<axum::Json<Affected>> {
+    caller.require(Role::Operator)?;
+    let select = &bulk.select;
+    let applies: &[RunState] = match bulk.action {
+        BulkRunAction::Cancel => &[RunState::Pending, RunState::Running],
+        BulkRunAction::Retry => &[
+            RunState::Failed,
+            RunState::TimedOut,
+            RunState::Orphaned,
+            RunState::Cancelled,
+        ],
+    };
+    let asked = select.state.map(RunState::from);
+    let reason = format!("cancelled through the API by {} (bulk)", caller.actor);
+    let (mut affected, mut seen) = (0i64, 0i64);
+    for run_state in applies.iter().filter(|s| asked.is_none_or(|a| a == **s)) {
+        let mut filter = RunFilter {
+            task: select.task.clone(),
+            state: Some(*run_state),
+            node: select.node.clone(),
+            from: select.from,
+            to: select.to,
+            before_id: None,
+            visible_groups: caller.grant.groups.clone(),
+            limit: 1000,
+        };
+        while seen < MAX_BULK_RUNS {
+            let page = state.store.list_runs(&filter).await?;
+            let Some(last) = page.last() else { break };
+            filter.before_id = Some(last.id);
+            for run in &page {
+                seen += 1;
+                let now = now_ms();
+                let done = match bulk.action {
+                    BulkRunAction::Cancel => matches!(
+                        state.store.cancel_run(run.id, &reason, now).await?,
+                        CancelOutcome::Cancelled | CancelOutcome::Requested
+                    ),
+                    BulkRunAction::Retry => matches!(
+                        state.store.retry_run(run.id, now).await?,
+                        RetryOutcome::Retried
+                    ),
+                };
+                affected += i64::from(done);
+            }
+        }
+    }
+    let action = match bulk.action {
+        BulkRunAction::Cancel => "run.bulk-cancel",
+        BulkRunAction::Retry => "run.bulk-retry",
+    };
+    changes::record(
+        &state,
+        &caller,
+        action,
+        &format!("{affected} runs"),
+        None,
+        changes::json(&bulk.select),
+    )
+    .await?;
+    Ok(axum::Json(Affected { affected }))
 }

@@ -114,6 +114,7 @@ fn routes() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(runs::follow))
         .routes(routes!(runs::cancel))
         .routes(routes!(runs::retry))
+        .routes(routes!(runs::bulk))
         .routes(routes!(delays::list, delays::create))
         .routes(routes!(delays::get, delays::cancel))
         .routes(routes!(tokens::list, tokens::create))

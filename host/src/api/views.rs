@@ -327,6 +327,42 @@ pub(crate) struct RunLog {
     pub(crate) lines: Vec<LogLine>,
 }
 
+/// What a bulk action does to each run it selects.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum BulkRunAction {
+    /// Cancel pending and running runs.
+    Cancel,
+    /// Retry failed, timed-out, orphaned and cancelled runs.
+    Retry,
+}
+
+/// Which runs a bulk action takes: all matching the filter that the action
+/// applies to (an empty filter: every run the caller may see).
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RunSelection {
+    /// Only this task's runs.
+    pub(crate) task: Option<String>,
+    /// Only runs in this state.
+    pub(crate) state: Option<RunStateName>,
+    /// Only runs held (or last held) by this node.
+    pub(crate) node: Option<String>,
+    /// Only slots at or after this time (ms).
+    pub(crate) from: Option<i64>,
+    /// Only slots before this time (ms).
+    pub(crate) to: Option<i64>,
+}
+
+/// A bulk action on runs.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BulkRuns {
+    pub(crate) action: BulkRunAction,
+    #[serde(default)]
+    pub(crate) select: RunSelection,
+}
+
 /// What a bulk action does to each task it selects.
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
@@ -670,7 +706,7 @@ impl From<TaskStateName> for crate::vocab::TaskState {
 }
 
 /// A run's state, as the list filters it.
-#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub(crate) enum RunStateName {
     Pending,
