@@ -645,3 +645,99 @@ fn bulk_run_actions_cancel_and_retry_everything_a_filter_matches() {
     assert_eq!(bad.status, 422, "{}", bad.body);
     assert_eq!(bad.json()["error"]["field"], "action", "{}", bad.body);
 }
+
+#[test]
+fn bad_input_gets_a_4xx_that_names_what_was_wrong_never_a_5xx() {
+    let host = Host::start(&["hello"], &[]);
+    let api = host.api();
+    let field = |answer: &crate::http::Answer| answer.json()["error"]["field"].clone();
+
+    let malformed = post(&api, "/api/v1/tasks")
+        .bytes("application/json", b"{\"name\": ".to_vec())
+        .send();
+    assert_eq!(malformed.status, 400, "{}", malformed.body);
+    let typed = post(&api, "/api/v1/tasks")
+        .json(
+            json!({"name": "t", "module": "hello", "schedule": "every 1s", "shard_total": "three"}),
+        )
+        .send();
+    assert_eq!(
+        (typed.status, field(&typed)),
+        (422, json!("shard_total")),
+        "{}",
+        typed.body
+    );
+    let unknown = post(&api, "/api/v1/tasks")
+        .json(json!({"name": "t", "module": "hello", "schedule": "every 1s", "colour": "red"}))
+        .send();
+    assert_eq!(unknown.status, 422, "{}", unknown.body);
+    assert!(unknown.body.contains("colour"), "{}", unknown.body);
+
+    // A 10 KB name is refused by name, and looked up as what it is: absent.
+    let long = "n".repeat(10 * 1024);
+    let named = post(&api, "/api/v1/tasks")
+        .json(json!({"name": long, "module": "hello", "schedule": "every 1s"}))
+        .send();
+    assert_eq!(
+        (named.status, field(&named)),
+        (422, json!("name")),
+        "{}",
+        named.body
+    );
+    assert_eq!(
+        get(&api, &format!("/api/v1/tasks/{long}")).send().status,
+        404
+    );
+
+    // Bodies past the cap, JSON or module.
+    let huge = format!("{{\"name\": \"{}\"}}", "x".repeat(3 * 1024 * 1024));
+    let oversized = post(&api, "/api/v1/tasks")
+        .bytes("application/json", huge.into_bytes())
+        .send();
+    assert_eq!(oversized.status, 413, "{}", oversized.body);
+    assert_eq!(oversized.error().0, "too-large");
+
+    // Module names cannot leave the modules table for the file system.
+    for name in ["..%2F..%2Fetc%2Fpasswd", "..", "a%2Fb", "%00"] {
+        let put = Request::new(&api, "PUT", &format!("/api/v1/modules/{name}"))
+            .bytes("application/wasm", b"\0asm\x0d\0\x01\0".to_vec())
+            .send();
+        assert!(
+            (400..500).contains(&put.status),
+            "{name}: {} {}",
+            put.status,
+            put.body
+        );
+    }
+    assert!(!host.plugins().join("..").join("passwd").exists());
+    let modules = get(&api, "/api/v1/modules").send().json();
+    assert_eq!(modules["modules"].as_array().unwrap().len(), 1, "{modules}");
+
+    // Filters and pages out of range, and values of the wrong kind.
+    for query in [
+        "/api/v1/runs?limit=100000",
+        "/api/v1/runs?limit=0",
+        "/api/v1/runs?before=abc",
+        "/api/v1/runs?state=exploded",
+        "/api/v1/tasks?state=asleep",
+        "/api/v1/tasks/hello/next?n=100000",
+        "/api/v1/cron/next?expr=*%20*&n=5",
+        "/api/v1/delays?state=late",
+    ] {
+        let answer = get(&api, query).send();
+        assert!(
+            (400..500).contains(&answer.status),
+            "{query}: {} {}",
+            answer.status,
+            answer.body
+        );
+        assert!(!answer.error().1.is_empty(), "{query}: {}", answer.body);
+    }
+    // A delay whose body is over its cap names it.
+    let body = "b".repeat(1024 * 1024 + 1);
+    let delay = post(&api, "/api/v1/delays")
+        .json(json!({"topic": "t", "key": "k", "delay": "1s",
+                     "callback": {"url": "http://127.0.0.1:9/", "body": body}}))
+        .send();
+    assert_eq!(delay.status, 422, "{}", delay.body);
+}

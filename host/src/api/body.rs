@@ -4,6 +4,7 @@
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
@@ -35,12 +36,20 @@ fn field_of(message: &str) -> Option<String> {
             return rest.split('`').next().map(str::to_owned);
         }
     }
-    let detail = message
-        .split_once("target type: ")
-        .map_or(message, |(_, detail)| detail);
+    let detail = ["target type: ", "query string: "]
+        .iter()
+        .find_map(|marker| message.split_once(marker).map(|(_, detail)| detail))
+        .unwrap_or(message);
     let (path, _) = detail.split_once(": ")?;
     let path = path.trim();
     (!path.is_empty() && !path.contains(' ')).then(|| path.to_owned())
+}
+
+/// A JSON body past the cap (2 MiB; modules have their own).
+fn too_large() -> ApiError {
+    ApiError::too_large(
+        "the body is larger than the API takes (2 MiB for JSON); send less, or a module through PUT /api/v1/modules/{name}",
+    )
 }
 
 fn rejected(status_invalid: bool, message: String) -> ApiError {
@@ -66,6 +75,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
             Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::bad_request(
                 "send the body as JSON, with `Content-Type: application/json`",
             )),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(too_large()),
             Err(e) => Err(rejected(false, e.body_text())),
         }
     }
@@ -77,7 +87,13 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalB
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
         let bytes = axum::body::Bytes::from_request(request, state)
             .await
-            .map_err(|e| ApiError::bad_request(e.body_text()))?;
+            .map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    too_large()
+                } else {
+                    ApiError::bad_request(e.body_text())
+                }
+            })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalBody(T::default()));
         }
