@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::host::{Host, wait_until};
 use crate::http::{Request, get, post};
 use crate::pg::TestDatabase;
-use crate::support::carillon;
+use crate::support::{carillon, carillon_with_stdin};
 
 /// Creates a token with the CLI and returns its text.
 fn token(url: &str, name: &str, role: &str, extra: &[&str]) -> String {
@@ -740,4 +740,177 @@ fn bad_input_gets_a_4xx_that_names_what_was_wrong_never_a_5xx() {
                      "callback": {"url": "http://127.0.0.1:9/", "body": body}}))
         .send();
     assert_eq!(delay.status, 422, "{}", delay.body);
+}
+
+/// Signs in `name` and answers the session cookie (`carillon_session=…`)
+/// and its CSRF token.
+fn sign_in(api: &str, name: &str, password: &str) -> (String, String) {
+    let answer = post(api, "/api/v1/login")
+        .json(json!({"name": name, "password": password}))
+        .send();
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let set = answer.header("set-cookie").unwrap_or_default().to_owned();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    let cookie = set.split(';').next().unwrap().to_owned();
+    let csrf = answer.json()["csrf_token"].as_str().unwrap().to_owned();
+    (cookie, csrf)
+}
+
+#[test]
+fn users_sign_in_with_a_password_their_changes_need_the_csrf_token_and_failures_are_limited() {
+    let host = Host::start(&["hello"], &[]);
+    let (api, url) = (host.api(), host.database_url());
+    let add = |name: &str, role: &str, password: &str| {
+        carillon_with_stdin(
+            &["user", "add", name, "--role", role, "--database", &url],
+            password,
+        )
+    };
+    let short = add("alice", "admin", "short\n");
+    assert_eq!(short.code, 2, "{}", short.stderr);
+    assert!(short.stderr.contains("at least 8"), "{}", short.stderr);
+    assert_eq!(add("alice", "admin", "correct horse battery\n").code, 0);
+    assert_eq!(add("bob", "viewer", "bob's long password\n").code, 0);
+    let taken = add("alice", "viewer", "another password\n");
+    assert_eq!(taken.code, 2);
+    assert!(taken.stderr.contains("exists"), "{}", taken.stderr);
+    let listed = carillon(&["user", "list", "--json", "--database", &url]);
+    assert!(listed.stdout.contains("\"alice\"") && listed.stdout.contains("\"bob\""));
+    assert!(
+        !listed.stdout.contains("argon2") && !listed.stdout.contains("horse"),
+        "{}",
+        listed.stdout
+    );
+
+    // A user exists: the loopback-only start is over.
+    let anonymous = get(&api, "/api/v1/tasks").send();
+    assert_eq!(anonymous.status, 401, "{}", anonymous.body);
+    let wrong = post(&api, "/api/v1/login")
+        .json(json!({"name": "alice", "password": "wrong horse battery"}))
+        .send();
+    assert_eq!(wrong.status, 401, "{}", wrong.body);
+    assert!(wrong.header("set-cookie").is_none());
+
+    let (cookie, csrf) = sign_in(&api, "alice", "correct horse battery");
+    let me = get(&api, "/api/v1/session")
+        .header("Cookie", &cookie)
+        .send();
+    assert_eq!(me.status, 200, "{}", me.body);
+    assert_eq!(me.json()["actor"], "user:alice");
+    assert_eq!(me.json()["role"], "admin");
+    assert_eq!(me.json()["csrf_token"], csrf.as_str());
+
+    // A change through the session needs its CSRF token, so another site's
+    // form cannot make one with the user's cookie.
+    let task = json!({"name": "greet", "module": "hello", "schedule": "0 0 3 1 1 ? 2099"});
+    let forged = post(&api, "/api/v1/tasks")
+        .header("Cookie", &cookie)
+        .json(task.clone())
+        .send();
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    assert!(forged.body.contains("X-CSRF-Token"), "{}", forged.body);
+    let wrong_token = post(&api, "/api/v1/tasks")
+        .header("Cookie", &cookie)
+        .header("X-CSRF-Token", "0000")
+        .json(task.clone())
+        .send();
+    assert_eq!(wrong_token.status, 403, "{}", wrong_token.body);
+    let made = post(&api, "/api/v1/tasks")
+        .header("Cookie", &cookie)
+        .header("X-CSRF-Token", &csrf)
+        .json(task)
+        .send();
+    assert_eq!(made.status, 201, "{}", made.body);
+    let audit = get(&api, "/api/v1/audit").header("Cookie", &cookie).send();
+    assert!(
+        audit.json()["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["actor"] == "user:alice" && e["action"] == "task.create"),
+        "{}",
+        audit.body
+    );
+
+    // An admin manages users over the API too; a password is checked.
+    let weak = post(&api, "/api/v1/users")
+        .header("Cookie", &cookie)
+        .header("X-CSRF-Token", &csrf)
+        .json(json!({"name": "carol", "role": "operator", "password": "1234"}))
+        .send();
+    assert_eq!(weak.status, 422, "{}", weak.body);
+    assert_eq!(weak.error(), ("invalid".to_owned(), "password".to_owned()));
+    let carol = post(&api, "/api/v1/users")
+        .header("Cookie", &cookie)
+        .header("X-CSRF-Token", &csrf)
+        .json(
+            json!({"name": "carol", "role": "operator", "groups": ["etl"],
+                     "password": "carol's long password"}),
+        )
+        .send();
+    assert_eq!(carol.status, 201, "{}", carol.body);
+    assert!(!carol.body.contains("password"), "{}", carol.body);
+
+    // A viewer signs in and reads, but changes nothing and sees no users.
+    let (bob, bob_csrf) = sign_in(&api, "bob", "bob's long password");
+    let read = get(&api, "/api/v1/tasks").header("Cookie", &bob).send();
+    assert_eq!(read.status, 200, "{}", read.body);
+    let paused = post(&api, "/api/v1/tasks/greet/pause")
+        .header("Cookie", &bob)
+        .header("X-CSRF-Token", &bob_csrf)
+        .send();
+    assert_eq!(paused.status, 403, "{}", paused.body);
+    let users = get(&api, "/api/v1/users").header("Cookie", &bob).send();
+    assert_eq!(users.status, 403, "{}", users.body);
+
+    // Removing a user ends their sessions; signing out ends one.
+    let removed = Request::new(&api, "DELETE", "/api/v1/users/bob")
+        .header("Cookie", &cookie)
+        .header("X-CSRF-Token", &csrf)
+        .send();
+    assert_eq!(removed.status, 204, "{}", removed.body);
+    let gone = get(&api, "/api/v1/tasks").header("Cookie", &bob).send();
+    assert_eq!(gone.status, 401, "{}", gone.body);
+    let out = post(&api, "/api/v1/logout")
+        .header("Cookie", &cookie)
+        .header("X-CSRF-Token", &csrf)
+        .send();
+    assert_eq!(out.status, 204, "{}", out.body);
+    assert!(
+        out.header("set-cookie")
+            .is_some_and(|c| c.contains("Max-Age=0"))
+    );
+    let ended = get(&api, "/api/v1/session")
+        .header("Cookie", &cookie)
+        .send();
+    assert_eq!(ended.status, 401, "{}", ended.body);
+
+    // Failed sign-ins are limited: after five, even the right password
+    // waits, and the answer says how long.
+    for _ in 0..5 {
+        let failed = post(&api, "/api/v1/login")
+            .json(json!({"name": "alice", "password": "guess guess guess"}))
+            .send();
+        assert_eq!(failed.status, 401, "{}", failed.body);
+    }
+    let limited = post(&api, "/api/v1/login")
+        .json(json!({"name": "alice", "password": "correct horse battery"}))
+        .send();
+    assert_eq!(limited.status, 429, "{}", limited.body);
+    assert_eq!(limited.error().0, "too-many-requests");
+    assert!(
+        limited
+            .header("retry-after")
+            .and_then(|s| s.parse::<u64>().ok())
+            .is_some_and(|s| s > 0),
+        "{:?}",
+        limited.headers
+    );
+    assert!(
+        !host.log().contains("correct horse") && !host.log().contains("guess guess"),
+        "a password reached the log"
+    );
 }

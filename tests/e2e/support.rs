@@ -23,14 +23,31 @@ pub struct CliOutput {
 
 /// Runs `carillon ARGS…` with a private compile cache.
 pub fn carillon(args: &[&str]) -> CliOutput {
+    carillon_with_stdin(args, "")
+}
+
+/// Runs `carillon ARGS…` with `input` on its stdin.
+pub fn carillon_with_stdin(args: &[&str], input: &str) -> CliOutput {
+    use std::io::Write as _;
+    use std::process::Stdio;
     static CACHE: OnceLock<tempfile::TempDir> = OnceLock::new();
     let cache = CACHE.get_or_init(|| tempfile::tempdir().expect("temp dir"));
-    let output = Command::new(env!("CARGO_BIN_EXE_carillon"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_carillon"))
         .args(args)
         .env("CARILLON_CACHE_DIR", cache.path())
         .env("CARILLON_API_LISTEN", "127.0.0.1:0")
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("cannot start the carillon binary");
+    if let Some(mut stdin) = child.stdin.take() {
+        // A command that never reads its stdin may exit first.
+        let _ = stdin.write_all(input.as_bytes());
+    }
+    let output = child
+        .wait_with_output()
+        .expect("cannot wait for the carillon binary");
     CliOutput {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

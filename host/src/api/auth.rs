@@ -2,9 +2,10 @@
 //! (`Authorization: Bearer carillon_KEY_SECRET`); the token of that key is
 //! looked up and the SHA-256 of the whole text compared with the one kept
 //! (the table holds no usable token), in constant time; the token's role
-//! and groups become the request's [`Caller`].
+//! and groups become the request's [`Caller`]. Or it carries a console
+//! session's cookie (see `sessions`), and the user's role and groups do.
 //!
-//! Before the first token is created there is no one to sign in as: then
+//! Before the first token or user is created there is no one to sign in as: then
 //! only requests from loopback are served, as an admin (any local user or
 //! process may act so), and every answer says how to create the first admin
 //! ([`SETUP_HINT`]). Such a request must also name a loopback host, come
@@ -12,8 +13,8 @@
 //! through no proxy (`Forwarded`, `X-Forwarded-*`, `Via`), so a web page
 //! cannot drive the API through the user's browser, DNS rebinding gains
 //! nothing, and a reverse proxy on the same machine does not make everyone
-//! an admin. Once a token has been created this start is over for good,
-//! even if every token is revoked later (make a new one with the CLI).
+//! an admin. Once a token or user has been created this start is over for
+//! good, even if every one is removed later (make a new one with the CLI).
 
 use std::net::SocketAddr;
 
@@ -27,6 +28,7 @@ use subtle::ConstantTimeEq as _;
 
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::server::{ApiState, SETUP_HINT};
+use crate::api::sessions;
 use crate::clock::now_ms;
 use crate::vocab::{Grant, Role};
 
@@ -50,6 +52,13 @@ pub fn new_token() -> std::io::Result<(String, String)> {
     Ok((format!("{TOKEN_PREFIX}{key}_{}", hex(&bytes[8..])), key))
 }
 
+/// `bytes` random bytes, in hex (session secrets, CSRF tokens).
+pub(crate) fn random_hex(bytes: usize) -> std::io::Result<String> {
+    let mut drawn = vec![0u8; bytes];
+    getrandom::getrandom(&mut drawn).map_err(std::io::Error::other)?;
+    Ok(hex(&drawn))
+}
+
 /// The key of a token's text, if it is shaped like one.
 fn token_key(token: &str) -> Option<&str> {
     let (key, secret) = token.strip_prefix(TOKEN_PREFIX)?.split_once('_')?;
@@ -68,6 +77,9 @@ pub(crate) struct Caller {
     pub(crate) actor: String,
     /// Their role and groups.
     pub(crate) grant: Grant,
+    /// For a signed-in browser: what its changes must send back in
+    /// `X-CSRF-Token`.
+    pub(crate) csrf_token: Option<String>,
 }
 
 impl Caller {
@@ -212,6 +224,7 @@ async fn signed_in(state: &ApiState, token: &str) -> ApiResult<Caller> {
     Ok(Caller {
         actor: format!("token:{}", row.name),
         grant: row.grant(),
+        csrf_token: None,
     })
 }
 
@@ -232,27 +245,33 @@ pub(crate) async fn authenticate(mut request: Request, next: Next) -> Response {
             Ok(caller) => (caller, false),
             Err(error) => return error.into_response(),
         },
-        None => match state.store.has_principals().await {
-            Err(error) => return ApiError::from(error).into_response(),
-            Ok(true) => {
-                return ApiError::unauthorized(
-                    "sign in: send `Authorization: Bearer TOKEN` (an admin creates tokens with \
-                     `carillon token create NAME --role ROLE`)",
-                )
-                .into_response();
-            }
-            Ok(false) => match bootstrap_refusal(peer, headers) {
-                Some(why) => {
-                    return ApiError::forbidden(format!("refused, as {why}: {SETUP_HINT}"))
-                        .into_response();
+        None => match sessions::from_cookie(&state, request.method(), headers).await {
+            Some(Ok(caller)) => (caller, false),
+            Some(Err(error)) => return error.into_response(),
+            None => match state.store.has_principals().await {
+                Err(error) => return ApiError::from(error).into_response(),
+                Ok(true) => {
+                    return ApiError::unauthorized(
+                        "sign in: send `Authorization: Bearer TOKEN` (an admin creates tokens with \
+                     `carillon token create NAME --role ROLE`), or sign in as a user with \
+                     POST /api/v1/login",
+                    )
+                    .into_response();
                 }
-                None => (
-                    Caller {
-                        actor: "loopback".to_owned(),
-                        grant: Grant::admin(),
-                    },
-                    true,
-                ),
+                Ok(false) => match bootstrap_refusal(peer, headers) {
+                    Some(why) => {
+                        return ApiError::forbidden(format!("refused, as {why}: {SETUP_HINT}"))
+                            .into_response();
+                    }
+                    None => (
+                        Caller {
+                            actor: "loopback".to_owned(),
+                            grant: Grant::admin(),
+                            csrf_token: None,
+                        },
+                        true,
+                    ),
+                },
             },
         },
     };

@@ -30,8 +30,8 @@ pub(crate) struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ErrorDetail {
     /// A stable code: `bad-request`, `unauthorized`, `forbidden`,
-    /// `not-found`, `conflict`, `invalid`, `too-large`, `unavailable`,
-    /// `internal`.
+    /// `not-found`, `conflict`, `invalid`, `too-large`, `too-many-requests`,
+    /// `unavailable`, `internal`.
     pub(crate) code: String,
     /// What is wrong and what to do, for people.
     pub(crate) message: String,
@@ -75,6 +75,10 @@ impl ApiError {
 
     pub(crate) fn unavailable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+    }
+
+    pub(crate) fn too_many(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "too-many-requests", message)
     }
 
     pub(crate) fn too_large(message: impl Into<String>) -> Self {

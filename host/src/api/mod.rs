@@ -6,12 +6,13 @@
 //! the API accept and refuse a task alike.
 //!
 //! By file: `server` (binding, serving until the host stops), `auth` (who
-//! is calling: bearer tokens, the loopback-only start before any token
-//! exists, roles), `changes` (the audit log of what the API changed),
+//! is calling: bearer tokens, the loopback-only start before any token or
+//! user exists, roles), `sessions` (console sign-in: passwords, the
+//! session cookie, CSRF, the failed sign-in limit), `changes` (the audit log of what the API changed),
 //! `error` (the one error shape), `body` (JSON bodies and
 //! query strings, refused in that shape), `views` (the wire types), and
 //! one file per resource: `tasks`, `runs`, `delays` (delay tasks, their
-//! wire types with them), `tokens`, `system` (health,
+//! wire types with them), `tokens`, `users`, `system` (health,
 //! metrics, cron previews, nodes, modules, audit).
 
 mod auth;
@@ -21,9 +22,11 @@ mod delays;
 mod error;
 mod runs;
 mod server;
+mod sessions;
 mod system;
 mod tasks;
 mod tokens;
+mod users;
 mod views;
 
 pub use auth::{TOKEN_PREFIX, new_token, token_hash};
@@ -31,3 +34,4 @@ pub use server::{
     ApiServer, ApiState, HostGauges, MAX_MODULE_BYTES, Readiness, SETUP_HINT, openapi_json,
 };
 pub(crate) use tokens::issue as issue_token;
+pub(crate) use users::new_user;

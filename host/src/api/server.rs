@@ -12,13 +12,13 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn;
 use axum::routing::get;
 use tokio::sync::watch;
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::error::ApiError;
-use crate::api::{auth, delays, runs, system, tasks, tokens};
+use crate::api::{auth, delays, runs, sessions, system, tasks, tokens, users};
 use crate::egress::Egress;
 use crate::metrics::Gauge;
 use crate::runtime::Runtime;
@@ -29,9 +29,10 @@ use crate::store::Store;
 pub const MAX_MODULE_BYTES: usize = 256 << 20;
 
 /// What every answer says while no token exists.
-pub const SETUP_HINT: &str = "no API tokens exist yet, so only requests from this machine are \
-    served; create the first admin with `carillon token create admin --role admin` (it prints \
-    the token once) and send it as `Authorization: Bearer TOKEN`";
+pub const SETUP_HINT: &str = "no API tokens or users exist yet, so only requests from this \
+    machine are served; create the first admin with `carillon token create admin --role admin` \
+    (it prints the token once; send it as `Authorization: Bearer TOKEN`) or, for the console, \
+    `carillon user add admin --role admin` (it reads the password from stdin)";
 
 /// Why the host is not ready to serve, if it is not (fenced, a loop down):
 /// asked by `/readyz`, answered by whoever runs the host.
@@ -77,15 +78,17 @@ impl std::fmt::Debug for ApiState {
 #[openapi(
     info(
         title = "Carillon admin API",
-        description = "Tasks, runs, logs, tokens and the host's health. Every error is \
+        description = "Tasks, runs, logs, delays, tokens, users and the host's health. Every error is \
             `{\"error\": {\"code\", \"message\", \"field\"}}`."
     ),
     modifiers(&BearerAuth),
-    security(("bearer" = []))
+    security(("bearer" = []), ("session" = []))
 )]
 struct ApiDoc;
 
-/// Declares the bearer token scheme every `/api/v1` endpoint takes.
+/// Declares the two ways every signed-in `/api/v1` endpoint is called: a
+/// bearer token, or a console session's cookie (whose changes also send
+/// `X-CSRF-Token`).
 struct BearerAuth;
 
 impl Modify for BearerAuth {
@@ -94,6 +97,14 @@ impl Modify for BearerAuth {
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                sessions::SESSION_COOKIE,
+                "Set by POST /api/v1/login. A change made with it also sends the session's \
+                 CSRF token (from the login answer or GET /api/v1/session) in X-CSRF-Token.",
+            ))),
         );
     }
 }
@@ -119,6 +130,10 @@ fn routes() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(delays::get, delays::cancel))
         .routes(routes!(tokens::list, tokens::create))
         .routes(routes!(tokens::revoke))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::remove))
+        .routes(routes!(sessions::current))
+        .routes(routes!(sessions::logout))
         .routes(routes!(system::cron_next))
         .routes(routes!(system::nodes))
         .routes(routes!(system::misfires))
@@ -134,7 +149,8 @@ fn routes() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .layer(from_fn(auth::authenticate));
     let open = OpenApiRouter::new()
         .routes(routes!(system::healthz))
-        .routes(routes!(system::readyz));
+        .routes(routes!(system::readyz))
+        .routes(routes!(sessions::login));
     let (router, spec) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(signed_in)
         .merge(open)

@@ -16,22 +16,19 @@ use crate::store::TokenRow;
 use crate::units::parse_duration;
 use crate::vocab::{MAX_NAME_CHARS, Role};
 
-/// A token named `name` with `role`, limited to `groups`, working for
-/// `expires_in` (a duration as people write it), checked; and its text.
-pub(crate) fn issue(
+/// The name, role and groups of a new token or user, checked.
+pub(crate) fn check_principal(
     name: &str,
     role: &str,
     groups: Option<Vec<String>>,
-    expires_in: Option<&str>,
-    now: i64,
-) -> ApiResult<(TokenRow, String, String)> {
+) -> ApiResult<(String, Role, Option<Vec<String>>)> {
     let name = name.trim();
     if name.is_empty()
         || name.chars().count() > MAX_NAME_CHARS
         || name.chars().any(char::is_control)
     {
         return Err(ApiError::invalid(format!(
-            "a token name must be 1 to {MAX_NAME_CHARS} characters, without control characters"
+            "a name must be 1 to {MAX_NAME_CHARS} characters, without control characters"
         ))
         .on("name"));
     }
@@ -49,6 +46,19 @@ pub(crate) fn issue(
         )
         .on("groups"));
     }
+    Ok((name.to_owned(), role, groups))
+}
+
+/// A token named `name` with `role`, limited to `groups`, working for
+/// `expires_in` (a duration as people write it), checked; and its text.
+pub(crate) fn issue(
+    name: &str,
+    role: &str,
+    groups: Option<Vec<String>>,
+    expires_in: Option<&str>,
+    now: i64,
+) -> ApiResult<(TokenRow, String, String)> {
+    let (name, role, groups) = check_principal(name, role, groups)?;
     let expires_at = match expires_in {
         None => None,
         Some(text) => {
@@ -72,7 +82,7 @@ pub(crate) fn issue(
         ApiError::invalid("the host cannot draw random bytes for a token; see its log")
     })?;
     let row = TokenRow {
-        name: name.to_owned(),
+        name,
         role,
         groups,
         created_at: now,

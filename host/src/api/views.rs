@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
-use crate::store::{AuditRow, ModuleRow, NodeRow, RunRow, StoredLogLine, TokenRow};
-use crate::vocab::{TaskRow, TaskSpec, parse_params};
+use crate::store::{AuditRow, ModuleRow, NodeRow, RunRow, StoredLogLine, TokenRow, UserRow};
+use crate::vocab::{Role, TaskRow, TaskSpec, parse_params};
 
 /// A task: its columns, and where it stands.
 #[derive(Debug, Serialize, ToSchema)]
@@ -735,8 +735,8 @@ impl From<RunStateName> for crate::vocab::RunState {
     }
 }
 
-/// A token's role.
-#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+/// A token's or user's role.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub(crate) enum RoleName {
     Viewer,
@@ -754,6 +754,59 @@ impl RoleName {
             RoleName::Admin => "admin",
         }
     }
+}
+
+impl From<Role> for RoleName {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Viewer => RoleName::Viewer,
+            Role::Operator => RoleName::Operator,
+            Role::Editor => RoleName::Editor,
+            Role::Admin => RoleName::Admin,
+        }
+    }
+}
+
+/// A console user, without their password.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct User {
+    pub(crate) name: String,
+    pub(crate) role: RoleName,
+    pub(crate) groups: Option<Vec<String>>,
+    pub(crate) created_at: i64,
+    pub(crate) last_login_at: Option<i64>,
+}
+
+impl From<UserRow> for User {
+    fn from(row: UserRow) -> Self {
+        Self {
+            name: row.name,
+            role: row.role.into(),
+            groups: row.groups,
+            created_at: row.created_at,
+            last_login_at: row.last_login_at,
+        }
+    }
+}
+
+/// A user to add.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewUser {
+    #[schema(min_length = 1, max_length = 200)]
+    pub(crate) name: String,
+    pub(crate) role: RoleName,
+    /// Limit them to these task groups.
+    pub(crate) groups: Option<Vec<String>>,
+    /// At least 8 characters.
+    #[schema(min_length = 8, max_length = 1024)]
+    pub(crate) password: String,
+}
+
+/// Users.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct UserList {
+    pub(crate) users: Vec<User>,
 }
 
 /// What `/healthz` and `/readyz` answer.

@@ -14,6 +14,7 @@ mod runs;
 mod serve;
 mod task;
 mod token;
+mod user;
 
 use std::process::ExitCode;
 
@@ -74,6 +75,13 @@ enum Command {
         #[command(subcommand)]
         command: token::TokenCommand,
     },
+    /// Manage the console's users (passwords read from stdin).
+    User {
+        #[command(flatten)]
+        db: database::DbArgs,
+        #[command(subcommand)]
+        command: user::UserCommand,
+    },
     /// Add, list and cancel delay tasks (HTTP callbacks at a time).
     Delay {
         #[command(flatten)]
@@ -107,6 +115,7 @@ pub fn main() -> ExitCode {
         Command::Logs { db, run_id, json } => block_on(logs::logs(&db, run_id, json)),
         Command::Module { db, command } => block_on(module::module(&db, command)),
         Command::Token { db, command } => block_on(token::token(&db, command)),
+        Command::User { db, command } => block_on(user::user(&db, command)),
         Command::Delay { db, command } => block_on(delay::delay(&db, command)),
         Command::Nodes { db, json } => block_on(nodes::nodes(&db, json)),
     };

@@ -15,7 +15,8 @@
 //! cancel requests), `records` (log lines and fenced completions), `rescue`
 //! (runs of stopped hosts), `nodes`, `modules`, `misfires` (listings),
 //! `state`, `tokens` and
-//! `audit` (the admin API's bearer tokens and change log), `delays` (delay
+//! `audit` (the admin API's bearer tokens and change log), `users`
+//! (console users and their sessions), `delays` (delay
 //! tasks and their callback attempts); on PostgreSQL also
 //! `notifications` (LISTEN/NOTIFY) and `vacuum` (when autovacuum is off);
 //! `retention` purges old runs.
@@ -40,6 +41,7 @@ mod task_pages;
 mod task_rows;
 mod tasks;
 mod tokens;
+mod users;
 mod vacuum;
 mod write;
 
@@ -65,6 +67,7 @@ pub use runs::{CancelOutcome, RetryOutcome, RunFilter, RunRow};
 pub use task_pages::{TaskFilter, TaskPage};
 pub use tasks::ScheduleVerdict;
 pub use tokens::TokenRow;
+pub use users::{SessionRow, UserRow};
 
 /// Every SQLite connection: WAL (readers never block the writer), fsync at
 /// checkpoints only, and wait up to 5 s for another process's write lock.

@@ -164,12 +164,13 @@ impl Store {
         Ok(deleted > 0)
     }
 
-    /// Whether sign-in has been set up: a token exists or ever existed (so
-    /// revoking every token does not reopen the loopback-only start).
+    /// Whether sign-in has been set up: a token or user exists or ever
+    /// existed (so removing every one does not reopen the loopback-only
+    /// start).
     pub async fn has_principals(&self) -> Result<bool, StoreError> {
         let any: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM api_tokens UNION ALL \
-             SELECT 1 FROM audit WHERE action = 'token.create' LIMIT 1",
+            "SELECT 1 FROM api_tokens UNION ALL SELECT 1 FROM users UNION ALL \
+             SELECT 1 FROM audit WHERE action IN ('token.create', 'user.create') LIMIT 1",
         )
         .fetch_optional(&self.pool)
         .await?;
