@@ -1,10 +1,11 @@
 //! This process's counters and histograms, rendered in Prometheus' text
 //! format by the API's `/metrics`: fires, misfires, runs started and ended
 //! by task and state, run lateness and duration, database errors of the
-//! host's loops. Task labels are capped ([`MAX_TASK_LABELS`] distinct
-//! names; later ones count under `task="__other__"`) so a table of a million
-//! tasks cannot blow up a scrape. One registry per process ([`global`]);
-//! counting is a few atomic adds and, per run, one short lock.
+//! host's loops, outbound HTTP requests by purpose and outcome. Task labels
+//! are capped ([`MAX_TASK_LABELS`] distinct names; later ones count under
+//! `task="__other__"`) so a table of a million tasks cannot blow up a
+//! scrape. One registry per process ([`global`]); counting is a few atomic
+//! adds and, per run, one short lock.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -103,6 +104,8 @@ pub struct Metrics {
     lateness: Histogram,
     duration: Histogram,
     database_errors: Mutex<Vec<(&'static str, u64)>>,
+    /// Outbound HTTP requests by (purpose, outcome).
+    outbound: Mutex<Vec<((&'static str, &'static str), u64)>>,
 }
 
 impl Metrics {
@@ -114,6 +117,7 @@ impl Metrics {
             lateness: Histogram::new(&LATENESS_BUCKETS),
             duration: Histogram::new(&DURATION_BUCKETS),
             database_errors: Mutex::new(Vec::new()),
+            outbound: Mutex::new(Vec::new()),
         }
     }
 
@@ -161,6 +165,19 @@ impl Metrics {
         match errors.iter_mut().find(|(name, _)| *name == during) {
             Some((_, count)) => *count += 1,
             None => errors.push((during, 1)),
+        }
+    }
+
+    /// An outbound HTTP request for `purpose` (`delay`) ended so (`2xx`,
+    /// `4xx`, `refused`, `timeout`, `failed`, …).
+    pub fn outbound(&self, purpose: &'static str, outcome: &'static str) {
+        let mut counts = self.outbound.lock().unwrap_or_else(|e| e.into_inner());
+        match counts
+            .iter_mut()
+            .find(|(key, _)| *key == (purpose, outcome))
+        {
+            Some((_, count)) => *count += 1,
+            None => counts.push(((purpose, outcome), 1)),
         }
     }
 
@@ -245,6 +262,22 @@ impl Metrics {
                 "carillon_database_errors_total{{during=\"{during}\"}} {count}"
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP carillon_outbound_requests_total Outbound HTTP requests (delay callbacks), by purpose and outcome.\n\
+             # TYPE carillon_outbound_requests_total counter"
+        );
+        for ((purpose, outcome), count) in self
+            .outbound
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "carillon_outbound_requests_total{{purpose=\"{purpose}\",outcome=\"{outcome}\"}} {count}"
+            );
+        }
         for gauge in gauges {
             let _ = writeln!(
                 out,
@@ -286,6 +319,9 @@ mod tests {
             metrics.run_started(&format!("t{i}"), 0);
         }
         metrics.database_error("scheduling");
+        metrics.outbound("delay", "2xx");
+        metrics.outbound("delay", "2xx");
+        metrics.outbound("delay", "refused");
         let text = metrics.render(&[Gauge {
             name: "carillon_runs_pending",
             help: "Pending runs.",
@@ -323,6 +359,14 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("carillon_database_errors_total{during=\"scheduling\"} 1\n"));
+        assert!(
+            text.contains(
+                "carillon_outbound_requests_total{purpose=\"delay\",outcome=\"2xx\"} 2\n"
+            )
+        );
+        assert!(text.contains(
+            "carillon_outbound_requests_total{purpose=\"delay\",outcome=\"refused\"} 1\n"
+        ));
         assert!(text.contains("# TYPE carillon_runs_pending gauge\ncarillon_runs_pending 4\n"));
     }
 }

@@ -24,6 +24,7 @@ use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::server::ApiState;
 use crate::api::views::RoleName;
 use crate::clock::now_ms;
+use crate::vocab::MAX_NAME_CHARS;
 
 /// The session cookie's name.
 pub(crate) const SESSION_COOKIE: &str = "carillon_session";
@@ -34,6 +35,8 @@ const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
 /// Failed sign-ins allowed per address, and per user name, in a window.
 const MAX_FAILURES: u32 = 5;
 const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// At most this many addresses and names are counted at once.
+const MAX_FAILURE_KEYS: usize = 100_000;
 /// Passwords shorter than this are refused.
 pub(crate) const MIN_PASSWORD_CHARS: usize = 8;
 /// And longer than this (hashing is bounded work).
@@ -91,10 +94,15 @@ fn blocked_for(keys: &[String]) -> Option<Duration> {
 
 fn note_failure(keys: &[String]) {
     let mut failures = FAILURES.lock().unwrap_or_else(|p| p.into_inner());
-    if failures.len() > 100_000 {
+    if failures.len() >= MAX_FAILURE_KEYS {
         failures.retain(|_, (since, _)| since.elapsed() < FAILURE_WINDOW);
     }
     for key in keys {
+        // Full of keys failing now: those already counted go on counting,
+        // new ones are not kept (memory stays bounded).
+        if failures.len() >= MAX_FAILURE_KEYS && !failures.contains_key(key) {
+            continue;
+        }
         let entry = failures.entry(key.clone()).or_insert((Instant::now(), 0));
         if entry.0.elapsed() >= FAILURE_WINDOW {
             *entry = (Instant::now(), 0);
@@ -219,7 +227,8 @@ async fn sign_in(
     ip: IpAddr,
     login: Login,
 ) -> Result<Response, (ApiError, Option<Duration>)> {
-    let keys = [format!("ip:{ip}"), format!("user:{}", login.name)];
+    let name: String = login.name.chars().take(MAX_NAME_CHARS).collect();
+    let keys = [format!("ip:{ip}"), format!("user:{name}")];
     if let Some(wait) = blocked_for(&keys) {
         return Err((
             ApiError::too_many(format!(
@@ -235,17 +244,16 @@ async fn sign_in(
         .await
         .map_err(|e| (ApiError::from(e), None))?;
     let password = login.password;
-    let kept = found
-        .as_ref()
-        .map_or_else(|| DUMMY_HASH.clone(), |(_, kept)| kept.clone());
+    let kept = found.as_ref().map(|(_, kept)| kept.clone());
     let matches = tokio::task::spawn_blocking(move || {
+        let kept = kept.unwrap_or_else(|| DUMMY_HASH.clone());
         password.len() <= MAX_PASSWORD_BYTES && verify(&password, &kept)
     })
     .await
     .unwrap_or(false);
     let Some((user, _)) = found.filter(|_| matches) else {
         note_failure(&keys);
-        tracing::warn!(user = %login.name, address = %ip, "failed sign-in");
+        tracing::warn!(user = %name.escape_debug(), address = %ip, "failed sign-in");
         return Err((ApiError::unauthorized("wrong name or password"), None));
     };
     forget_failures(&keys);

@@ -123,6 +123,7 @@ pub(crate) async fn list(
         tasks: page.tasks.iter().map(Task::from).collect(),
         next: page.next_after,
         total: page.total,
+        total_capped: page.total_capped,
     }))
 }
 

@@ -231,8 +231,10 @@ pub(crate) struct TaskList {
     pub(crate) tasks: Vec<Task>,
     /// Pass as `after` for the next page; absent on the last.
     pub(crate) next: Option<String>,
-    /// How many tasks match the filter in all.
+    /// How many tasks match the filter in all, counted up to 10,000.
     pub(crate) total: i64,
+    /// True when more than 10,000 match (`total` is then 10,000).
+    pub(crate) total_capped: bool,
 }
 
 /// A run.

@@ -10,7 +10,8 @@ use tokio::sync::mpsc;
 
 use crate::clock::now_ms;
 use crate::delays::Fenced;
-use crate::egress::{Egress, Outbound};
+use crate::egress::{self, Egress, Outbound};
+use crate::metrics;
 use crate::store::{AttemptRecord, DueDelay};
 use crate::vocab::{AttemptResult, NextStep, next_step};
 
@@ -104,7 +105,9 @@ impl Delivery {
             headers,
             body: callback.body.clone().map(Bytes::from).unwrap_or_default(),
         };
-        match self.egress.send(request, self.timeout).await {
+        let sent = self.egress.send(request, self.timeout).await;
+        metrics::global().outbound("delay", egress::outcome(&sent));
+        match sent {
             Ok(answer) if (200..300).contains(&answer.status) => (
                 AttemptResult::Status(answer.status),
                 Some(answer.status),

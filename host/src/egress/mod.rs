@@ -239,6 +239,21 @@ impl Egress {
     }
 }
 
+/// How a request ended, as `/metrics` labels it.
+pub fn outcome(result: &Result<Answer, EgressError>) -> &'static str {
+    match result {
+        Ok(answer) => match answer.status {
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            _ => "5xx",
+        },
+        Err(error) if error.is_refusal() => "refused",
+        Err(EgressError::Timeout(_)) => "timeout",
+        Err(_) => "failed",
+    }
+}
+
 /// The connector's own error inside the client's, or the client's words.
 fn cause(error: &hyper_util::client::legacy::Error) -> EgressError {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);

@@ -98,44 +98,68 @@ pub enum RetryOutcome {
 }
 
 impl Store {
-    /// Runs matching `filter`, newest first.
+    /// Runs matching `filter`, newest first. Only the filters given become
+    /// conditions, so the planner can use `runs_by_task` (a `$1 IS NULL OR
+    /// …` condition hides it).
     pub async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunRow>, StoreError> {
-        let mut conditions = vec![
-            "($1 IS NULL OR task = $1)",
-            "($2 IS NULL OR state = $2)",
-            "($3 IS NULL OR node = $3)",
-            "($4 IS NULL OR scheduled_at >= $4)",
-            "($5 IS NULL OR scheduled_at < $5)",
-            "($6 IS NULL OR id < $6)",
-        ]
-        .into_iter()
-        .map(str::to_owned)
-        .collect::<Vec<_>>();
-        let groups = filter.visible_groups.as_deref().unwrap_or_default();
-        if filter.visible_groups.is_some() {
-            let list: Vec<String> = (0..groups.len()).map(|i| format!("${}", i + 8)).collect();
-            conditions.push(if list.is_empty() {
-                "FALSE".to_owned()
+        enum Value<'a> {
+            Text(&'a str),
+            Number(i64),
+        }
+        let mut conditions: Vec<String> = Vec::new();
+        let mut values: Vec<Value<'_>> = Vec::new();
+        let mut add = |condition: &str, value| {
+            values.push(value);
+            conditions.push(condition.replace('?', &format!("${}", values.len())));
+        };
+        if let Some(task) = &filter.task {
+            add("task = ?", Value::Text(task));
+        }
+        if let Some(state) = filter.state {
+            add("state = ?", Value::Text(state.as_str()));
+        }
+        if let Some(node) = &filter.node {
+            add("node = ?", Value::Text(node));
+        }
+        if let Some(from) = filter.from {
+            add("scheduled_at >= ?", Value::Number(from));
+        }
+        if let Some(to) = filter.to {
+            add("scheduled_at < ?", Value::Number(to));
+        }
+        if let Some(before) = filter.before_id {
+            add("id < ?", Value::Number(before));
+        }
+        if let Some(groups) = &filter.visible_groups {
+            if groups.is_empty() {
+                conditions.push("FALSE".to_owned());
             } else {
-                format!("task_group IN ({})", list.join(", "))
-            });
+                let first = values.len() + 1;
+                values.extend(groups.iter().map(|g| Value::Text(g)));
+                let list: Vec<String> = (first..=values.len()).map(|i| format!("${i}")).collect();
+                conditions.push(format!("task_group IN ({})", list.join(", ")));
+            }
         }
-        let sql = format!(
-            "SELECT {RUN_ROW_COLUMNS} FROM runs WHERE {} ORDER BY id DESC LIMIT $7",
+        let conditions = if conditions.is_empty() {
+            "TRUE".to_owned()
+        } else {
             conditions.join(" AND ")
+        };
+        let sql = format!(
+            "SELECT {RUN_ROW_COLUMNS} FROM runs WHERE {conditions} ORDER BY id DESC LIMIT ${}",
+            values.len() + 1
         );
-        let mut query = sqlx::query_as(&sql)
-            .bind(&filter.task)
-            .bind(filter.state.map(RunState::as_str))
-            .bind(&filter.node)
-            .bind(filter.from)
-            .bind(filter.to)
-            .bind(filter.before_id)
-            .bind(filter.limit.max(1));
-        for group in groups {
-            query = query.bind(group);
+        let mut query = sqlx::query_as(&sql);
+        for value in &values {
+            query = match value {
+                Value::Text(text) => query.bind(*text),
+                Value::Number(number) => query.bind(*number),
+            };
         }
-        Ok(query.fetch_all(&self.pool).await?)
+        Ok(query
+            .bind(filter.limit.max(1))
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// Cancels run `id`: a pending run ends `cancelled` at once (with

@@ -32,9 +32,14 @@ pub struct TaskPage {
     pub tasks: Vec<TaskRow>,
     /// Where the next page starts (its last name), if there is one.
     pub next_after: Option<String>,
-    /// How many match the filter in all.
+    /// How many match the filter in all, up to [`TOTAL_CAP`].
     pub total: i64,
+    /// Whether more than [`TOTAL_CAP`] match.
+    pub total_capped: bool,
 }
+
+/// Matches are counted up to this many.
+pub(crate) const TOTAL_CAP: i64 = 10_000;
 
 /// A value bound to a filter's placeholder.
 enum Value {
@@ -139,9 +144,12 @@ impl Store {
     ) -> Result<TaskPage, StoreError> {
         let limit = limit.clamp(1, 1000);
         let (conditions, values) = filter.conditions(self.backend);
-        let total: i64 = bind_all(
+        // Counting stops past the cap, so a page of a huge table does not
+        // pay for counting all of it.
+        let counted: i64 = bind_all(
             sqlx::query(&format!(
-                "SELECT COUNT(*) AS n FROM tasks WHERE {conditions}"
+                "SELECT COUNT(*) AS n FROM (SELECT 1 FROM tasks WHERE {conditions} LIMIT {}) AS m",
+                TOTAL_CAP + 1
             )),
             &values,
         )
@@ -169,7 +177,8 @@ impl Store {
         Ok(TaskPage {
             tasks,
             next_after,
-            total,
+            total: counted.min(TOTAL_CAP),
+            total_capped: counted > TOTAL_CAP,
         })
     }
 }
