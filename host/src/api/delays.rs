@@ -19,7 +19,7 @@ use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::server::ApiState;
 use crate::api::views::{cut_page, page_size};
 use crate::clock::now_ms;
-use crate::store::{CancelDelay, DelayAttempt, DelayFilter, DelayRow};
+use crate::store::{CancelDelay, DelayAttempt, DelayAudit, DelayCreation, DelayFilter, DelayRow};
 use crate::vocab::{Callback, DelayProblem, DelayState, NewDelay, Role, due_time};
 
 /// A delay's state, as the API writes it.
@@ -277,9 +277,18 @@ pub(crate) async fn create(
         .egress
         .check(&delay.callback.url)
         .map_err(|error| ApiError::invalid(error.to_string()).on("callback.url"))?;
-    let (row, created) = state.store.create_delay(&delay, now).await?;
+    let (callback, retries) = (delay.callback.clone(), i64::from(delay.retries));
+    let creation = DelayCreation {
+        delay,
+        audit: Some(DelayAudit {
+            actor: caller.actor.clone(),
+            action: "delay.create",
+            after: |row| changes::json(&Delay::from(row.clone())),
+        }),
+    };
+    let (row, created) = state.delay_writer().create(creation, now).await?;
     if !created {
-        if row.callback != delay.callback || row.retries != i64::from(delay.retries) {
+        if row.callback != callback || row.retries != retries {
             return Err(ApiError::conflict(format!(
                 "delay {}/{} exists ({}) with another callback; cancel it or use another key",
                 row.topic, row.key, row.state
@@ -289,17 +298,7 @@ pub(crate) async fn create(
         return Ok((StatusCode::OK, axum::Json(Delay::from(row))));
     }
     state.delays_wake.notify_one();
-    let target = format!("{}/{}", row.topic, row.key);
     let view = Delay::from(row);
-    changes::record(
-        &state,
-        &caller,
-        "delay.create",
-        &target,
-        None,
-        changes::json(&view),
-    )
-    .await?;
     Ok((StatusCode::CREATED, axum::Json(view)))
 }
 

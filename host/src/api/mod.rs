@@ -12,12 +12,14 @@
 //! `error` (the one error shape), `body` (JSON bodies and
 //! query strings, refused in that shape), `views` (the wire types), and
 //! one file per resource: `tasks`, `runs`, `delays` (delay tasks, their
-//! wire types with them), `tokens`, `users`, `system` (health,
+//! wire types with them; `delay_writer` commits concurrent creations
+//! together), `tokens`, `users`, `system` (health,
 //! metrics, cron previews, nodes, modules, audit).
 
 mod auth;
 mod body;
 mod changes;
+mod delay_writer;
 mod delays;
 mod error;
 mod runs;

@@ -3,7 +3,7 @@
 //! description), authentication in front of `/api/v1`, and the spec itself.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::Extension;
 use axum::Json;
@@ -17,12 +17,13 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::api::delay_writer::DelayWriter;
 use crate::api::error::ApiError;
 use crate::api::{auth, delays, runs, sessions, system, tasks, tokens, users};
 use crate::egress::Egress;
 use crate::metrics::Gauge;
 use crate::runtime::Runtime;
-use crate::store::Store;
+use crate::store::{Backend, Store};
 
 /// The largest module an upload may carry (a Python job's component is
 /// tens of MiB).
@@ -64,6 +65,43 @@ pub struct ApiState {
     pub egress: Arc<Egress>,
     /// Rung when a delay is created, so the delay loop looks at once.
     pub delays_wake: Arc<tokio::sync::Notify>,
+    /// Writes delay creations in batches; started by the first.
+    pub(crate) delay_writer: Arc<OnceLock<DelayWriter>>,
+}
+
+impl ApiState {
+    /// What `/api/v1` handlers share, for a host's parts.
+    #[expect(clippy::too_many_arguments, reason = "one per part of the host")]
+    pub fn new(
+        store: Store,
+        node_id: String,
+        node_timeout: std::time::Duration,
+        gauges: HostGauges,
+        runtime: Arc<Runtime>,
+        readiness: Readiness,
+        stopped: watch::Receiver<bool>,
+        egress: Arc<Egress>,
+        delays_wake: Arc<tokio::sync::Notify>,
+    ) -> Self {
+        Self {
+            store,
+            node_id,
+            node_timeout,
+            gauges,
+            runtime,
+            readiness,
+            stopped,
+            egress,
+            delays_wake,
+            delay_writer: Arc::default(),
+        }
+    }
+
+    /// The delay writer, started on the calling runtime by the first call.
+    pub(crate) fn delay_writer(&self) -> &DelayWriter {
+        self.delay_writer
+            .get_or_init(|| DelayWriter::spawn(self.store.clone()))
+    }
 }
 
 impl std::fmt::Debug for ApiState {
@@ -196,8 +234,54 @@ impl ApiServer {
         self.listener.local_addr()
     }
 
+    /// Serves requests on threads of the API's own until `stopped` turns
+    /// true. Firing comes first: those threads run at a lower CPU priority
+    /// than the rest of the host, and the API reads and writes through a
+    /// database pool of its own, so a client listing back to back neither
+    /// takes the scheduler's CPU nor its connections.
+    pub fn start(
+        self,
+        state: ApiState,
+        stopped: watch::Receiver<bool>,
+    ) -> std::io::Result<std::thread::JoinHandle<()>> {
+        let listener = self.listener.into_std()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(API_THREADS)
+            .max_blocking_threads(API_THREADS)
+            .thread_name("carillon-api")
+            .on_thread_start(lower_priority)
+            .enable_all()
+            .build()?;
+        std::thread::Builder::new()
+            .name("carillon-api".into())
+            .spawn(move || {
+                lower_priority();
+                runtime.block_on(async move {
+                    let listener = match tokio::net::TcpListener::from_std(listener) {
+                        Ok(listener) => listener,
+                        Err(error) => {
+                            tracing::error!("the API cannot serve its listener: {error}");
+                            return;
+                        }
+                    };
+                    let connections = match state.store.backend() {
+                        Backend::Sqlite => 2,
+                        Backend::Postgres => 4,
+                    };
+                    let mut state = state;
+                    match state.store.side_pool(connections).await {
+                        Ok(store) => state.store = store,
+                        Err(error) => tracing::warn!(
+                            "the API shares the host's database connections: {error}"
+                        ),
+                    }
+                    Self { listener }.serve(state, stopped).await;
+                });
+            })
+    }
+
     /// Serves requests until `stopped` turns true.
-    pub async fn serve(self, state: ApiState, mut stopped: watch::Receiver<bool>) {
+    async fn serve(self, state: ApiState, mut stopped: watch::Receiver<bool>) {
         let (router, _) = routes();
         let router = router.layer(Extension(state.clone())).with_state(state);
         let shutdown = async move {
@@ -211,6 +295,38 @@ impl ApiServer {
         .await;
         if let Err(error) = served {
             tracing::error!("the API stopped serving: {error}");
+        }
+    }
+}
+
+/// Worker threads of the API's runtime (and at most as many for blocking
+/// work such as checking an uploaded module).
+const API_THREADS: usize = 2;
+
+/// How much less CPU priority the API's threads have than the host's (a
+/// nice value: at 10 a busy API thread gets about a tenth of what a busy
+/// scheduler thread gets, and all of an idle machine).
+const API_NICENESS: i32 = 10;
+
+/// Lowers the calling thread's CPU priority by [`API_NICENESS`]; threads it
+/// starts inherit it (on Linux the nice value is per thread). Best effort:
+/// elsewhere, or if refused, the thread keeps its priority.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid and setpriority take plain integers and touch no
+        // memory of ours.
+        let changed = unsafe {
+            let thread = libc::gettid();
+            let now = libc::getpriority(libc::PRIO_PROCESS, thread as libc::id_t);
+            libc::setpriority(
+                libc::PRIO_PROCESS,
+                thread as libc::id_t,
+                now.saturating_add(API_NICENESS).min(19),
+            )
+        };
+        if changed != 0 {
+            tracing::debug!("the API's threads keep the host's CPU priority");
         }
     }
 }

@@ -40,6 +40,27 @@ pub struct DelayRow {
     pub finished_at: Option<i64>,
 }
 
+/// A delay to create, and what to write in the audit log if it is new.
+#[derive(Debug, Clone)]
+pub struct DelayCreation {
+    /// The delay.
+    pub delay: NewDelay,
+    /// The audit entry, for a creation made through the API.
+    pub audit: Option<DelayAudit>,
+}
+
+/// The audit entry of a new delay; its target is `topic/key`, its time
+/// the creation's.
+#[derive(Debug, Clone)]
+pub struct DelayAudit {
+    /// Who created it.
+    pub actor: String,
+    /// What the log calls it (`delay.create`).
+    pub action: &'static str,
+    /// The stored delay as the log keeps it (JSON).
+    pub after: fn(&DelayRow) -> Option<String>,
+}
+
 /// A row of `delays` as read.
 #[derive(sqlx::FromRow)]
 struct StoredDelay {
@@ -192,34 +213,82 @@ impl Store {
         delay: &NewDelay,
         now: i64,
     ) -> Result<(DelayRow, bool), StoreError> {
-        let headers = (!delay.callback.headers.is_empty())
-            .then(|| serde_json::to_string(&delay.callback.headers).unwrap_or_default());
-        let created = self
-            .write_rows(
-                "INSERT INTO delays (topic, key, due_at, url, method, headers, body, content_type, retries, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (topic, key) DO NOTHING",
-                |query| {
-                    query
-                        .bind(&delay.topic)
-                        .bind(&delay.key)
-                        .bind(delay.due_at)
-                        .bind(&delay.callback.url)
-                        .bind(&delay.callback.method)
-                        .bind(headers.clone())
-                        .bind(delay.callback.body.clone())
-                        .bind(delay.callback.content_type.clone())
-                        .bind(i64::from(delay.retries))
-                        .bind(now)
-                },
-            )
-            .await?;
-        let row = self.delay(&delay.topic, &delay.key).await?.ok_or_else(|| {
+        let creation = DelayCreation {
+            delay: delay.clone(),
+            audit: None,
+        };
+        let mut stored = self.create_delays(std::slice::from_ref(&creation), now).await?;
+        stored.pop().ok_or_else(|| {
             StoreError::Corrupt(format!(
                 "delay {}/{} vanished as it was stored",
                 delay.topic, delay.key
             ))
-        })?;
-        Ok((row, created > 0))
+        })
+    }
+
+    /// Stores each delay unless its (topic, key) exists, with the audit
+    /// entry of each new one, all in one transaction (so that creations
+    /// arriving together share one commit). Returns, in order, each stored
+    /// row and whether it is new.
+    pub async fn create_delays(
+        &self,
+        creations: &[DelayCreation],
+        now: i64,
+    ) -> Result<Vec<(DelayRow, bool)>, StoreError> {
+        self.write_tx(|mut tx| async move {
+            let mut stored = Vec::with_capacity(creations.len());
+            for DelayCreation { delay, audit } in creations {
+                let headers = (!delay.callback.headers.is_empty())
+                    .then(|| serde_json::to_string(&delay.callback.headers).unwrap_or_default());
+                let created = sqlx::query(
+                    "INSERT INTO delays (topic, key, due_at, url, method, headers, body, content_type, retries, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (topic, key) DO NOTHING",
+                )
+                .bind(&delay.topic)
+                .bind(&delay.key)
+                .bind(delay.due_at)
+                .bind(&delay.callback.url)
+                .bind(&delay.callback.method)
+                .bind(headers)
+                .bind(delay.callback.body.clone())
+                .bind(delay.callback.content_type.clone())
+                .bind(i64::from(delay.retries))
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    > 0;
+                let found: Option<StoredDelay> = sqlx::query_as(&format!(
+                    "SELECT {DELAY_COLUMNS} FROM delays WHERE topic = $1 AND key = $2"
+                ))
+                .bind(&delay.topic)
+                .bind(&delay.key)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some((row, _)) = found.map(StoredDelay::read).transpose()? else {
+                    return Err(StoreError::Corrupt(format!(
+                        "delay {}/{} vanished as it was stored",
+                        delay.topic, delay.key
+                    )));
+                };
+                if let (true, Some(audit)) = (created, audit) {
+                    sqlx::query(
+                        "INSERT INTO audit (at, actor, action, target, before, after) \
+                         VALUES ($1, $2, $3, $4, NULL, $5)",
+                    )
+                    .bind(now)
+                    .bind(&audit.actor)
+                    .bind(&audit.action)
+                    .bind(format!("{}/{}", row.topic, row.key))
+                    .bind((audit.after)(&row))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                stored.push((row, created));
+            }
+            Ok((tx, stored))
+        })
+        .await
     }
 
     /// The delay of `topic` and `key`.

@@ -37,6 +37,9 @@ pub enum StoreError {
     /// A row holds a value the host cannot read (written by hand).
     #[error("the database holds a value the host cannot read: {0}; fix the row with SQL")]
     Corrupt(String),
+    /// The host is stopping: its writers no longer take work.
+    #[error("the host is stopping; try again on a running host")]
+    Stopping,
     /// The operation needs PostgreSQL (e.g. change notifications).
     #[error("{0} needs PostgreSQL; this host runs on SQLite")]
     NeedsPostgres(&'static str),
@@ -72,6 +75,7 @@ impl StoreError {
                             .any(|class| code.starts_with(class))
                 })
             }
+            StoreError::Stopping => true,
             _ => self.is_transient(),
         }
     }

@@ -53,7 +53,10 @@ use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 
 pub use audit::{AuditEntry, AuditRow};
 pub use claims::ClaimedRun;
-pub use delays::{AttemptRecord, CancelDelay, DelayAttempt, DelayFilter, DelayRow, DueDelay};
+pub use delays::{
+    AttemptRecord, CancelDelay, DelayAttempt, DelayAudit, DelayCreation, DelayFilter, DelayRow,
+    DueDelay,
+};
 pub use error::StoreError;
 pub use fire::{FireBatch, FireDecision, FirePlanner, MisfireRecord};
 pub use misfires::MisfireRow;
@@ -149,19 +152,8 @@ impl Store {
             probe.execute(SQLITE_PRAGMAS).await.map_err(connect_error)?;
         }
         let _ = probe.close().await;
-        let options = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
-            .acquire_timeout(Duration::from_secs(10))
-            .after_connect(move |connection, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        connection.execute(SQLITE_PRAGMAS).await?;
-                    }
-                    Ok(())
-                })
-            });
-        let pool = options
-            .connect(&url)
+        let max_connections = if backend == Backend::Sqlite { 4 } else { 8 };
+        let pool = Self::pool(backend, &url, max_connections)
             .await
             .map_err(|source| StoreError::Connect {
                 url: shown.clone(),
@@ -184,6 +176,42 @@ impl Store {
             url: Arc::from(url),
             write_lock: Default::default(),
         })
+    }
+
+    /// The same database through a pool of its own, of at most
+    /// `max_connections`: for a part of the host whose queries must never
+    /// wait for (or keep waiting) the scheduler's connections — the API.
+    /// Its SQLite writes still queue behind this process's other writers.
+    /// Connections are opened on the calling runtime's threads.
+    pub async fn side_pool(&self, max_connections: u32) -> Result<Self, StoreError> {
+        let pool = Self::pool(self.backend, &self.url, max_connections)
+            .await
+            .map_err(|source| StoreError::Connect {
+                url: redact(&self.url),
+                source,
+            })?;
+        Ok(Self {
+            pool,
+            backend: self.backend,
+            url: self.url.clone(),
+            write_lock: self.write_lock.clone(),
+        })
+    }
+
+    async fn pool(backend: Backend, url: &str, max_connections: u32) -> sqlx::Result<AnyPool> {
+        AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |connection, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        connection.execute(SQLITE_PRAGMAS).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await
     }
 
     /// Whether the database answers a trivial query.
