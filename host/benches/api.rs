@@ -8,12 +8,15 @@
 //!    fall due at 5,000/s, called back to an HTTP server in this process:
 //!    callback lateness (arrival minus due time) p50/p99/max and host RSS;
 //!    then the creation rate through `POST /api/v1/delays`.
-//! 3. The scheduler's 10,000 tasks firing every second (spread), without
-//!    and with listing load on the API, side by side: run lateness.
+//!    (`DELAY_SECONDS`, default 30, the window; `CREATE_CLIENTS`, 16.)
+//! 3. The scheduler's 10,000 tasks firing every second (spread;
+//!    `SCHEDULER_TASKS`, `SCHEDULER_SECONDS`), without and with listing
+//!    load on the API, side by side: run lateness.
 //!
 //! `cargo bench -p carillon --bench api`; prints Markdown for
 //! BENCHMARKS.md. `ONLY=listings,delays,scheduler` picks parts; the
-//! PostgreSQL part needs the server on 127.0.0.1:5432.
+//! PostgreSQL part needs the server on 127.0.0.1:5432. `CARILLON_BIN`
+//! measures another build of `carillon` (an older commit's, side by side).
 
 #[path = "support/db.rs"]
 mod db;
@@ -464,7 +467,7 @@ fn delays() {
     host.stop();
 }
 
-/// 10,000 tasks every second, spread; lateness over `seconds`, with
+/// `SCHEDULER_TASKS` (10,000) tasks every second, spread; lateness over `seconds`, with
 /// `clients` connections listing runs and tasks meanwhile.
 fn scheduler(clients: usize, seconds: u64) -> String {
     let dir = tempfile::tempdir().unwrap();
@@ -476,17 +479,18 @@ fn scheduler(clients: usize, seconds: u64) -> String {
         &url,
         &["--max-concurrent-runs", "256"],
     );
-    db::sql(&url, &db::insert_tasks_sql("t", 10_000, "every 1s", true));
+    let tasks = env_number("SCHEDULER_TASKS", 10_000) as usize;
+    db::sql(&url, &db::insert_tasks_sql("t", tasks, "every 1s", true));
     std::thread::sleep(Duration::from_secs(10));
     let window_start = carillon::clock::now_ms();
     let rt = runtime();
     let listed = if clients > 0 {
         let request: Arc<dyn Fn(usize) -> (hyper::Method, String, Option<String>) + Send + Sync> =
-            Arc::new(|n| {
+            Arc::new(move |n| {
                 let path = match n % 3 {
-                    0 => format!("/api/v1/runs?task=t{}&state=succeeded", n % 10_000),
+                    0 => format!("/api/v1/runs?task=t{}&state=succeeded", n % tasks),
                     1 => "/api/v1/runs".to_owned(),
-                    _ => format!("/api/v1/tasks?after=t{}", n % 10_000),
+                    _ => format!("/api/v1/tasks?after=t{}", n % tasks),
                 };
                 (hyper::Method::GET, path, None)
             });
@@ -553,8 +557,9 @@ fn main() {
     }
     if only.contains("scheduler") {
         let seconds = env_number("SCHEDULER_SECONDS", 30);
+        let tasks = env_number("SCHEDULER_TASKS", 10_000);
         println!(
-            "\n## 10,000 tasks firing every second (spread), SQLite, with and without API load ({seconds} s each)\n"
+            "\n## {tasks} tasks firing every second (spread), SQLite, with and without API load ({seconds} s each)\n"
         );
         println!(
             "| API load | runs succeeded/s | lateness p50 | p99 | max | host RSS peak | listings served |"

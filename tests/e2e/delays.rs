@@ -1,5 +1,6 @@
 //! Delay tasks on a real `carillon serve`: created over the API (a resend
-//! does not double one, a cancelled one is never called), called back once
+//! does not double one, not even sent at the same moment; each new one
+//! audited once), a cancelled one is never called, called back once
 //! at their time with the headers and body asked for, retried on non-2xx
 //! until their retries run out, rows written by plain SQL called too (a bad
 //! one failed with the reason), callbacks the host does not allow refused
@@ -142,6 +143,71 @@ fn a_delay_is_called_back_once_at_its_time_and_a_resend_does_not_double_it() {
         actions.contains(&"delay.create") && actions.contains(&"delay.cancel"),
         "{audit}"
     );
+}
+
+#[test]
+fn creations_sent_together_are_each_stored_once_and_audited_once() {
+    creations_sent_together(None);
+}
+
+#[test]
+fn creations_sent_together_are_each_stored_once_on_postgresql_too() {
+    let database = TestDatabase::create("delays_together");
+    creations_sent_together(Some(database.url()));
+}
+
+fn creations_sent_together(database: Option<String>) {
+    let server = CallbackServer::start();
+    let host = start(database, "test-node", &allowing(&server));
+    let api = host.api();
+    let hook = format!("{}/reminder", server.base());
+
+    // 60 requests at once, each of 30 keys sent twice: the writer commits
+    // them in batches, and a key sent twice in one batch is still stored
+    // once.
+    let answers: Vec<u16> = std::thread::scope(|scope| {
+        let sent: Vec<_> = (0..60)
+            .map(|n| {
+                let (api, hook) = (&api, &hook);
+                scope.spawn(move || {
+                    post(api, "/api/v1/delays")
+                        .json(delay("reminders", &format!("user-{}", n % 30), hook, "1h"))
+                        .send()
+                        .status
+                })
+            })
+            .collect();
+        sent.into_iter().map(|s| s.join().unwrap()).collect()
+    });
+    let created = answers.iter().filter(|&&status| status == 201).count();
+    let resent = answers.iter().filter(|&&status| status == 200).count();
+    assert_eq!((created, resent), (30, 30), "{answers:?}");
+
+    let listed = get(&api, "/api/v1/delays?topic=reminders&limit=100")
+        .send()
+        .json();
+    assert_eq!(listed["delays"].as_array().unwrap().len(), 30, "{listed}");
+    let audit = get(&api, "/api/v1/audit?limit=100").send().json();
+    let mut targets: Vec<String> = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|event| event["action"] == "delay.create")
+        .map(|event| event["target"].as_str().unwrap().to_owned())
+        .collect();
+    targets.sort();
+    let mut expected: Vec<String> = (0..30).map(|n| format!("reminders/user-{n}")).collect();
+    expected.sort();
+    assert_eq!(targets, expected);
+    let one = get(&api, "/api/v1/audit?limit=100").send().json()["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|event| event["target"] == "reminders/user-7")
+        .cloned()
+        .unwrap();
+    assert_eq!(one["actor"], "loopback", "{one}");
+    assert_eq!(one["after"]["callback"]["url"], hook.as_str(), "{one}");
 }
 
 #[test]

@@ -13,9 +13,14 @@ pub(crate) struct Served {
 impl Served {
     /// Starts `carillon serve ARGS` (compile cache in `cache`, log to `log`)
     /// and returns once it logs that it serves, with the time that took.
+    /// `CARILLON_BIN` names another build to measure (side by side with
+    /// an older commit's, say); by default it is this one's.
     pub(crate) fn start(args: &[&str], cache: &Path, log: PathBuf) -> (Served, Duration) {
         let started = Instant::now();
-        let child = Command::new(env!("CARGO_BIN_EXE_carillon"))
+        let binary = std::env::var_os("CARILLON_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_carillon").into());
+        let child = Command::new(binary)
             .arg("serve")
             .args(args)
             .env("CARILLON_CACHE_DIR", cache)

@@ -56,9 +56,7 @@ impl DelayWriter {
         if self.queue.send(queued).await.is_err() {
             return Err(StoreError::Stopping);
         }
-        answered
-            .await
-            .unwrap_or_else(|_| Err(StoreError::Stopping))
+        answered.await.unwrap_or_else(|_| Err(StoreError::Stopping))
     }
 }
 
@@ -73,10 +71,8 @@ async fn write_batch(store: &Store, batch: Vec<Queued>) {
     // One time for the batch: the latest of its creations', so no delay is
     // stored as created before it was asked for.
     let now = batch.iter().map(|queued| queued.now).max().unwrap_or(0);
-    let creations: Vec<DelayCreation> = batch
-        .iter()
-        .map(|queued| queued.creation.clone())
-        .collect();
+    let creations: Vec<DelayCreation> =
+        batch.iter().map(|queued| queued.creation.clone()).collect();
     match store.create_delays(&creations, now).await {
         Ok(stored) => {
             for (queued, stored) in batch.into_iter().zip(stored) {

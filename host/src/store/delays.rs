@@ -4,8 +4,11 @@
 //! taken by one host of a cluster); the outcomes of a batch of attempts are
 //! written in one transaction, and only by the host that holds the delay.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
+use sqlx::Row;
+
+use crate::store::sql::row_placeholders;
 use crate::store::{Store, StoreError};
 use crate::vocab::{Callback, DelayState, NewDelay, NextStep};
 
@@ -82,6 +85,9 @@ struct StoredDelay {
     created_at: i64,
     finished_at: Option<i64>,
 }
+
+/// At most this many delays are created by one statement (10 values each).
+const CREATE_CHUNK: usize = 500;
 
 const DELAY_COLUMNS: &str = "id, topic, key, due_at, url, method, headers, body, content_type, retries, \
     state, attempts, node, last_status, last_error, created_at, finished_at";
@@ -217,7 +223,9 @@ impl Store {
             delay: delay.clone(),
             audit: None,
         };
-        let mut stored = self.create_delays(std::slice::from_ref(&creation), now).await?;
+        let mut stored = self
+            .create_delays(std::slice::from_ref(&creation), now)
+            .await?;
         stored.pop().ok_or_else(|| {
             StoreError::Corrupt(format!(
                 "delay {}/{} vanished as it was stored",
@@ -235,56 +243,97 @@ impl Store {
         creations: &[DelayCreation],
         now: i64,
     ) -> Result<Vec<(DelayRow, bool)>, StoreError> {
+        let mut stored = Vec::with_capacity(creations.len());
+        for chunk in creations.chunks(CREATE_CHUNK) {
+            stored.extend(self.create_chunk(chunk, now).await?);
+        }
+        Ok(stored)
+    }
+
+    /// [`create_delays`](Self::create_delays) for at most [`CREATE_CHUNK`]:
+    /// three statements whatever their number (insert, read back, audit).
+    async fn create_chunk(
+        &self,
+        creations: &[DelayCreation],
+        now: i64,
+    ) -> Result<Vec<(DelayRow, bool)>, StoreError> {
+        let backend = self.backend;
         self.write_tx(|mut tx| async move {
-            let mut stored = Vec::with_capacity(creations.len());
-            for DelayCreation { delay, audit } in creations {
+            let insert = format!(
+                "INSERT INTO delays (topic, key, due_at, url, method, headers, body, content_type, retries, created_at) \
+                 VALUES {} ON CONFLICT (topic, key) DO NOTHING RETURNING topic, key",
+                row_placeholders(backend, creations.len(), 10)
+            );
+            let mut query = sqlx::query(&insert);
+            for DelayCreation { delay, .. } in creations {
                 let headers = (!delay.callback.headers.is_empty())
                     .then(|| serde_json::to_string(&delay.callback.headers).unwrap_or_default());
-                let created = sqlx::query(
-                    "INSERT INTO delays (topic, key, due_at, url, method, headers, body, content_type, retries, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (topic, key) DO NOTHING",
-                )
-                .bind(&delay.topic)
-                .bind(&delay.key)
-                .bind(delay.due_at)
-                .bind(&delay.callback.url)
-                .bind(&delay.callback.method)
-                .bind(headers)
-                .bind(delay.callback.body.clone())
-                .bind(delay.callback.content_type.clone())
-                .bind(i64::from(delay.retries))
-                .bind(now)
-                .execute(&mut *tx)
+                query = query
+                    .bind(&delay.topic)
+                    .bind(&delay.key)
+                    .bind(delay.due_at)
+                    .bind(&delay.callback.url)
+                    .bind(&delay.callback.method)
+                    .bind(headers)
+                    .bind(delay.callback.body.clone())
+                    .bind(delay.callback.content_type.clone())
+                    .bind(i64::from(delay.retries))
+                    .bind(now);
+            }
+            let mut inserted: HashSet<(String, String)> = query
+                .try_map(|row: sqlx::any::AnyRow| Ok((row.try_get(0)?, row.try_get(1)?)))
+                .fetch_all(&mut *tx)
                 .await?
-                .rows_affected()
-                    > 0;
-                let found: Option<StoredDelay> = sqlx::query_as(&format!(
-                    "SELECT {DELAY_COLUMNS} FROM delays WHERE topic = $1 AND key = $2"
-                ))
-                .bind(&delay.topic)
-                .bind(&delay.key)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let Some((row, _)) = found.map(StoredDelay::read).transpose()? else {
+                .into_iter()
+                .collect();
+
+            let select = format!(
+                "SELECT {DELAY_COLUMNS} FROM delays WHERE (topic, key) IN (VALUES {})",
+                row_placeholders(backend, creations.len(), 2)
+            );
+            let mut query = sqlx::query_as::<_, StoredDelay>(&select);
+            for DelayCreation { delay, .. } in creations {
+                query = query.bind(&delay.topic).bind(&delay.key);
+            }
+            let mut found: HashMap<(String, String), DelayRow> = HashMap::new();
+            for stored in query.fetch_all(&mut *tx).await? {
+                let (row, _) = stored.read()?;
+                found.insert((row.topic.clone(), row.key.clone()), row);
+            }
+
+            // The first creation of a key sent twice is the one that made it.
+            let mut stored = Vec::with_capacity(creations.len());
+            let mut audited = Vec::new();
+            for DelayCreation { delay, audit } in creations {
+                let key = (delay.topic.clone(), delay.key.clone());
+                let Some(row) = found.get(&key) else {
                     return Err(StoreError::Corrupt(format!(
                         "delay {}/{} vanished as it was stored",
                         delay.topic, delay.key
                     )));
                 };
+                let created = inserted.remove(&key);
                 if let (true, Some(audit)) = (created, audit) {
-                    sqlx::query(
-                        "INSERT INTO audit (at, actor, action, target, before, after) \
-                         VALUES ($1, $2, $3, $4, NULL, $5)",
-                    )
-                    .bind(now)
-                    .bind(&audit.actor)
-                    .bind(&audit.action)
-                    .bind(format!("{}/{}", row.topic, row.key))
-                    .bind((audit.after)(&row))
-                    .execute(&mut *tx)
-                    .await?;
+                    audited.push((audit, row));
                 }
-                stored.push((row, created));
+                stored.push((row.clone(), created));
+            }
+            if !audited.is_empty() {
+                let insert = format!(
+                    "INSERT INTO audit (at, actor, action, target, before, after) VALUES {}",
+                    row_placeholders(backend, audited.len(), 6)
+                );
+                let mut query = sqlx::query(&insert);
+                for (audit, row) in &audited {
+                    query = query
+                        .bind(now)
+                        .bind(&audit.actor)
+                        .bind(audit.action)
+                        .bind(format!("{}/{}", row.topic, row.key))
+                        .bind(None::<String>)
+                        .bind((audit.after)(row));
+                }
+                query.execute(&mut *tx).await?;
             }
             Ok((tx, stored))
         })
