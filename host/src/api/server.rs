@@ -245,17 +245,18 @@ impl ApiServer {
         stopped: watch::Receiver<bool>,
     ) -> std::io::Result<std::thread::JoinHandle<()>> {
         let listener = self.listener.into_std()?;
+        let priority = api_priority();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(API_THREADS)
             .max_blocking_threads(API_THREADS)
             .thread_name("carillon-api")
-            .on_thread_start(lower_priority)
+            .on_thread_start(move || set_priority(priority))
             .enable_all()
             .build()?;
         std::thread::Builder::new()
             .name("carillon-api".into())
             .spawn(move || {
-                lower_priority();
+                set_priority(priority);
                 runtime.block_on(async move {
                     let listener = match tokio::net::TcpListener::from_std(listener) {
                         Ok(listener) => listener,
@@ -308,27 +309,37 @@ const API_THREADS: usize = 2;
 /// scheduler thread gets, and all of an idle machine).
 const API_NICENESS: i32 = 10;
 
-/// Lowers the calling thread's CPU priority by [`API_NICENESS`]; threads it
-/// starts inherit it (on Linux the nice value is per thread). Best effort:
-/// elsewhere, or if refused, the thread keeps its priority.
-fn lower_priority() {
+/// The nice value for the API's threads: the calling thread's (the host's),
+/// plus [`API_NICENESS`].
+fn api_priority() -> i32 {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid and getpriority take and return plain integers.
+        let host = unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) };
+        host.saturating_add(API_NICENESS).min(19)
+    }
+    #[cfg(not(target_os = "linux"))]
+    API_NICENESS
+}
+
+/// Gives the calling thread the nice value `priority`; threads it starts
+/// (a database driver's worker) inherit it, as the nice value is per
+/// thread on Linux. Best effort: elsewhere, or if refused, the thread keeps
+/// its priority.
+fn set_priority(priority: i32) {
     #[cfg(target_os = "linux")]
     {
         // SAFETY: gettid and setpriority take plain integers and touch no
         // memory of ours.
-        let changed = unsafe {
-            let thread = libc::gettid();
-            let now = libc::getpriority(libc::PRIO_PROCESS, thread as libc::id_t);
-            libc::setpriority(
-                libc::PRIO_PROCESS,
-                thread as libc::id_t,
-                now.saturating_add(API_NICENESS).min(19),
-            )
-        };
-        if changed != 0 {
-            tracing::debug!("the API's threads keep the host's CPU priority");
+        let refused = unsafe {
+            libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, priority)
+        } != 0;
+        if refused {
+            tracing::debug!("an API thread keeps the host's CPU priority");
         }
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = priority;
 }
 
 /// The spec, as `/api/v1/openapi.json` serves it.
