@@ -1,7 +1,9 @@
 //! Run-history retention: one loop that purges, every minute, the finished
 //! runs older than `retention.succeeded` (succeeded and skipped runs) or
 //! `retention.failed` (failed, timed out, cancelled, orphaned), and the
-//! finished runs of a task beyond its `keep_runs`, with their log lines. It
+//! finished runs of a task beyond its `keep_runs`, with their log lines,
+//! and finished delays by the same two ages (succeeded ones by the first,
+//! failed and cancelled ones by the second), with their attempts. It
 //! deletes in batches of [`BATCH`] runs with a pause between them, so firing
 //! never waits on it; on PostgreSQL one host purges at a time.
 
@@ -17,9 +19,10 @@ use crate::units::millis;
 /// How long finished runs are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
-    /// Succeeded and skipped runs.
+    /// Succeeded and skipped runs, succeeded delays.
     pub succeeded: Duration,
-    /// Failed, timed-out, cancelled and orphaned runs (and misfire records).
+    /// Failed, timed-out, cancelled and orphaned runs (and misfire records),
+    /// failed and cancelled delays.
     pub failed: Duration,
 }
 
@@ -38,7 +41,10 @@ pub async fn purge_loop(store: Store, retention: Retention, mut stopped: watch::
             Ok(0) => failures.succeeded(),
             Ok(deleted) => {
                 failures.succeeded();
-                tracing::info!(deleted, "purged finished runs past their retention");
+                tracing::info!(
+                    deleted,
+                    "purged finished runs and delays past their retention"
+                );
             }
             Err(error) => failures.failed(&error),
         }
@@ -50,7 +56,7 @@ pub async fn purge_loop(store: Store, retention: Retention, mut stopped: watch::
 }
 
 /// One round: every batch there is to delete now. Returns how many runs
-/// were deleted.
+/// and delays were deleted.
 pub async fn purge_once(
     store: &Store,
     retention: Retention,
@@ -61,6 +67,21 @@ pub async fn purge_once(
         let now = now_ms();
         let batch = store
             .purge_old_runs(
+                now - millis(retention.succeeded),
+                now - millis(retention.failed),
+                BATCH,
+            )
+            .await?;
+        deleted += batch;
+        if batch < BATCH as u64 || *stopped.borrow() {
+            break;
+        }
+        tokio::time::sleep(BETWEEN_BATCHES).await;
+    }
+    loop {
+        let now = now_ms();
+        let batch = store
+            .purge_old_delays(
                 now - millis(retention.succeeded),
                 now - millis(retention.failed),
                 BATCH,

@@ -1,6 +1,7 @@
 //! Run-history retention against a real database: finished runs past their
 //! age or beyond their task's `keep_runs` are deleted with their log lines,
-//! in batches; unfinished runs and young ones stay.
+//! in batches; unfinished runs and young ones stay. Finished delays go by
+//! the same ages, with their attempts, on SQLite and PostgreSQL.
 
 use std::time::Duration;
 
@@ -105,4 +106,83 @@ fn old_and_surplus_runs_are_purged_with_their_logs() {
         block_on(purge_once(&store, retention, &stopped)).unwrap(),
         0
     );
+}
+
+/// Inserts `count` delays of `topic` in `state`, finished `age_days` ago
+/// (pending ones unfinished), each with one attempt.
+fn add_delays(url: &str, topic: &str, state: &str, count: usize, age_days: i64) {
+    let finished_at = match state {
+        "pending" => "NULL".to_owned(),
+        _ => (carillon::clock::now_ms() - age_days * DAY).to_string(),
+    };
+    query_db(
+        url,
+        &format!(
+            "WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < {count} - 1) \
+             INSERT INTO delays (topic, key, due_at, url, state, attempts, created_at, finished_at) \
+             SELECT '{topic}', 'k' || i, 0, 'http://127.0.0.1:9/', '{state}', 1, 0, {finished_at} FROM c"
+        ),
+    );
+    query_db(
+        url,
+        &format!(
+            "INSERT INTO delay_attempts (delay_id, attempt, node, due_at, started_at, finished_at, status) \
+             SELECT id, 1, 'n', 0, 0, 0, 200 FROM delays WHERE topic = '{topic}'"
+        ),
+    );
+}
+
+fn finished_delays_are_purged_by_age_with_their_attempts(url: &str) {
+    let store = block_on(Store::connect(url)).unwrap();
+    add_delays(url, "old-ok", "succeeded", BATCH as usize + 5, 8);
+    add_delays(url, "old-failed", "failed", 3, 31);
+    add_delays(url, "old-cancelled", "cancelled", 2, 31);
+    add_delays(url, "young-ok", "succeeded", 4, 1);
+    add_delays(url, "young-failed", "failed", 3, 8);
+    add_delays(url, "waiting", "pending", 2, 0);
+
+    let retention = Retention {
+        succeeded: Duration::from_secs(7 * 86_400),
+        failed: Duration::from_secs(30 * 86_400),
+    };
+    let (_, stopped) = tokio::sync::watch::channel(false);
+    let deleted = block_on(purge_once(&store, retention, &stopped)).unwrap();
+
+    // Succeeded delays go after 7 days (in more than one batch), failed and
+    // cancelled ones after 30; pending ones always stay.
+    assert_eq!(deleted, BATCH as u64 + 5 + 3 + 2);
+    let left = query_db(
+        url,
+        "SELECT topic, COUNT(*) FROM delays GROUP BY topic ORDER BY topic",
+    );
+    assert_eq!(
+        left,
+        vec![
+            vec!["waiting".to_owned(), "2".to_owned()],
+            vec!["young-failed".to_owned(), "3".to_owned()],
+            vec!["young-ok".to_owned(), "4".to_owned()],
+        ]
+    );
+    assert_eq!(
+        count(
+            url,
+            "SELECT COUNT(*) FROM delay_attempts a WHERE NOT EXISTS (SELECT 1 FROM delays d WHERE d.id = a.delay_id)"
+        ),
+        0,
+        "attempts go with their delays"
+    );
+    assert_eq!(count(url, "SELECT COUNT(*) FROM delay_attempts"), 9);
+}
+
+#[test]
+fn finished_delays_are_purged_by_age_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("d.db").display());
+    finished_delays_are_purged_by_age_with_their_attempts(&url);
+}
+
+#[test]
+fn finished_delays_are_purged_by_age_on_postgresql() {
+    let database = crate::pg::TestDatabase::create("delay_retention");
+    finished_delays_are_purged_by_age_with_their_attempts(&database.url());
 }

@@ -1,5 +1,6 @@
-//! Purging run history: finished runs older than their retention, and the
-//! finished runs of a task beyond its `keep_runs`, with their log lines, in
+//! Purging history: finished runs older than their retention, and the
+//! finished runs of a task beyond its `keep_runs`, with their log lines;
+//! finished delays older than their retention, with their attempts; in
 //! small batches (each one short transaction, so firing never waits long).
 //! On PostgreSQL one host purges at a time: a batch that cannot take the
 //! purge lock does nothing.
@@ -92,6 +93,52 @@ impl Store {
         })
         .await
     }
+    /// Deletes up to `limit` finished delays (and their attempts):
+    /// succeeded ones that finished before `succeeded_before`, failed and
+    /// cancelled ones before `failed_before` (as for runs). Returns how many
+    /// delays were deleted.
+    pub async fn purge_old_delays(
+        &self,
+        succeeded_before: i64,
+        failed_before: i64,
+        limit: i64,
+    ) -> Result<u64, StoreError> {
+        let backend = self.backend;
+        self.write_tx(|mut tx| async move {
+            if !purge_turn(&mut tx, backend).await? {
+                return Ok((tx, 0));
+            }
+            let mut ids: Vec<i64> = Vec::new();
+            for (states, before) in [
+                ("'succeeded'", succeeded_before),
+                ("'failed', 'cancelled'", failed_before),
+            ] {
+                let sql = format!(
+                    "SELECT id FROM delays WHERE finished_at IS NOT NULL AND finished_at < $1 \
+                     AND state IN ({states}) ORDER BY finished_at LIMIT $2"
+                );
+                ids.extend(
+                    sqlx::query_scalar::<_, i64>(&sql)
+                        .bind(before)
+                        .bind(limit)
+                        .fetch_all(&mut *tx)
+                        .await?,
+                );
+            }
+            ids.truncate(limit.max(0) as usize);
+            let deleted = delete_ids(
+                &mut tx,
+                &ids,
+                &[
+                    "DELETE FROM delay_attempts WHERE delay_id",
+                    "DELETE FROM delays WHERE id",
+                ],
+            )
+            .await?;
+            Ok((tx, deleted))
+        })
+        .await
+    }
 }
 
 /// Whether this host may purge now: on PostgreSQL, whether it took the purge
@@ -108,14 +155,26 @@ async fn purge_turn(tx: &mut Tx, backend: Backend) -> Result<bool, StoreError> {
 
 /// Deletes the runs `ids` and their log lines.
 async fn delete_runs(tx: &mut Tx, ids: &[i64]) -> Result<u64, StoreError> {
+    delete_ids(
+        tx,
+        ids,
+        &[
+            "DELETE FROM run_logs WHERE run_id",
+            "DELETE FROM runs WHERE id",
+        ],
+    )
+    .await
+}
+
+/// Runs each `DELETE … WHERE column` of `deletes` for `ids`, in order (the
+/// rows that refer to a row first); returns how many ids there were.
+async fn delete_ids(tx: &mut Tx, ids: &[i64], deletes: &[&str]) -> Result<u64, StoreError> {
     if ids.is_empty() {
         return Ok(0);
     }
     let list = placeholders(0, ids.len());
-    for sql in [
-        format!("DELETE FROM run_logs WHERE run_id IN ({list})"),
-        format!("DELETE FROM runs WHERE id IN ({list})"),
-    ] {
+    for delete in deletes {
+        let sql = format!("{delete} IN ({list})");
         let mut query = sqlx::query(&sql);
         for id in ids {
             query = query.bind(id);
