@@ -914,3 +914,40 @@ fn users_sign_in_with_a_password_their_changes_need_the_csrf_token_and_failures_
         "a password reached the log"
     );
 }
+
+#[test]
+fn edits_sent_at_once_to_different_fields_all_stay() {
+    let host = Host::start(&["hello"], &[]);
+    let api = host.api();
+    let created = post(&api, "/api/v1/tasks")
+        .json(json!({"name": "edited", "module": "hello", "schedule": "every 1h"}))
+        .send();
+    assert_eq!(created.status, 201, "{}", created.body);
+
+    // Each round, four editors change four different fields at the same
+    // moment; none may undo another's change (a lost update).
+    for round in 1..=5i64 {
+        let fields = [
+            json!({"timeout_ms": 1000 + round}),
+            json!({"max_retries": round}),
+            json!({"retry_backoff_ms": 100 + round}),
+            json!({"keep_runs": 10 + round}),
+        ];
+        std::thread::scope(|scope| {
+            for body in &fields {
+                let api = &api;
+                scope.spawn(move || {
+                    let answer = Request::new(api, "PATCH", "/api/v1/tasks/edited")
+                        .json(body.clone())
+                        .send();
+                    assert_eq!(answer.status, 200, "{}", answer.body);
+                });
+            }
+        });
+        let task = get(&api, "/api/v1/tasks/edited").send().json();
+        assert_eq!(task["timeout_ms"], 1000 + round, "{task}");
+        assert_eq!(task["max_retries"], round, "{task}");
+        assert_eq!(task["retry_backoff_ms"], 100 + round, "{task}");
+        assert_eq!(task["keep_runs"], 10 + round, "{task}");
+    }
+}

@@ -25,6 +25,9 @@ use crate::scheduler::shard_runs;
 use crate::store::TaskFilter;
 use crate::vocab::{MAX_TEXT_BYTES, Role, TaskDefinition, TaskRow, TaskSpec, TaskState};
 
+/// How often an edit is applied again to a task that changed meanwhile
+/// before the caller is asked to send it again.
+const EDIT_TRIES: u32 = 10;
 /// Filters and paging of the task list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -186,18 +189,31 @@ pub(crate) async fn update(
     Body(fields): Body<TaskFields>,
 ) -> ApiResult<axum::Json<Task>> {
     caller.require(Role::Editor)?;
-    let existing = visible(&state, &caller, &name).await?;
-    if let Some(problem) = &existing.unreadable {
-        return Err(ApiError::conflict(format!(
-            "task `{name}` cannot be changed here: {problem}; fix the column with SQL, or \
-             delete the task and create it again"
-        )));
-    }
-    let mut spec = existing.spec.clone();
-    fields.apply(&mut spec);
-    check(&spec, existing.created_at)?;
-    refuse_group(&caller, &spec.group)?;
-    state.store.upsert_task(&spec).await?;
+    // The fields are applied to the row as read and written only if no one
+    // changed it meanwhile; else again to the row as it is now.
+    let mut tries = 0;
+    let existing = loop {
+        tries += 1;
+        let existing = visible(&state, &caller, &name).await?;
+        if let Some(problem) = &existing.unreadable {
+            return Err(ApiError::conflict(format!(
+                "task `{name}` cannot be changed here: {problem}; fix the column with SQL, or \
+                 delete the task and create it again"
+            )));
+        }
+        let mut spec = existing.spec.clone();
+        fields.clone().apply(&mut spec);
+        check(&spec, existing.created_at)?;
+        refuse_group(&caller, &spec.group)?;
+        if state.store.update_task_at(&spec, existing.revision).await? {
+            break existing;
+        }
+        if tries == EDIT_TRIES {
+            return Err(ApiError::conflict(format!(
+                "task `{name}` kept changing while this edit was applied; send it again"
+            )));
+        }
+    };
     let before = Task::from(&existing);
     let after =
         Task::from(

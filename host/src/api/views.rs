@@ -94,7 +94,7 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 /// The columns of a task a caller sets. When creating, an absent field takes
 /// the table's default; when changing, an absent field stays as it is and
 /// `null` clears an optional column.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TaskFields {
     pub(crate) group: Option<String>,

@@ -177,6 +177,28 @@ impl Store {
         .await
     }
 
+    /// Replaces the definition of task `spec.name` if its revision is still
+    /// `revision` (no one else changed it since it was read); returns
+    /// whether it did. An edit made from a read row goes through here, so
+    /// two edits at once never silently undo each other.
+    pub async fn update_task_at(&self, spec: &TaskSpec, revision: i64) -> Result<bool, StoreError> {
+        let assignments: Vec<String> = SPEC_COLUMNS
+            .iter()
+            .enumerate()
+            .skip(1)
+            .map(|(i, column)| format!("{column} = ${}", i + 1))
+            .collect();
+        let update = format!(
+            "UPDATE tasks SET {} WHERE name = $1 AND revision = ${}",
+            assignments.join(", "),
+            SPEC_COLUMNS.len() + 1
+        );
+        let updated = self
+            .write_rows(&update, |query| bind_spec(query, spec).bind(revision))
+            .await?;
+        Ok(updated > 0)
+    }
+
     /// Inserts a new task; returns false (and changes nothing) if the name
     /// is taken.
     pub async fn insert_task(&self, spec: &TaskSpec) -> Result<bool, StoreError> {
