@@ -62,44 +62,40 @@ pub async fn purge_once(
     retention: Retention,
     stopped: &watch::Receiver<bool>,
 ) -> Result<u64, StoreError> {
+    let ages = || {
+        let now = now_ms();
+        (
+            now - millis(retention.succeeded),
+            now - millis(retention.failed),
+        )
+    };
+    let mut deleted = in_batches(stopped, || {
+        let (succeeded, failed) = ages();
+        store.purge_old_runs(succeeded, failed, BATCH)
+    })
+    .await?;
+    deleted += in_batches(stopped, || {
+        let (succeeded, failed) = ages();
+        store.purge_old_delays(succeeded, failed, BATCH)
+    })
+    .await?;
+    deleted += in_batches(stopped, || store.purge_beyond_keep(BATCH)).await?;
+    Ok(deleted)
+}
+
+/// Runs `batch` until one deletes fewer than [`BATCH`] or the host stops,
+/// pausing between them; returns how many were deleted in all.
+async fn in_batches<F: std::future::Future<Output = Result<u64, StoreError>>>(
+    stopped: &watch::Receiver<bool>,
+    mut batch: impl FnMut() -> F,
+) -> Result<u64, StoreError> {
     let mut deleted = 0;
     loop {
-        let now = now_ms();
-        let batch = store
-            .purge_old_runs(
-                now - millis(retention.succeeded),
-                now - millis(retention.failed),
-                BATCH,
-            )
-            .await?;
-        deleted += batch;
-        if batch < BATCH as u64 || *stopped.borrow() {
-            break;
+        let done = batch().await?;
+        deleted += done;
+        if done < BATCH as u64 || *stopped.borrow() {
+            return Ok(deleted);
         }
         tokio::time::sleep(BETWEEN_BATCHES).await;
     }
-    loop {
-        let now = now_ms();
-        let batch = store
-            .purge_old_delays(
-                now - millis(retention.succeeded),
-                now - millis(retention.failed),
-                BATCH,
-            )
-            .await?;
-        deleted += batch;
-        if batch < BATCH as u64 || *stopped.borrow() {
-            break;
-        }
-        tokio::time::sleep(BETWEEN_BATCHES).await;
-    }
-    loop {
-        let batch = store.purge_beyond_keep(BATCH).await?;
-        deleted += batch;
-        if batch < BATCH as u64 || *stopped.borrow() {
-            break;
-        }
-        tokio::time::sleep(BETWEEN_BATCHES).await;
-    }
-    Ok(deleted)
 }

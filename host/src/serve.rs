@@ -196,17 +196,18 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
     };
     if let Some(api) = api {
         let address = api.local_addr()?;
-        let state = ApiState::new(
-            store.clone(),
-            config.node_id.clone(),
-            config.node_timeout,
-            host_gauges(dispatcher.clone()),
-            runtime.clone(),
-            readiness(dispatcher.clone(), stopped.clone()),
-            stopped.clone(),
-            egress.clone(),
-            delays_wake.clone(),
-        );
+        let state = ApiState {
+            store: store.clone(),
+            node_id: config.node_id.clone(),
+            node_timeout: config.node_timeout,
+            gauges: host_gauges(dispatcher.clone()),
+            runtime: runtime.clone(),
+            readiness: readiness(dispatcher.clone(), stopped.clone()),
+            stopped: stopped.clone(),
+            egress: egress.clone(),
+            delays_wake: delays_wake.clone(),
+            delay_writer: Default::default(),
+        };
         api.start(state, stopped.clone())
             .context("cannot start the API's threads")?;
         tracing::info!("admin API listening on http://{address}/ (spec at /api/v1/openapi.json)");

@@ -65,38 +65,12 @@ pub struct ApiState {
     pub egress: Arc<Egress>,
     /// Rung when a delay is created, so the delay loop looks at once.
     pub delays_wake: Arc<tokio::sync::Notify>,
-    /// Writes delay creations in batches; started by the first.
+    /// Writes delay creations in batches; started by the first (give it
+    /// `Default::default()`).
     pub(crate) delay_writer: Arc<OnceLock<DelayWriter>>,
 }
 
 impl ApiState {
-    /// What `/api/v1` handlers share, for a host's parts.
-    #[expect(clippy::too_many_arguments, reason = "one per part of the host")]
-    pub fn new(
-        store: Store,
-        node_id: String,
-        node_timeout: std::time::Duration,
-        gauges: HostGauges,
-        runtime: Arc<Runtime>,
-        readiness: Readiness,
-        stopped: watch::Receiver<bool>,
-        egress: Arc<Egress>,
-        delays_wake: Arc<tokio::sync::Notify>,
-    ) -> Self {
-        Self {
-            store,
-            node_id,
-            node_timeout,
-            gauges,
-            runtime,
-            readiness,
-            stopped,
-            egress,
-            delays_wake,
-            delay_writer: Arc::default(),
-        }
-    }
-
     /// The delay writer, started on the calling runtime by the first call.
     pub(crate) fn delay_writer(&self) -> &DelayWriter {
         self.delay_writer

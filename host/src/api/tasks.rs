@@ -28,6 +28,7 @@ use crate::vocab::{MAX_TEXT_BYTES, Role, TaskDefinition, TaskRow, TaskSpec, Task
 /// How often an edit is applied again to a task that changed meanwhile
 /// before the caller is asked to send it again.
 const EDIT_TRIES: u32 = 10;
+
 /// Filters and paging of the task list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

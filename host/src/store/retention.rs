@@ -33,21 +33,13 @@ impl Store {
             if !purge_turn(&mut tx, backend).await? {
                 return Ok((tx, 0));
             }
-            let mut ids: Vec<i64> = Vec::new();
-            for (states, before) in [(SUCCEEDED, succeeded_before), (FAILED, failed_before)] {
-                let sql = format!(
-                    "SELECT id FROM runs WHERE finished_at IS NOT NULL AND finished_at < $1 \
-                     AND state IN ({states}) ORDER BY finished_at LIMIT $2"
-                );
-                ids.extend(
-                    sqlx::query_scalar::<_, i64>(&sql)
-                        .bind(before)
-                        .bind(limit)
-                        .fetch_all(&mut *tx)
-                        .await?,
-                );
-            }
-            ids.truncate(limit.max(0) as usize);
+            let ids = finished_before(
+                &mut tx,
+                "runs",
+                [(SUCCEEDED, succeeded_before), (FAILED, failed_before)],
+                limit,
+            )
+            .await?;
             let deleted = delete_runs(&mut tx, &ids).await?;
             sqlx::query("DELETE FROM misfires WHERE recorded_at < $1")
                 .bind(failed_before)
@@ -108,24 +100,16 @@ impl Store {
             if !purge_turn(&mut tx, backend).await? {
                 return Ok((tx, 0));
             }
-            let mut ids: Vec<i64> = Vec::new();
-            for (states, before) in [
-                ("'succeeded'", succeeded_before),
-                ("'failed', 'cancelled'", failed_before),
-            ] {
-                let sql = format!(
-                    "SELECT id FROM delays WHERE finished_at IS NOT NULL AND finished_at < $1 \
-                     AND state IN ({states}) ORDER BY finished_at LIMIT $2"
-                );
-                ids.extend(
-                    sqlx::query_scalar::<_, i64>(&sql)
-                        .bind(before)
-                        .bind(limit)
-                        .fetch_all(&mut *tx)
-                        .await?,
-                );
-            }
-            ids.truncate(limit.max(0) as usize);
+            let ids = finished_before(
+                &mut tx,
+                "delays",
+                [
+                    ("'succeeded'", succeeded_before),
+                    ("'failed', 'cancelled'", failed_before),
+                ],
+                limit,
+            )
+            .await?;
             let deleted = delete_ids(
                 &mut tx,
                 &ids,
@@ -151,6 +135,33 @@ async fn purge_turn(tx: &mut Tx, backend: Backend) -> Result<bool, StoreError> {
             .fetch_one(&mut **tx)
             .await?),
     }
+}
+
+/// The ids of up to `limit` rows of `table` (runs or delays) that finished
+/// in one of the `states` (an SQL list) before the time paired with them,
+/// oldest first within each pair.
+async fn finished_before(
+    tx: &mut Tx,
+    table: &str,
+    ages: [(&str, i64); 2],
+    limit: i64,
+) -> Result<Vec<i64>, StoreError> {
+    let mut ids: Vec<i64> = Vec::new();
+    for (states, before) in ages {
+        let sql = format!(
+            "SELECT id FROM {table} WHERE finished_at IS NOT NULL AND finished_at < $1 \
+             AND state IN ({states}) ORDER BY finished_at LIMIT $2"
+        );
+        ids.extend(
+            sqlx::query_scalar::<_, i64>(&sql)
+                .bind(before)
+                .bind(limit)
+                .fetch_all(&mut **tx)
+                .await?,
+        );
+    }
+    ids.truncate(limit.max(0) as usize);
+    Ok(ids)
 }
 
 /// Deletes the runs `ids` and their log lines.

@@ -47,6 +47,18 @@ const SPEC_COLUMNS: [&str; 20] = [
     "keep_runs",
 ];
 
+/// `task_group = $2, module = $3, …`: every definition column but the
+/// name, numbered as [`bind_spec`] binds them.
+fn spec_assignments() -> String {
+    SPEC_COLUMNS
+        .iter()
+        .enumerate()
+        .skip(1)
+        .map(|(i, column)| format!("{column} = ${}", i + 1))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Binds `spec`'s columns in [`SPEC_COLUMNS`]' order.
 fn bind_spec<'q>(query: AnyQuery<'q>, spec: &'q TaskSpec) -> AnyQuery<'q> {
     query
@@ -148,16 +160,7 @@ impl Store {
     /// Inserts a new task or, if the name exists, replaces its definition
     /// (which makes the host recompute when it fires). Returns whether it was new.
     pub async fn upsert_task(&self, spec: &TaskSpec) -> Result<bool, StoreError> {
-        let assignments: Vec<String> = SPEC_COLUMNS
-            .iter()
-            .enumerate()
-            .skip(1)
-            .map(|(i, column)| format!("{column} = ${}", i + 1))
-            .collect();
-        let update = format!(
-            "UPDATE tasks SET {} WHERE name = $1",
-            assignments.join(", ")
-        );
+        let update = format!("UPDATE tasks SET {} WHERE name = $1", spec_assignments());
         let insert = format!(
             "INSERT INTO tasks ({}) VALUES ({})",
             SPEC_COLUMNS.join(", "),
@@ -182,15 +185,9 @@ impl Store {
     /// whether it did. An edit made from a read row goes through here, so
     /// two edits at once never silently undo each other.
     pub async fn update_task_at(&self, spec: &TaskSpec, revision: i64) -> Result<bool, StoreError> {
-        let assignments: Vec<String> = SPEC_COLUMNS
-            .iter()
-            .enumerate()
-            .skip(1)
-            .map(|(i, column)| format!("{column} = ${}", i + 1))
-            .collect();
         let update = format!(
             "UPDATE tasks SET {} WHERE name = $1 AND revision = ${}",
-            assignments.join(", "),
+            spec_assignments(),
             SPEC_COLUMNS.len() + 1
         );
         let updated = self
