@@ -158,6 +158,16 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
             ..SchedulerConfig::new(&config.node_id, config.labels.clone())
         },
     );
+    // HTTP tasks' calls: under the host's ceiling, egress.allowed_hosts.
+    let task_egress = Arc::new(
+        Egress::new(EgressConfig {
+            allowed: config.egress.allowed_hosts.clone(),
+            list_name: "egress.allowed_hosts",
+            allow_private: config.egress.allow_private,
+            ca_roots: config.egress.ca_roots.clone(),
+        })
+        .context("cannot set up outbound HTTP")?,
+    );
     let dispatcher = Dispatcher::new(
         store.clone(),
         runtime.clone(),
@@ -169,6 +179,7 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
             default_limits: config.limits,
             offer_window: OFFER_WINDOW,
             claim_ahead: FIRE_AHEAD,
+            egress: task_egress,
         },
     );
 

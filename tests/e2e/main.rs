@@ -31,6 +31,7 @@ mod runtime_faults;
 mod serve_bad_rows;
 mod serve_cluster;
 mod serve_config;
+mod serve_http_tasks;
 mod serve_plugins;
 mod serve_postgres;
 mod serve_recovery;

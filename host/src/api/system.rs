@@ -21,8 +21,9 @@ use crate::api::views::{
 use crate::clock::now_ms;
 use crate::digest::Digest;
 use crate::metrics::{self, Gauge};
+use crate::plugins::reserved_name;
 use crate::schedule::{Schedule, TaskTiming, parse_time_zone};
-use crate::vocab::{MAX_NAME_CHARS, Role};
+use crate::vocab::{HTTP_MODULE, MAX_NAME_CHARS, Role};
 
 /// The process answers.
 #[utoipa::path(get, path = "/healthz", tag = "health", security(()),
@@ -292,6 +293,9 @@ fn check_module_name(name: &str) -> ApiResult<()> {
             "a module name is 1 to {MAX_NAME_CHARS} characters, without control characters or `/`"
         ))
         .on("name"));
+    }
+    if name == HTTP_MODULE {
+        return Err(ApiError::invalid(reserved_name()).on("name"));
     }
     Ok(())
 }

@@ -12,8 +12,10 @@ use crate::cli::output::say;
 use crate::cli::output::{rfc3339_ms, table};
 use crate::clock::now_ms;
 use crate::digest::Digest;
+use crate::plugins::reserved_name;
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::units::ByteSize;
+use crate::vocab::HTTP_MODULE;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ModuleCommand {
@@ -65,6 +67,7 @@ pub(crate) async fn module(db: &DbArgs, command: ModuleCommand) -> anyhow::Resul
             }
         }
         ModuleCommand::Push { name, file } => {
+            anyhow::ensure!(name != HTTP_MODULE, "{}", reserved_name());
             let bytes =
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             // Validate with a small runtime before storing, so a broken file never reaches the hosts.

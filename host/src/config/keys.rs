@@ -342,6 +342,17 @@ pub const KEYS: &[Key] = &[
         set: Set::Duration(|c| &mut c.delays.retry_backoff),
     },
     Key {
+        name: "egress.allowed_hosts",
+        env: "CARILLON_EGRESS_ALLOWED_HOSTS",
+        flag: "egress-allowed-hosts",
+        help: "the ceiling for what tasks' HTTP calls may reach, in the syntax of delays.allowed_hosts; by default any public host (internal addresses need egress.allow_private or to be written out)",
+        default: Shown::Value("http://*:*,https://*:*"),
+        set: Set::Text("HOSTS", |c, v| {
+            c.egress.allowed_hosts = AllowList::parse(v)?;
+            Ok(())
+        }),
+    },
+    Key {
         name: "egress.allow_private",
         env: "CARILLON_EGRESS_ALLOW_PRIVATE",
         flag: "egress-allow-private",

@@ -148,14 +148,26 @@ pub struct DelaySettings {
 }
 
 /// The host's ceiling for outbound HTTP.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EgressSettings {
+    /// What tasks' HTTP calls may reach at most.
+    pub allowed_hosts: AllowList,
     /// Whether a host name may lead to an internal address (loopback,
     /// private, link-local, metadata); an address written out in an
     /// allow-list may always be called.
     pub allow_private: bool,
     /// A PEM file of extra CA certificates to trust.
     pub ca_roots: Option<PathBuf>,
+}
+
+impl Default for EgressSettings {
+    fn default() -> Self {
+        Self {
+            allowed_hosts: AllowList::any_host(),
+            allow_private: false,
+            ca_roots: None,
+        }
+    }
 }
 
 impl Default for Config {

@@ -19,7 +19,7 @@ use crate::runtime::{
 };
 use crate::store::{ClaimedRun, Completion, FencedCompletion};
 use crate::units::ByteSize;
-use crate::vocab::parse_params;
+use crate::vocab::{HTTP_MODULE, parse_params};
 
 /// How an attempt went on this host.
 #[derive(Debug)]
@@ -139,6 +139,10 @@ impl Dispatcher {
     /// Runs the job once.
     async fn run_job(&self, run: &ClaimedRun, cancel: &CancelToken) -> Attempt {
         let inner = &self.inner;
+        if run.module == HTTP_MODULE {
+            let timeout = self.limits_of(run).timeout;
+            return Attempt::ended(self.call_http(run, timeout, cancel).await);
+        }
         match inner.registry.get(&run.module) {
             None => Attempt::ended(RunOutcome::Fault {
                 fault: RunFault::Instantiation(missing_module(&run.module).message),

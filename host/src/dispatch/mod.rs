@@ -1,6 +1,7 @@
 //! The dispatcher: claims pending runs this host may take (free permits,
 //! matching selector, offered to it or waiting past the offer window), runs
-//! each in the sandbox (`execute.rs`), and records the outcome, fenced by
+//! each in the sandbox (`execute.rs`) or, for an HTTP task, makes its call
+//! (`http_task.rs`), and records the outcome, fenced by
 //! node and attempt (`completion.rs` decides what to record, `recorder.rs`
 //! writes it in batches). It relays cancel requests to running runs, is the
 //! cluster's [`Fence`] (fenced off the database: claim nothing, stop every
@@ -10,6 +11,7 @@
 
 mod completion;
 mod execute;
+mod http_task;
 mod permits;
 mod recorder;
 mod store_io;
@@ -27,6 +29,7 @@ pub use store_io::{StoreCheckpoints, StoreState};
 
 use crate::clock::now_ms;
 use crate::cluster::liveness::Fence;
+use crate::egress::Egress;
 use crate::labels::Labels;
 use crate::plugins::ModuleRegistry;
 use crate::runtime::io::RunIo;
@@ -53,6 +56,8 @@ pub struct DispatchConfig {
     /// How far ahead of their time runs are claimed (each starts at its
     /// time): the scheduler's fire-ahead.
     pub claim_ahead: Duration,
+    /// The client HTTP tasks call through, under the host's ceiling.
+    pub egress: Arc<Egress>,
 }
 
 /// How long shutdown waits for the last run records to reach the database.

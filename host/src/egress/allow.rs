@@ -245,6 +245,20 @@ impl AllowList {
         Ok(Self { entries })
     }
 
+    /// Any host on any port, over either scheme: `http://*:*,https://*:*`
+    /// (internal addresses stay refused unless the host allows them).
+    pub fn any_host() -> Self {
+        let entry = |scheme: Scheme| AllowedHost {
+            scheme,
+            host: HostPattern::Any,
+            port: None,
+            text: format!("{}://*:*", scheme.as_str()),
+        };
+        Self {
+            entries: vec![entry(Scheme::Http), entry(Scheme::Https)],
+        }
+    }
+
     /// The first entry that lets a request go to `target`.
     pub fn allowing(&self, target: &Target) -> Option<&AllowedHost> {
         self.entries.iter().find(|entry| entry.matches(target))
@@ -265,6 +279,15 @@ impl fmt::Display for AllowList {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn any_host_is_what_its_text_says() {
+        assert_eq!(
+            AllowList::parse("http://*:*,https://*:*").unwrap(),
+            AllowList::any_host()
+        );
+        assert_eq!(AllowList::any_host().to_string(), "http://*:*, https://*:*");
+    }
+
     use super::*;
 
     fn target(url: &str) -> Target {

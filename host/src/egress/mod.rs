@@ -1,5 +1,6 @@
 //! Outbound HTTP, the only way the host reaches the network on someone
-//! else's behalf (delay callbacks today; jobs' `wasi:http` next). Every
+//! else's behalf (delay callbacks and HTTP tasks today; jobs' `wasi:http`
+//! next). Every
 //! request is checked twice: its URL against an allow-list (`allow`), and
 //! the addresses its host resolves to against the internal ranges
 //! (`address`), in Carillon's own connector (`connect`) so the check is on

@@ -27,6 +27,7 @@ use crate::clock::now_ms;
 use crate::digest::Digest;
 use crate::runtime::Runtime;
 use crate::store::{Store, StoreError};
+use crate::vocab::HTTP_MODULE;
 
 /// How long a file must be quiet before it is loaded.
 const DEBOUNCE: Duration = Duration::from_millis(300);
@@ -66,6 +67,7 @@ impl Plugins {
         bytes: Vec<u8>,
         source: &str,
     ) -> anyhow::Result<LoadOutcome> {
+        anyhow::ensure!(name != HTTP_MODULE, "{}", reserved_name());
         let digest = Digest::of(&bytes);
         if self.registry.digest(name) == Some(digest) {
             return Ok(LoadOutcome::Unchanged(digest));
@@ -87,6 +89,10 @@ impl Plugins {
     pub async fn sync_from_store(&self) -> Result<(), StoreError> {
         let stored = self.store.list_modules().await?;
         for module in &stored {
+            if module.name == HTTP_MODULE {
+                tracing::error!(module = %module.name, "module in the database not loaded: {}", reserved_name());
+                continue;
+            }
             let current = self.registry.digest(&module.name).map(|d| d.to_string());
             if current.as_deref() == Some(module.digest.as_str()) {
                 continue;
@@ -316,6 +322,14 @@ fn is_a_change(kind: &EventKind) -> bool {
 
 fn has_extension(path: &Path, extension: &str) -> bool {
     path.extension().is_some_and(|e| e == extension)
+}
+
+/// Why no module may be called `http`.
+pub fn reserved_name() -> String {
+    format!(
+        "the module name `{HTTP_MODULE}` is kept for HTTP tasks (a task whose module is `{HTTP_MODULE}` \
+         is a call the host makes itself); give the module another name"
+    )
 }
 
 fn module_name(path: &Path) -> Option<String> {

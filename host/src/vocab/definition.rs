@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use crate::labels::Labels;
 use crate::schedule::{LATEST_MS, MisfirePolicy, Schedule, TaskTiming, parse_time_zone};
-use crate::vocab::{TaskError, TaskRow};
+use crate::vocab::{HTTP_MODULE, HttpCall, TaskError, TaskRow};
 
 /// What happens when a fire comes while runs of the task are still active.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,6 +177,9 @@ impl TaskDefinition {
         }
         check_length("params", &spec.params)?;
         let params = parse_params(&spec.params).map_err(|e| column("params", &spec.params, e))?;
+        if spec.module == HTTP_MODULE {
+            HttpCall::from_params(&params).map_err(|e| column("params", &spec.params, e))?;
+        }
         let concurrency: Concurrency = spec
             .concurrency
             .parse()
@@ -319,6 +322,28 @@ mod tests {
         assert_eq!(definition.shard_total, 1);
         assert_eq!(definition.concurrency, Concurrency::Allow);
         assert_eq!(definition.misfire, MisfirePolicy::FireNow);
+    }
+
+    #[test]
+    fn an_http_tasks_params_are_checked_as_its_call() {
+        let message = error(|s| {
+            s.module = "http".into();
+            s.params = r#"{"method": "POST"}"#.into();
+        });
+        assert!(
+            message
+                .starts_with("column `params` = `{\"method\": \"POST\"}`: param `url` is missing"),
+            "{message}"
+        );
+        let ok = row(|s| {
+            s.module = "http".into();
+            s.params = r#"{"url": "https://example.com/"}"#.into();
+        });
+        assert!(TaskDefinition::from_row(&ok).is_ok());
+        // Any other module's params are its own business.
+        assert!(
+            TaskDefinition::from_row(&row(|s| s.params = r#"{"method": "POST"}"#.into())).is_ok()
+        );
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! does not fire ([`TaskError`]), the states of a run ([`RunState`]) and why
 //! a run is asked to stop ([`CancelReason`]), who may do what through the
 //! API ([`Role`], [`Grant`]), delay tasks and what follows a callback
-//! ([`NewDelay`], [`DelayState`], [`next_step`]).
+//! ([`NewDelay`], [`DelayState`], [`next_step`]), HTTP tasks' calls
+//! ([`HttpCall`]).
 //!
 //! Pure: no I/O, no clock, no SQL, no wasm. States and reasons are enums
 //! here and become text only at the edges (SQL in `store`, JSON and tables in
@@ -14,6 +15,7 @@
 mod cancel;
 mod definition;
 mod delay;
+mod http_call;
 mod role;
 mod run_state;
 mod task;
@@ -30,6 +32,7 @@ pub use delay::{
     MAX_DELAY_ID_CHARS, MAX_DELAY_RETRIES, MAX_HEADERS, MAX_RETRY_WAIT_MS, MAX_URL_BYTES, NewDelay,
     NextStep, due_time, next_step,
 };
+pub use http_call::{BODY_KEPT_BYTES, HTTP_METHODS, HTTP_MODULE, HTTP_PARAMS, HttpCall, StatusSet};
 pub use role::{Grant, Role, parse_groups};
 pub use run_state::{RunState, UnknownRunState};
 pub use task::{TaskRow, TaskSpec, TaskState};
