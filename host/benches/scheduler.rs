@@ -10,7 +10,9 @@
 //!
 //! `cargo bench -p carillon --bench scheduler`; prints Markdown for
 //! BENCHMARKS.md. `TASKS=N`, `SECONDS=N` change the load and its length;
-//! `BENCH_DIR=/dev/shm` puts the databases on tmpfs.
+//! `BENCH_DIR=/dev/shm` puts the databases on tmpfs; `ONLY=startup` (or
+//! `sustained`, `swap`, comma-separated) runs only those parts;
+//! `CARILLON_BIN=…` measures another build of the host.
 
 #[path = "support/db.rs"]
 mod db;
@@ -156,18 +158,35 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(30);
 
+    let only = std::env::var("ONLY").unwrap_or_else(|_| "sustained,startup,swap".to_owned());
+    let runs = |part: &str| only.split(',').any(|p| p.trim() == part);
+
     // 1. Sustained load.
-    println!(
-        "## {tasks} tasks firing every second, one host, SQLite ({seconds} s measured after a 10 s warm-up)\n"
-    );
-    println!(
-        "| phases | fires/s | runs succeeded | of slots due | lateness p50 | lateness p99 | lateness max | RSS now / peak |"
-    );
-    println!("|---|---|---|---|---|---|---|---|");
-    sustained(tasks, seconds, true);
-    sustained(tasks, seconds, false);
+    if runs("sustained") {
+        println!(
+            "## {tasks} tasks firing every second, one host, SQLite ({seconds} s measured after a 10 s warm-up)\n"
+        );
+        println!(
+            "| phases | fires/s | runs succeeded | of slots due | lateness p50 | lateness p99 | lateness max | RSS now / peak |"
+        );
+        println!("|---|---|---|---|---|---|---|---|");
+        sustained(tasks, seconds, true);
+        sustained(tasks, seconds, false);
+    }
 
     // 2. 100,000 registered tasks: start-up.
+    if runs("startup") {
+        startup();
+    }
+    // 3. Hot swap.
+    if runs("swap") {
+        hot_swap();
+    }
+}
+
+/// 100,000 rows inserted by SQL while no host runs, then a host started:
+/// how long until it serves, and until every row has its first fire time.
+fn startup() {
     let dir = bench_dir();
     prepare(dir.path());
     {
@@ -198,8 +217,10 @@ fn main() {
         to_serving.as_secs_f64() * 1e3,
         to_scheduled.as_secs_f64() * 1e3
     );
+}
 
-    // 3. Hot swap.
+/// A module replaced while its task fires every second.
+fn hot_swap() {
     let dir = bench_dir();
     prepare(dir.path());
     let (host, _) = start_host(dir.path(), &["--poll-interval", "1s"]);

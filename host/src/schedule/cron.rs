@@ -150,7 +150,13 @@ impl CronExpr {
             lastday_of_month: false,
             nearest_weekday: false,
             lastday_offset: 0,
-            text: text.split_whitespace().collect::<Vec<_>>().join(" "),
+            // Its fields as Quartz reads them (split on spaces and tabs
+            // only), so the text shown parses back to the same expression.
+            text: text
+                .split([' ', '\t'])
+                .filter(|f| !f.is_empty())
+                .collect::<Vec<_>>()
+                .join(" "),
         };
         // Quartz splits on spaces and tabs only, and reads at most seven
         // fields (anything after the year is ignored).

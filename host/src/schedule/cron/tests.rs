@@ -401,3 +401,17 @@ fn exactly_one_day_field_must_be_a_question_mark_as_in_quartz() {
     assert!(error("0 0 0 1 * MON").contains("one of them must be `?`"));
     assert!(error("0 0 0 ? * ?").contains("cannot both be `?`"));
 }
+
+/// Found by the `schedule` fuzz target: the text shown was split on any
+/// whitespace (a form feed too), Quartz splits fields on spaces and tabs
+/// only, so the text shown read back as another expression.
+#[test]
+fn the_text_shown_reads_back_as_the_same_expression() {
+    let cron = CronExpr::parse("0 0\x0c\x01 12 * * ?").unwrap();
+    let shown = cron.to_string();
+    assert_eq!(CronExpr::parse(&shown).unwrap(), cron, "{shown:?}");
+    assert_eq!(
+        CronExpr::parse(" 0\t0  12 * * ? ").unwrap().to_string(),
+        "0 0 12 * * ?"
+    );
+}
