@@ -35,6 +35,7 @@ use crate::scheduler::{FIRE_AHEAD, Scheduler, SchedulerConfig};
 use crate::store::{Backend, Rescued, Store, redact};
 use crate::units::ByteSize;
 use crate::vocab::CancelReason;
+use crate::vocab::HTTP_MODULE;
 
 /// Runs a host until a shutdown signal.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
@@ -118,6 +119,9 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
         )
     })?;
     plugins.scan_folder(&config.plugins_dir).await?;
+    // HTTP tasks need no module: a host from before they existed may have
+    // marked them as waiting for a module `http` that can never arrive.
+    store.unblock_module_tasks(HTTP_MODULE).await?;
 
     let now = now_ms();
     // This node (its previous process) was alive until at most one interval

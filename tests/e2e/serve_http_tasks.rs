@@ -72,6 +72,20 @@ fn an_http_task_made_with_one_sql_insert_calls_its_url_and_records_the_answer() 
     let log = log_of(&host, "ping");
     assert!(log.contains("answered 200 OK in"), "{log}");
     assert!(log.contains("body (first 2 bytes): ok"), "{log}");
+    // A trigger's params are checked as the call they make.
+    let api = host.api();
+    let refused = crate::http::post(&api, "/api/v1/tasks/ping/trigger")
+        .json(serde_json::json!({"params": {"expect_stauts": "200"}}))
+        .send();
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.body.contains("expect_stauts"), "{}", refused.body);
+    let triggered = crate::http::post(&api, "/api/v1/tasks/ping/trigger")
+        .json(serde_json::json!({"params": {"body": "now"}}))
+        .send();
+    assert_eq!(triggered.status, 200, "{}", triggered.body);
+    wait_until("the triggered call", Duration::from_secs(10), || {
+        server.to("/hooks/ping").iter().any(|r| r.body == "now").then_some(())
+    });
 }
 
 #[test]

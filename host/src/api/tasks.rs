@@ -23,7 +23,9 @@ use crate::api::views::{
 use crate::clock::now_ms;
 use crate::scheduler::shard_runs;
 use crate::store::TaskFilter;
-use crate::vocab::{MAX_TEXT_BYTES, Role, TaskDefinition, TaskRow, TaskSpec, TaskState};
+use crate::vocab::{
+    HTTP_MODULE, HttpCall, MAX_TEXT_BYTES, Role, TaskDefinition, TaskRow, TaskSpec, TaskState,
+};
 
 /// How often an edit is applied again to a task that changed meanwhile
 /// before the caller is asked to send it again.
@@ -274,6 +276,14 @@ pub(crate) async fn trigger(
     let task = visible(&state, &caller, &name).await?;
     let definition = TaskDefinition::from_row(&task)?;
     let overrides = body.params;
+    if task.spec.module == HTTP_MODULE && !overrides.is_empty() {
+        // An HTTP task's params are its call (URL, headers, body): changing
+        // them is editing the task, and the result must be a call.
+        caller.require(Role::Editor)?;
+        let mut merged = definition.params.clone();
+        merged.extend(overrides.clone());
+        HttpCall::from_params(&merged).map_err(|e| ApiError::invalid(e).on("params"))?;
+    }
     let now = now_ms();
     let params = definition.params_json(&overrides);
     if params.len() > MAX_TEXT_BYTES {

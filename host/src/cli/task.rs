@@ -16,6 +16,7 @@ use crate::clock::now_ms;
 use crate::scheduler::shard_runs;
 use crate::store::Store;
 use crate::units::{ByteSize, parse_duration};
+use crate::vocab::{HTTP_MODULE, HttpCall};
 use crate::vocab::{TaskDefinition, TaskRow, TaskSpec};
 
 #[derive(Debug, Subcommand)]
@@ -299,6 +300,12 @@ pub(crate) async fn task(db: &DbArgs, command: TaskCommand) -> anyhow::Result<()
             let definition = TaskDefinition::from_row(&task)
                 .map_err(|e| anyhow::anyhow!("task `{name}`: {e}"))?;
             let overrides: BTreeMap<String, String> = params.into_iter().collect();
+            if task.spec.module == HTTP_MODULE {
+                let mut merged = definition.params.clone();
+                merged.extend(overrides.clone());
+                HttpCall::from_params(&merged)
+                    .map_err(|e| anyhow::anyhow!("task `{name}`: {e}"))?;
+            }
             let now = now_ms();
             let runs = shard_runs(&definition, now, &definition.params_json(&overrides), None);
             let created = store.insert_runs(&name, &runs, now).await?;

@@ -167,8 +167,16 @@ fn outbound(call: &HttpCall, run: &ClaimedRun) -> Outbound {
     if let Some(content_type) = &call.content_type {
         headers.push(("Content-Type".to_owned(), content_type.clone()));
     }
+    if !headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("user-agent"))
+    {
+        headers.push(("User-Agent".to_owned(), "carillon".to_owned()));
+    }
+    if let Some(parameter) = &run.shard_param {
+        headers.push(("X-Carillon-Shard-Param".to_owned(), task_header(parameter)));
+    }
     headers.extend([
-        ("User-Agent".to_owned(), "carillon".to_owned()),
         ("X-Carillon-Task".to_owned(), task_header(&run.task)),
         ("X-Carillon-Run".to_owned(), run.id.to_string()),
         ("X-Carillon-Attempt".to_owned(), run.attempt.to_string()),
@@ -188,7 +196,8 @@ fn outbound(call: &HttpCall, run: &ClaimedRun) -> Outbound {
     }
 }
 
-/// A task name as a header value: non-ASCII percent-encoded.
+/// A name or parameter as a header value: non-ASCII and control bytes
+/// percent-encoded.
 fn task_header(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     for byte in name.bytes() {

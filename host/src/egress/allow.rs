@@ -264,6 +264,15 @@ impl AllowList {
         self.entries.iter().find(|entry| entry.matches(target))
     }
 
+    /// Whether an entry that lets a request go to `target` names `ip`
+    /// itself (any such entry, not only the first: `http://*:*` before
+    /// `http://10.0.0.5:8080` still lets 10.0.0.5 be called).
+    pub fn names_address(&self, target: &Target, ip: IpAddr) -> bool {
+        self.entries
+            .iter()
+            .any(|entry| entry.matches(target) && entry.names_address(ip))
+    }
+
     /// Whether nothing is allowed.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
@@ -279,6 +288,15 @@ impl fmt::Display for AllowList {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_address_written_out_after_a_wildcard_is_still_named() {
+        let list = AllowList::parse("http://*:*,https://*:*,http://10.0.0.5:8080").unwrap();
+        let url: http::Uri = "http://10.0.0.5:8080/x".parse().unwrap();
+        let target = Target::of_url(&url).unwrap();
+        assert!(list.names_address(&target, "10.0.0.5".parse().unwrap()));
+        assert!(!list.names_address(&target, "10.0.0.6".parse().unwrap()));
+    }
+
     #[test]
     fn any_host_is_what_its_text_says() {
         assert_eq!(

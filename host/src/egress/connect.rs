@@ -52,12 +52,7 @@ impl Policy {
 
     /// Whether a connection to `ip` for `target` is allowed.
     fn may_reach(&self, target: &Target, ip: IpAddr) -> bool {
-        !is_internal(ip)
-            || self.allow_private
-            || self
-                .allowed
-                .allowing(target)
-                .is_some_and(|entry| entry.names_address(ip))
+        !is_internal(ip) || self.allow_private || self.allowed.names_address(target, ip)
     }
 
     async fn connect(&self, url: http::Uri) -> Result<TokioIo<Stream>, EgressError> {

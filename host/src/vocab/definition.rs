@@ -179,6 +179,13 @@ impl TaskDefinition {
         let params = parse_params(&spec.params).map_err(|e| column("params", &spec.params, e))?;
         if spec.module == HTTP_MODULE {
             HttpCall::from_params(&params).map_err(|e| column("params", &spec.params, e))?;
+            if let Some(size) = spec.page_size {
+                return Err(column(
+                    "page_size",
+                    &size.to_string(),
+                    "an HTTP task cannot be paged (it has no job to hand pages to); leave it NULL",
+                ));
+            }
         }
         let concurrency: Concurrency = spec
             .concurrency

@@ -94,6 +94,14 @@ impl HttpCall {
         let content_type = text("content_type").map(str::trim).map(str::to_owned);
         if let Some(value) = &content_type {
             check_header_value("content_type", value)?;
+            if headers
+                .iter()
+                .any(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+            {
+                return Err(
+                    "param `content_type`: a Content-Type is in `headers` too; give it once".into(),
+                );
+            }
         }
         let timeout = text("timeout")
             .map(|t| {
@@ -180,6 +188,16 @@ fn check_url(url: &str) -> Result<(), String> {
             url.escape_debug()
         ));
     }
+    // As the call will read it: a URL that passes here is one it can send.
+    let uri: http::Uri = url.parse().map_err(|_| {
+        format!(
+            "param `url` = `{}`: not a URL (write the host name in ASCII, punycode for others, and percent-encode the rest)",
+            url.escape_debug()
+        )
+    })?;
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(format!("param `url` = `{url}`: has no host"));
+    }
     Ok(())
 }
 
@@ -201,6 +219,12 @@ fn parse_headers(text: &str) -> Result<Vec<(String, String)>, String> {
                 name.escape_debug()
             ));
         }
+        if is_reserved_header(name) {
+            return Err(format!(
+                "param `headers`: `{name}` cannot be set; the host writes it (Host, Content-Length, \
+                 Transfer-Encoding, Connection, Upgrade, TE, Keep-Alive, Proxy-*, X-Carillon-*)"
+            ));
+        }
         let value = value.trim();
         check_header_value("headers", value)?;
         headers.push((name.to_owned(), value.to_owned()));
@@ -209,6 +233,25 @@ fn parse_headers(text: &str) -> Result<Vec<(String, String)>, String> {
         return Err(format!("param `headers`: at most {MAX_HEADERS} headers"));
     }
     Ok(headers)
+}
+
+/// Headers that decide where a request goes or how it is framed, and the
+/// ones the host sends about the run: a task may not set them.
+fn is_reserved_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    [
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "upgrade",
+        "te",
+        "trailer",
+        "keep-alive",
+    ]
+    .contains(&name.as_str())
+        || name.starts_with("proxy-")
+        || name.starts_with("x-carillon-")
 }
 
 fn check_header_value(param: &str, value: &str) -> Result<(), String> {
@@ -392,6 +435,44 @@ mod tests {
             let error = call(&pairs).unwrap_err();
             assert!(error.contains(wanted), "{pairs:?}: {error}");
         }
+    }
+
+    #[test]
+    fn headers_that_route_or_frame_the_request_are_refused() {
+        for (pairs, wanted) in [
+            (vec![("url", "https://bücher.example/")], "not a URL"),
+            (
+                vec![("url", "http://x"), ("headers", "Host: elsewhere.example")],
+                "`Host` cannot be set",
+            ),
+            (
+                vec![
+                    ("url", "http://x"),
+                    ("headers", "Transfer-Encoding: chunked"),
+                ],
+                "cannot be set",
+            ),
+            (
+                vec![("url", "http://x"), ("headers", "proxy-authorization: x")],
+                "cannot be set",
+            ),
+            (
+                vec![("url", "http://x"), ("headers", "X-Carillon-Run: 1")],
+                "cannot be set",
+            ),
+            (
+                vec![
+                    ("url", "http://x"),
+                    ("headers", "Content-Type: a/b"),
+                    ("content_type", "c/d"),
+                ],
+                "give it once",
+            ),
+        ] {
+            let error = call(&pairs).unwrap_err();
+            assert!(error.contains(wanted), "{pairs:?}: {error}");
+        }
+        assert!(call(&[("url", "http://x"), ("headers", "User-Agent: mine")]).is_ok());
     }
 
     proptest! {
