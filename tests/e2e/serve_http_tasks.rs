@@ -84,7 +84,11 @@ fn an_http_task_made_with_one_sql_insert_calls_its_url_and_records_the_answer() 
         .send();
     assert_eq!(triggered.status, 200, "{}", triggered.body);
     wait_until("the triggered call", Duration::from_secs(10), || {
-        server.to("/hooks/ping").iter().any(|r| r.body == "now").then_some(())
+        server
+            .to("/hooks/ping")
+            .iter()
+            .any(|r| r.body == "now")
+            .then_some(())
     });
 }
 
