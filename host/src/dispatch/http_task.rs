@@ -70,13 +70,15 @@ impl Dispatcher {
             }
         };
         let deadline = call.timeout.map_or(timeout, |t| t.min(timeout));
+        // What the log and the run's error show: no `user:password@`.
+        let shown = without_credentials(&call.url);
         let request = outbound(&call, run);
         let started = Instant::now();
         let egress = &self.inner.config.egress;
         let sent = tokio::select! {
             biased;
             reason = cancel.cancelled() => {
-                log.line(Level::Warn, format!("{} {} cancelled: {reason}", call.method, call.url), Vec::new());
+                log.line(Level::Warn, format!("{} {shown} cancelled: {reason}", call.method), Vec::new());
                 return RunOutcome::Fault { fault: RunFault::Cancelled(reason.to_string()) };
             }
             sent = egress.send(request, deadline) => sent,
@@ -91,7 +93,7 @@ impl Dispatcher {
                     format!(
                         "{} {} had no full answer within {} ms",
                         call.method,
-                        call.url,
+                        shown,
                         deadline.as_millis()
                     ),
                     Vec::new(),
@@ -101,7 +103,7 @@ impl Dispatcher {
                 };
             }
             Err(error) => {
-                let message = format!("{} {}: {error}", call.method, call.url);
+                let message = format!("{} {shown}: {error}", call.method);
                 log.line(Level::Error, message.clone(), Vec::new());
                 return RunOutcome::Failed {
                     message,
@@ -123,7 +125,7 @@ impl Dispatcher {
             },
             format!(
                 "{} {} answered {status} {reason} in {latency_ms} ms",
-                call.method, call.url
+                call.method, shown
             ),
             vec![
                 ("status".to_owned(), status.to_string()),
@@ -154,7 +156,7 @@ impl Dispatcher {
                 items: 0,
             },
             Err(why) => RunOutcome::Failed {
-                message: format!("{} {}: {why}", call.method, call.url),
+                message: format!("{} {shown}: {why}", call.method),
                 retryable: true,
             },
         }
@@ -208,4 +210,33 @@ fn task_header(name: &str) -> String {
         }
     }
     out
+}
+
+/// `url` without the `user:password@` of its authority, if it has one.
+fn without_credentials(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_credentials;
+
+    #[test]
+    fn credentials_in_a_url_are_not_shown() {
+        assert_eq!(
+            without_credentials("https://bot:s3cr3t@api.example.com/a?b=c@d"),
+            "https://api.example.com/a?b=c@d"
+        );
+        assert_eq!(
+            without_credentials("http://127.0.0.1:8080/x"),
+            "http://127.0.0.1:8080/x"
+        );
+    }
 }
