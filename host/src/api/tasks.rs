@@ -280,9 +280,8 @@ pub(crate) async fn trigger(
         // An HTTP task's params are its call (URL, headers, body): changing
         // them is editing the task, and the result must be a call.
         caller.require(Role::Editor)?;
-        let mut merged = definition.params.clone();
-        merged.extend(overrides.clone());
-        HttpCall::from_params(&merged).map_err(|e| ApiError::invalid(e).on("params"))?;
+        HttpCall::with_overrides(&definition.params, &overrides)
+            .map_err(|e| ApiError::invalid(e).on("params"))?;
     }
     let now = now_ms();
     let params = definition.params_json(&overrides);

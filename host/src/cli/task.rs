@@ -301,9 +301,7 @@ pub(crate) async fn task(db: &DbArgs, command: TaskCommand) -> anyhow::Result<()
                 .map_err(|e| anyhow::anyhow!("task `{name}`: {e}"))?;
             let overrides: BTreeMap<String, String> = params.into_iter().collect();
             if task.spec.module == HTTP_MODULE {
-                let mut merged = definition.params.clone();
-                merged.extend(overrides.clone());
-                HttpCall::from_params(&merged)
+                HttpCall::with_overrides(&definition.params, &overrides)
                     .map_err(|e| anyhow::anyhow!("task `{name}`: {e}"))?;
             }
             let now = now_ms();

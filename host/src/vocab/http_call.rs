@@ -137,6 +137,17 @@ impl HttpCall {
         })
     }
 
+    /// The call a fire makes when `overrides` (a trigger's params) are laid
+    /// over the task's `params`.
+    pub fn with_overrides(
+        params: &BTreeMap<String, String>,
+        overrides: &BTreeMap<String, String>,
+    ) -> Result<Self, String> {
+        let mut merged = params.clone();
+        merged.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Self::from_params(&merged)
+    }
+
     /// Whether an answer with `status` and `body` (its start, as read)
     /// passes the check; else what was expected and what came.
     pub fn judge(&self, status: u16, body: &[u8]) -> Result<(), String> {
