@@ -43,4 +43,4 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
     cargo test -p carillon
 fi
-cargo test -p carillon-guest
+cargo test -p carillon-guest --all-features

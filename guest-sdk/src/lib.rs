@@ -56,7 +56,8 @@
 //! ## What a job may do
 //!
 //! Jobs run sandboxed: no files, no environment variables, no network, no
-//! arguments, stdin closed; nothing can be granted yet. What a job has is
+//! arguments, stdin closed. Outbound HTTP is granted per task (its
+//! `allowed_hosts`) and made with [`http`] (feature `http`). What a job has is
 //! its context (params, shard, page, checkpoint), its log, its checkpoints,
 //! its task's state and the cancel flag. Anything printed to stdout/stderr
 //! lands in the run's log.
@@ -70,6 +71,8 @@ pub mod bindings;
 mod context;
 mod error;
 mod host;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod log;
 mod outcome;
 

@@ -1,9 +1,12 @@
 //! Runtime benchmarks: per-run overhead of a trivial job (fresh store,
 //! instantiate from the pre-instantiated component, call, drop), throughput
-//! with both cores busy, and compile time versus compile-cache hits.
+//! with both cores busy, compile time versus compile-cache hits, and an HTTP
+//! GET from a job (`fetch`, over wasi:http) against the same GET from the
+//! host's native client, side by side against one local server.
 //!
 //! Run with `cargo bench -p carillon --bench runtime`; it prints Markdown tables
-//! for BENCHMARKS.md. `RUNS=N` changes the number of measured runs.
+//! for BENCHMARKS.md. `RUNS=N` changes the number of measured runs;
+//! `ONLY=http` runs the HTTP comparison alone.
 
 #[path = "../../tests/support/examples.rs"]
 mod examples;
@@ -11,6 +14,8 @@ mod examples;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use carillon::dispatch::{HttpGrant, JobHttp};
+use carillon::egress::{Egress, EgressConfig, Outbound};
 use carillon::runtime::io::memory::MemoryState;
 use carillon::runtime::io::{
     BoxFuture, CheckpointStore, LogLine, LogSink, RunIo, RunKey, SeamError,
@@ -18,6 +23,7 @@ use carillon::runtime::io::{
 use carillon::runtime::{
     CancelToken, JobComponent, RunContext, RunLimits, RunRequest, Runtime, RuntimeConfig,
 };
+use carillon::vocab::AllowList;
 
 type Params = Vec<(String, String)>;
 
@@ -41,6 +47,7 @@ fn io() -> RunIo {
         log: Arc::new(Discard),
         checkpoints: Arc::new(Discard),
         state: Arc::new(MemoryState::default()),
+        http: None,
     }
 }
 
@@ -132,12 +139,129 @@ fn concurrent(
     })
 }
 
+/// A local HTTP/1.1 server answering `ok` to everything, keeping
+/// connections alive.
+fn ok_server() -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let _ = stream.set_nodelay(true);
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut writer = stream;
+                let mut line = String::new();
+                loop {
+                    // Headers up to the blank line (the GETs have no body).
+                    loop {
+                        line.clear();
+                        match reader.read_line(&mut line) {
+                            Ok(0) | Err(_) => return,
+                            Ok(_) if line == "\r\n" => break,
+                            Ok(_) => {}
+                        }
+                    }
+                    let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                    if writer.write_all(answer).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// The same GET, from the `fetch` job and from the host's native client,
+/// interleaved so both see the same machine.
+fn http_get(runtime: &Runtime, runs: usize) {
+    let port = ok_server();
+    let origin = format!("http://127.0.0.1:{port}");
+    let allowed = AllowList::parse(&origin).unwrap();
+    let egress = Arc::new(
+        Egress::new(EgressConfig {
+            allowed: allowed.clone(),
+            list_name: "bench",
+            allow_private: false,
+            private_switch: "",
+            ca_roots: None,
+        })
+        .unwrap(),
+    );
+    let job = runtime.load(&examples::bytes("fetch")).expect("load fetch");
+    let mut io = io();
+    io.http = Some(Arc::new(JobHttp::new(
+        egress.clone(),
+        HttpGrant::Fixed(allowed, "bench"),
+    )));
+    let url = format!("{origin}/item");
+    let mut context = RunContext::new("fetch", 1);
+    context.params = vec![("url".into(), url.clone())];
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let native = || Outbound {
+        method: http::Method::GET,
+        url: url.clone(),
+        headers: Vec::new(),
+        body: Default::default(),
+    };
+    let (mut from_job, mut from_host) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
+    tokio.block_on(async {
+        for round in 0..runs + runs / 10 {
+            let started = Instant::now();
+            let report = runtime.run(&job, request(&io, &context)).await;
+            let job_took = started.elapsed();
+            assert!(report.outcome.is_success(), "{:?}", report.outcome);
+            let started = Instant::now();
+            let answer = egress.send(native(), Duration::from_secs(5)).await.unwrap();
+            let host_took = started.elapsed();
+            assert_eq!(answer.status, 200);
+            if round >= runs / 10 {
+                from_job.push(job_took);
+                from_host.push(host_took);
+            }
+        }
+    });
+    let (job, host) = (
+        stats(from_job, Duration::ZERO),
+        stats(from_host, Duration::ZERO),
+    );
+    println!(
+        "\n## HTTP GET to a local server: a job over wasi:http versus the host's native client ({runs} each, interleaved)\n"
+    );
+    println!("| client | median | p99 | mean |");
+    println!("|---|---|---|---|");
+    println!(
+        "| `fetch` job (whole run: instantiate, GET, read, log) | {} | {} | {} |",
+        us(job.p50),
+        us(job.p99),
+        us(job.mean)
+    );
+    println!(
+        "| native (egress's pooled hyper client, same connector) | {} | {} | {} |",
+        us(host.p50),
+        us(host.p99),
+        us(host.mean)
+    );
+    println!(
+        "\nmedian ratio job / native: {:.2}×",
+        job.p50.as_secs_f64() / host.p50.as_secs_f64()
+    );
+}
+
 fn main() {
     let runs: usize = std::env::var("RUNS")
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(20_000);
     let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).expect("runtime"));
+    if std::env::var("ONLY").as_deref() == Ok("http") {
+        http_get(&runtime, runs.min(5_000));
+        return;
+    }
 
     println!("## Per-run overhead ({runs} runs each)\n");
     println!("| job | mean | median | p99 | sequential runs/s | runs/s, 2 workers, 32 in flight |");
@@ -195,4 +319,6 @@ fn main() {
         );
     }
     let _ = std::fs::remove_dir_all(cache_dir);
+
+    http_get(&runtime, runs.min(5_000));
 }

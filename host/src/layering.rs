@@ -40,6 +40,7 @@ const BOUNDARIES: &[(&str, &str)] = &[
     ("sqlx", "store"),
     ("wasmtime", "runtime"),
     ("wasmtime_wasi", "runtime"),
+    ("wasmtime_wasi_http", "runtime"),
     ("hyper", "egress"),
     ("hyper_util", "egress"),
     ("rustls", "egress"),

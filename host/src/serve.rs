@@ -37,6 +37,9 @@ use crate::units::ByteSize;
 use crate::vocab::CancelReason;
 use crate::vocab::HTTP_MODULE;
 
+/// How a user of `carillon serve` lets names reach internal addresses.
+const PRIVATE_SWITCH: &str = "set egress.allow_private = true";
+
 /// Runs a host until a shutdown signal.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let (stop, stopped) = watch::channel(false);
@@ -162,12 +165,14 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
             ..SchedulerConfig::new(&config.node_id, config.labels.clone())
         },
     );
-    // HTTP tasks' calls: under the host's ceiling, egress.allowed_hosts.
+    // HTTP tasks' calls and jobs' wasi:http requests: under the host's
+    // ceiling, egress.allowed_hosts.
     let task_egress = Arc::new(
         Egress::new(EgressConfig {
             allowed: config.egress.allowed_hosts.clone(),
             list_name: "egress.allowed_hosts",
             allow_private: config.egress.allow_private,
+            private_switch: PRIVATE_SWITCH,
             ca_roots: config.egress.ca_roots.clone(),
         })
         .context("cannot set up outbound HTTP")?,
@@ -192,6 +197,7 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
             allowed: config.delays.allowed_hosts.clone(),
             list_name: "delays.allowed_hosts",
             allow_private: config.egress.allow_private,
+            private_switch: PRIVATE_SWITCH,
             ca_roots: config.egress.ca_roots.clone(),
         })
         .context("cannot set up outbound HTTP")?,

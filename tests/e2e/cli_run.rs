@@ -173,3 +173,34 @@ fn bad_flags_exit_2_saying_how_to_write_them() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("not a valid size"), "{}", out.stderr);
 }
+
+#[test]
+fn a_job_reaches_over_http_only_what_allow_host_grants() {
+    let server = crate::callbacks::CallbackServer::start();
+    let origin = format!("http://127.0.0.1:{}", server.port);
+    let url = format!("url={origin}/x");
+    let refused = carillon(&["run", &wasm("fetch"), "--param", &url]);
+    assert_eq!(refused.code, 1, "{}", refused.stdout);
+    assert!(
+        refused.stdout.contains(&format!(
+            "refused: {origin} is not allowed: --allow-host grants nothing"
+        )),
+        "{}",
+        refused.stdout
+    );
+    assert!(server.received().is_empty());
+    let out = carillon(&[
+        "run",
+        &wasm("fetch"),
+        "--param",
+        &url,
+        "--allow-host",
+        &origin,
+        "--json",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let value: serde_json::Value = serde_json::from_str(&out.stdout).expect("stdout is JSON");
+    assert_eq!(value["http"]["requests"], 1, "{value}");
+    assert_eq!(value["http"]["statuses"]["200"], 1, "{value}");
+    assert_eq!(server.to("/x").len(), 1);
+}

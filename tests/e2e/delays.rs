@@ -358,7 +358,7 @@ fn rows_written_with_sql_are_called_and_refused_ones_say_why() {
 }
 
 /// A CA, and a TLS configuration for 127.0.0.1 with a certificate it signed.
-fn test_ca() -> (String, Arc<rustls::ServerConfig>) {
+pub fn test_ca() -> (String, Arc<rustls::ServerConfig>) {
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     let ca =

@@ -32,6 +32,7 @@ mod serve_bad_rows;
 mod serve_cluster;
 mod serve_config;
 mod serve_http_tasks;
+mod serve_job_http;
 mod serve_plugins;
 mod serve_postgres;
 mod serve_recovery;

@@ -13,7 +13,7 @@ use crate::host::{Host, wait_until};
 
 /// The runs of `task` once `count` of them are final: (state, attempt,
 /// summary, error), oldest first.
-fn final_runs(host: &Host, task: &str, count: usize) -> Vec<Vec<String>> {
+pub fn final_runs(host: &Host, task: &str, count: usize) -> Vec<Vec<String>> {
     wait_until(
         &format!("{count} final runs of {task}"),
         Duration::from_secs(20),
@@ -29,7 +29,7 @@ fn final_runs(host: &Host, task: &str, count: usize) -> Vec<Vec<String>> {
 }
 
 /// Every log line of `task`'s runs, in order.
-fn log_of(host: &Host, task: &str) -> String {
+pub fn log_of(host: &Host, task: &str) -> String {
     host.query(&format!(
         "SELECT l.message FROM run_logs l JOIN runs r ON r.id = l.run_id \
          WHERE r.task = '{task}' ORDER BY l.run_id, l.attempt, l.seq"

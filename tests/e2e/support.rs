@@ -132,6 +132,7 @@ impl Stores {
                 log: self.log.clone(),
                 checkpoints: self.checkpoints.clone(),
                 state: self.state.clone(),
+                http: None,
             },
             cancel: CancelToken::new(),
         }

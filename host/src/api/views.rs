@@ -37,6 +37,9 @@ pub(crate) struct Task {
     pub(crate) start_at: Option<i64>,
     pub(crate) end_at: Option<i64>,
     pub(crate) keep_runs: Option<i64>,
+    /// What its runs may call over `wasi:http` (`https://api.example.com,
+    /// http://127.0.0.1:8080`); `null`: nothing.
+    pub(crate) allowed_hosts: Option<String>,
     /// `active`, `paused`, `error` or `finished`.
     pub(crate) state: String,
     pub(crate) created_at: i64,
@@ -73,6 +76,7 @@ impl From<&TaskRow> for Task {
             start_at: spec.start_at,
             end_at: spec.end_at,
             keep_runs: spec.keep_runs,
+            allowed_hosts: spec.allowed_hosts.clone(),
             state: row.state().as_str().to_owned(),
             created_at: row.created_at,
             next_fire_at: row.next_fire_at,
@@ -132,6 +136,9 @@ pub(crate) struct TaskFields {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i64>)]
     pub(crate) keep_runs: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub(crate) allowed_hosts: Option<Option<String>>,
 }
 
 impl TaskFields {
@@ -163,6 +170,7 @@ impl TaskFields {
         set(&mut spec.start_at, self.start_at);
         set(&mut spec.end_at, self.end_at);
         set(&mut spec.keep_runs, self.keep_runs);
+        set(&mut spec.allowed_hosts, self.allowed_hosts);
     }
 }
 
@@ -193,6 +201,7 @@ pub(crate) struct NewTask {
     pub(crate) start_at: Option<i64>,
     pub(crate) end_at: Option<i64>,
     pub(crate) keep_runs: Option<i64>,
+    pub(crate) allowed_hosts: Option<String>,
 }
 
 impl NewTask {
@@ -219,6 +228,7 @@ impl NewTask {
             start_at: Some(self.start_at),
             end_at: Some(self.end_at),
             keep_runs: Some(self.keep_runs),
+            allowed_hosts: Some(self.allowed_hosts),
         }
         .apply(&mut spec);
         spec

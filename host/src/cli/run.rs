@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
@@ -13,10 +14,14 @@ use serde_json::json;
 use crate::cli::output::say;
 use crate::cli::{EXIT_BAD_INPUT, output, parse_param};
 use crate::config::default_cache_dir;
+use crate::dispatch::{HttpGrant, JobHttp};
+use crate::egress::{Egress, EgressConfig};
+use crate::runtime::io::HttpSender;
 use crate::runtime::{
     CancelToken, PageSpec, RunContext, RunLimits, RunOutcome, RunRequest, Runtime, RuntimeConfig,
 };
 use crate::units::{ByteSize, parse_duration};
+use crate::vocab::AllowList;
 
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
@@ -64,6 +69,18 @@ pub(crate) struct RunArgs {
     /// Compile without reading or writing the cache.
     #[arg(long)]
     no_cache: bool,
+    /// A host the job may call over wasi:http, in the syntax of a task's
+    /// allowed_hosts (`https://api.example.com`, `http://127.0.0.1:8080`);
+    /// repeat for more. Nothing is reachable without one.
+    #[arg(long = "allow-host", value_name = "URL")]
+    allow_hosts: Vec<String>,
+    /// Let allowed names reach internal addresses (localhost, 10.x, …);
+    /// addresses written out in --allow-host are always reachable.
+    #[arg(long)]
+    allow_private: bool,
+    /// A PEM file of extra CA certificates to trust for HTTPS.
+    #[arg(long, value_name = "FILE")]
+    ca_roots: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -112,7 +129,8 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         log: args.log_cap,
         ..RunLimits::default()
     };
-    let (io, log, checkpoints) = crate::runtime::io::memory::run_io();
+    let (mut io, log, checkpoints) = crate::runtime::io::memory::run_io();
+    io.http = Some(job_http(&args)?);
     let request = RunRequest {
         context,
         limits,
@@ -120,7 +138,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         cancel: CancelToken::new(),
     };
     let tokio = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
+        .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     let report = tokio.block_on(runtime.run(&job, request));
@@ -135,6 +153,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             "reason": report.outcome.reason(),
             "duration_ms": report.duration.as_secs_f64() * 1000.0,
             "checkpoints_saved": report.checkpoints_saved,
+            "http": report.http,
             "last_checkpoint": last_checkpoint.as_ref().map(|c| String::from_utf8_lossy(c).into_owned()),
             "logs": lines,
         });
@@ -164,6 +183,31 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             ExitCode::from(EXIT_BAD_INPUT)
         }
     })
+}
+
+/// The job's HTTP grant: exactly the --allow-host entries, and no internal
+/// address through a name unless --allow-private.
+fn job_http(args: &RunArgs) -> anyhow::Result<Arc<dyn HttpSender>> {
+    const FLAG: &str = "--allow-host";
+    let allowed = AllowList::parse(&args.allow_hosts.join(","))
+        .map_err(|error| anyhow::anyhow!("{FLAG}: {error}"))?;
+    let egress = Egress::new(EgressConfig {
+        allowed: allowed.clone(),
+        list_name: FLAG,
+        allow_private: args.allow_private,
+        private_switch: "pass --allow-private",
+        ca_roots: args.ca_roots.clone(),
+    })
+    .map_err(|error| {
+        anyhow::anyhow!(
+            "{}",
+            error.to_string().replace("egress.ca_roots", "--ca-roots")
+        )
+    })?;
+    Ok(Arc::new(JobHttp::new(
+        Arc::new(egress),
+        HttpGrant::Fixed(allowed, FLAG),
+    )))
 }
 
 fn outcome_line(outcome: &RunOutcome, took: Duration) -> String {

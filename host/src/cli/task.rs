@@ -115,6 +115,10 @@ pub(crate) struct TaskSettings {
     /// Keep at most this many finished runs (newest first).
     #[arg(long)]
     keep_runs: Option<i64>,
+    /// Hosts its runs may call over wasi:http, `https://api.example.com,…`
+    /// (`none` clears the list).
+    #[arg(long)]
+    allowed_hosts: Option<String>,
 }
 
 impl TaskSettings {
@@ -172,6 +176,9 @@ impl TaskSettings {
         }
         if let Some(v) = s.keep_runs {
             spec.keep_runs = Some(v);
+        }
+        if let Some(v) = &s.allowed_hosts {
+            spec.allowed_hosts = (v.trim() != "none").then(|| v.clone());
         }
     }
 }

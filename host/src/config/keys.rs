@@ -238,6 +238,30 @@ pub const KEYS: &[Key] = &[
         set: Set::Size(|c| &mut c.limits.log),
     },
     Key {
+        name: "limits.http_requests",
+        env: "CARILLON_HTTP_REQUESTS",
+        flag: "http-requests",
+        help: "outbound HTTP requests a run may make (0 to 1000000)",
+        default: Shown::Value("100"),
+        set: Set::Text("N", |c, v| {
+            c.limits.http_requests = v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| *n <= 1_000_000)
+                .ok_or_else(|| format!("`{v}` is not a number from 0 to 1000000"))?;
+            Ok(())
+        }),
+    },
+    Key {
+        name: "limits.http_received",
+        env: "CARILLON_HTTP_RECEIVED",
+        flag: "http-received",
+        help: "HTTP answer bytes a run may receive, all its requests together",
+        default: Shown::Value("16MiB"),
+        set: Set::Size(|c| &mut c.limits.http_received),
+    },
+    Key {
         name: "limits.cancel_grace",
         env: "CARILLON_CANCEL_GRACE",
         flag: "cancel-grace",
@@ -345,7 +369,7 @@ pub const KEYS: &[Key] = &[
         name: "egress.allowed_hosts",
         env: "CARILLON_EGRESS_ALLOWED_HOSTS",
         flag: "egress-allowed-hosts",
-        help: "the ceiling for what tasks' HTTP calls may reach, in the syntax of delays.allowed_hosts; by default any public host (internal addresses need egress.allow_private or to be written out)",
+        help: "the ceiling for what HTTP tasks and jobs (wasi:http, within their task's allowed_hosts) may reach, in the syntax of delays.allowed_hosts; by default any public host (internal addresses need egress.allow_private or to be written out)",
         default: Shown::Value("http://*:*,https://*:*"),
         set: Set::Text("HOSTS", |c, v| {
             c.egress.allowed_hosts = AllowList::parse(v)?;

@@ -7,11 +7,13 @@
 //! cluster's [`Fence`] (fenced off the database: claim nothing, stop every
 //! run), and, at shutdown, lets runs finish within a grace period and hands the
 //! rest back as interrupted. Capacity is counted in permits (`permits.rs`); the
-//! runtime's checkpoint and state seams are written through (`store_io.rs`).
+//! runtime's checkpoint and state seams are written through (`store_io.rs`),
+//! and its HTTP seam decides what a job may reach (`job_http.rs`).
 
 mod completion;
 mod execute;
 mod http_task;
+mod job_http;
 mod permits;
 mod recorder;
 mod store_io;
@@ -23,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use completion::{completion, retry_delay_ms};
+pub use job_http::{HttpGrant, JobHttp};
 pub use permits::Reservation;
 pub use recorder::{COMPLETION_LIMIT, QUEUE_LIMIT, Recorder};
 pub use store_io::{StoreCheckpoints, StoreState};
@@ -56,7 +59,8 @@ pub struct DispatchConfig {
     /// How far ahead of their time runs are claimed (each starts at its
     /// time): the scheduler's fire-ahead.
     pub claim_ahead: Duration,
-    /// The client HTTP tasks call through, under the host's ceiling.
+    /// The client HTTP tasks and jobs' `wasi:http` requests go through,
+    /// under the host's ceiling.
     pub egress: Arc<Egress>,
 }
 
@@ -102,6 +106,10 @@ impl Dispatcher {
             log: Arc::new(recorder.clone()),
             checkpoints: Arc::new(StoreCheckpoints::new(store.clone(), node.clone())),
             state: Arc::new(StoreState::new(store.clone())),
+            http: Some(Arc::new(JobHttp::new(
+                config.egress.clone(),
+                HttpGrant::TaskColumn(store.clone()),
+            ))),
         };
         let permits = Permits::new(config.max_concurrent_runs);
         Self {

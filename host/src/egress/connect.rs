@@ -21,7 +21,7 @@ use tokio_rustls::client::TlsStream;
 
 use crate::egress::EgressError;
 use crate::egress::address::is_internal;
-use crate::egress::allow::{AllowList, Scheme, Target};
+use crate::vocab::{AllowList, Scheme, Target};
 
 /// What a connection may reach: the host's checks, shared by every clone.
 pub(crate) struct Policy {
@@ -31,6 +31,8 @@ pub(crate) struct Policy {
     pub(crate) list_name: &'static str,
     /// Whether internal addresses may be reached through a name.
     pub(crate) allow_private: bool,
+    /// How a user allows that, for messages.
+    pub(crate) private_switch: &'static str,
     /// TLS with the bundled roots and the configured ones.
     pub(crate) tls: TlsConnector,
     /// How long a TCP connect may take.
@@ -79,6 +81,7 @@ impl Policy {
                 }
             } else {
                 EgressError::Internal {
+                    switch: self.private_switch,
                     target: target.to_string(),
                     addresses: shown.join(", "),
                 }

@@ -1,7 +1,7 @@
 //! Outbound HTTP, the only way the host reaches the network on someone
-//! else's behalf (delay callbacks and HTTP tasks today; jobs' `wasi:http`
-//! next). Every
-//! request is checked twice: its URL against an allow-list (`allow`), and
+//! else's behalf (delay callbacks, HTTP tasks and jobs' `wasi:http`
+//! requests, streamed both ways). Every
+//! request is checked twice: its URL against an allow-list ([`AllowList`]), and
 //! the addresses its host resolves to against the internal ranges
 //! (`address`), in Carillon's own connector (`connect`) so the check is on
 //! the address actually dialled. Connections are pooled (HTTP/1.1), TLS is
@@ -9,7 +9,6 @@
 //! each request is bounded by a deadline and a cap on the answer read.
 
 mod address;
-mod allow;
 mod connect;
 
 use std::path::Path;
@@ -17,12 +16,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
+pub use crate::vocab::{AllowList, AllowedHost, Scheme, Target};
 pub use address::is_internal;
-pub use allow::{AllowList, AllowedHost, Scheme, Target};
 
 use connect::{Connector, Policy};
 
@@ -46,9 +46,11 @@ pub enum EgressError {
     /// The host resolves only to internal addresses the host does not allow.
     #[error(
         "{target} is refused: it resolves only to internal addresses ({addresses}); \
-         list the address itself, or set egress.allow_private = true"
+         list the address itself, or {switch}"
     )]
     Internal {
+        /// How to allow internal addresses (`set egress.allow_private = true`).
+        switch: &'static str,
         /// `scheme://host:port`.
         target: String,
         /// The addresses refused.
@@ -105,6 +107,8 @@ pub struct EgressConfig {
     pub list_name: &'static str,
     /// Whether internal addresses may be reached through a name.
     pub allow_private: bool,
+    /// How a user allows that, for messages (`set egress.allow_private = true`).
+    pub private_switch: &'static str,
     /// A PEM file of extra CA certificates to trust.
     pub ca_roots: Option<std::path::PathBuf>,
 }
@@ -137,10 +141,17 @@ pub const ANSWER_CAP: usize = 64 * 1024;
 /// How long a TCP connect may take, within the request's deadline.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The pooled client and its policy.
+/// An error inside a streamed body.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A streamed request or answer body.
+pub type StreamBody = UnsyncBoxBody<Bytes, BoxError>;
+
+/// The pooled clients and their policy.
 pub struct Egress {
     policy: Arc<Policy>,
     client: Client<Connector, Full<Bytes>>,
+    streaming: Client<Connector, StreamBody>,
 }
 
 impl std::fmt::Debug for Egress {
@@ -169,14 +180,39 @@ impl Egress {
             allowed: config.allowed,
             list_name: config.list_name,
             allow_private: config.allow_private,
+            private_switch: config.private_switch,
             tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
             connect_timeout: CONNECT_TIMEOUT,
         });
-        let client = Client::builder(TokioExecutor::new())
+        let mut builder = Client::builder(TokioExecutor::new());
+        builder
             .pool_idle_timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(64)
-            .build(Connector(policy.clone()));
-        Ok(Self { policy, client })
+            .pool_max_idle_per_host(64);
+        let client = builder.build(Connector(policy.clone()));
+        let streaming = builder.build(Connector(policy.clone()));
+        Ok(Self {
+            policy,
+            client,
+            streaming,
+        })
+    }
+
+    /// Sends a streamed `request` (a job's) and returns its answer's head
+    /// as soon as it is due, within `head_within`; its body streams on.
+    pub async fn exchange(
+        &self,
+        request: http::Request<StreamBody>,
+        head_within: Duration,
+    ) -> Result<http::Response<StreamBody>, EgressError> {
+        self.policy.check(request.uri())?;
+        let response = tokio::time::timeout(head_within, self.streaming.request(request))
+            .await
+            .map_err(|_| EgressError::Timeout(head_within))?
+            .map_err(|error| cause(&error))?;
+        Ok(response.map(|body| {
+            body.map_err(|error| Box::new(error) as BoxError)
+                .boxed_unsync()
+        }))
     }
 
     /// Whether `url` may be called, as far as its text tells (its addresses

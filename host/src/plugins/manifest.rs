@@ -19,6 +19,7 @@
 //! retry_backoff = "1s"
 //! selector = "region=eu"
 //! keep_runs = 100               # keep the newest 100 finished runs
+//! allowed_hosts = ["https://api.example.com"]   # what it may call (wasi:http)
 //! paused = false
 //! ```
 
@@ -56,6 +57,7 @@ struct ManifestTask {
     retry_backoff: Option<String>,
     selector: Option<String>,
     keep_runs: Option<i64>,
+    allowed_hosts: Option<Vec<String>>,
     #[serde(default)]
     paused: bool,
 }
@@ -122,6 +124,7 @@ pub fn parse_manifest(module: &str, text: &str) -> Result<Vec<TaskSpec>, String>
             }
             spec.selector = task.selector;
             spec.keep_runs = task.keep_runs;
+            spec.allowed_hosts = task.allowed_hosts.map(|hosts| hosts.join(", "));
             spec.paused = task.paused;
             Ok(spec)
         })

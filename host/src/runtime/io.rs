@@ -1,6 +1,8 @@
 //! The narrow seams between a running job and the rest of the host: where its
 //! log lines go ([`LogSink`]), where its checkpoints are kept
-//! ([`CheckpointStore`]) and where its task's state lives ([`StateStore`]).
+//! ([`CheckpointStore`]), where its task's state lives ([`StateStore`]) and
+//! who sends its outbound HTTP requests, deciding what it may reach
+//! ([`HttpSender`]).
 //!
 //! The runtime only calls these traits. The dispatcher implements them on the
 //! database (its recorder is the log sink; its store seams write checkpoints
@@ -135,7 +137,57 @@ pub trait StateStore: Send + Sync {
     fn delete<'a>(&'a self, task: &'a str, key: &'a str) -> BoxFuture<'a, Result<(), SeamError>>;
 }
 
-/// The three seams a run talks to, bundled.
+/// An error inside a streamed body.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A streamed request or answer body.
+pub type HttpBody = http_body_util::combinators::UnsyncBoxBody<bytes::Bytes, BoxError>;
+
+/// Why a job's request got no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HttpSendError {
+    /// The host does not let the run reach it: says which list refused what.
+    #[error("{0}")]
+    Refused(String),
+    /// It was allowed but failed on the way.
+    #[error("{message}")]
+    Failed {
+        /// Where it failed, as the job is told.
+        kind: HttpFailure,
+        /// What happened, for the run's log.
+        message: String,
+    },
+}
+
+/// Where an allowed request failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpFailure {
+    /// The name did not resolve.
+    Dns,
+    /// No connection could be made.
+    Connect,
+    /// The TLS handshake failed.
+    Tls,
+    /// No answer in time.
+    Timeout,
+    /// The exchange broke off.
+    Protocol,
+}
+
+/// Sends a job's outbound HTTP requests, after deciding that the run may
+/// reach the URL (its task's grant and the host's ceiling).
+pub trait HttpSender: Send + Sync {
+    /// Sends `request` for `run`, with its answer's head due within
+    /// `timeout`. The future owns what it needs (it outlives the call).
+    fn send(
+        &self,
+        run: &RunKey,
+        request: http::Request<HttpBody>,
+        timeout: std::time::Duration,
+    ) -> BoxFuture<'static, Result<http::Response<HttpBody>, HttpSendError>>;
+}
+
+/// The seams a run talks to, bundled.
 #[derive(Clone)]
 pub struct RunIo {
     /// Where log lines go.
@@ -144,6 +196,8 @@ pub struct RunIo {
     pub checkpoints: Arc<dyn CheckpointStore>,
     /// Where task state lives.
     pub state: Arc<dyn StateStore>,
+    /// Who sends its HTTP requests; `None`: every request is refused.
+    pub http: Option<Arc<dyn HttpSender>>,
 }
 
 impl std::fmt::Debug for RunIo {
@@ -259,6 +313,7 @@ pub mod memory {
             log: log.clone(),
             checkpoints: checkpoints.clone(),
             state: Arc::new(MemoryState::default()),
+            http: None,
         };
         (io, log, checkpoints)
     }

@@ -1,8 +1,9 @@
 //! The sandboxed runtime: runs one job component once, safely and fast.
 //!
 //! It owns wasmtime: the process's one [`Engine`] (pooling allocator, epoch
-//! interruption), the [`Linker`] with WASI p2 (nothing granted) and the
-//! contract's imports, compiled components (cached on disk by content digest),
+//! interruption), the [`Linker`] with WASI p2 (nothing granted), `wasi:http`
+//! (each request decided by the run's [`io::HttpSender`]) and the contract's
+//! imports, compiled components (cached on disk by content digest),
 //! and the per-run [`Store`](wasmtime::Store) with its memory cap, timeout and
 //! cancellation. It knows nothing of SQL, schedules or tasks beyond the
 //! [`RunContext`] it is handed; logs, checkpoints and task state go through the
@@ -35,6 +36,7 @@ mod engine;
 mod error;
 mod hand_off;
 mod host_imports;
+mod http;
 pub mod io;
 mod loader;
 mod run;
@@ -50,6 +52,7 @@ use wasmtime::component::{HasSelf, Linker};
 pub use cancel::CancelToken;
 pub use compile_cache::CacheOutcome;
 pub use error::{LoadError, RunFault};
+pub use http::HttpStats;
 pub use loader::JobComponent;
 pub use run::{PageSpec, RunContext, RunLimits, RunOutcome, RunReport, RunRequest};
 
@@ -132,6 +135,10 @@ impl Runtime {
         let engine = engine::build_engine(&config).map_err(wasm_error)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(wasm_error)?;
+        // Always linked, so a component that merely imports wasi:http (every
+        // StarlingMonkey JS job does) loads; what a request may reach is
+        // decided per run when it is sent.
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(wasm_error)?;
         bindings::Job::add_to_linker::<RunData, HasSelf<RunData>>(&mut linker, |state| state)
             .map_err(wasm_error)?;
         let cache = config.cache_dir.map(|dir| CompileCache::new(dir, &engine));

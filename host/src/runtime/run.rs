@@ -14,6 +14,7 @@ use crate::clock::now_ms;
 use crate::runtime::RunFault;
 use crate::runtime::bindings::carillon::job::types as wit;
 use crate::runtime::cancel::CancelToken;
+use crate::runtime::http::{HttpCaps, HttpStats, JobHttp};
 use crate::runtime::io::{Level, RunIo, RunKey};
 use crate::runtime::loader::{JobComponent, error_text};
 use crate::runtime::run_log::RunLog;
@@ -120,6 +121,10 @@ pub struct RunLimits {
     pub state_key: ByteSize,
     /// Largest state value.
     pub state_value: ByteSize,
+    /// Outbound HTTP requests a run may make.
+    pub http_requests: u32,
+    /// HTTP answer bytes a run may receive, all requests together.
+    pub http_received: ByteSize,
 }
 
 impl Default for RunLimits {
@@ -132,6 +137,8 @@ impl Default for RunLimits {
             checkpoint: ByteSize::mib(1),
             state_key: ByteSize(256),
             state_value: ByteSize::kib(64),
+            http_requests: 100,
+            http_received: ByteSize::mib(16),
         }
     }
 }
@@ -219,6 +226,8 @@ pub struct RunReport {
     pub checkpoints_saved: u32,
     /// Log lines written but not kept: the log sink was full.
     pub log_lines_dropped: u64,
+    /// Its outbound HTTP requests.
+    pub http: HttpStats,
 }
 
 /// The report of a run that ended with `fault` before it could start.
@@ -230,6 +239,7 @@ pub(crate) fn not_run(fault: RunFault) -> RunReport {
         log_bytes: 0,
         checkpoints_saved: 0,
         log_lines_dropped: 0,
+        http: HttpStats::default(),
     }
 }
 
@@ -252,20 +262,32 @@ pub(crate) async fn execute(engine: &Engine, job: &JobComponent, request: RunReq
         run_id: context.run_id,
         attempt: context.attempt,
     };
-    let log = Arc::new(RunLog::new(key.clone(), io.log, limits.log));
+    let log = Arc::new(RunLog::new(key.clone(), io.log.clone(), limits.log));
     let caps = ImportCaps {
         checkpoint: limits.checkpoint,
         state_key: limits.state_key,
         state_value: limits.state_value,
     };
+    let deadline = tokio::time::Instant::now() + limits.timeout;
+    let http = JobHttp::new(
+        io.http.clone(),
+        key.clone(),
+        log.clone(),
+        cancel.clone(),
+        deadline,
+        HttpCaps {
+            requests: limits.http_requests,
+            received: limits.http_received,
+        },
+    );
     let data = RunData::new(
         key,
         log.clone(),
-        io.checkpoints,
-        io.state,
+        &io,
         cancel.clone(),
         caps,
         limits.memory,
+        http,
     );
     let mut store = Store::new(engine, data);
     store.limiter(|state| &mut state.memory);
@@ -276,7 +298,6 @@ pub(crate) async fn execute(engine: &Engine, job: &JobComponent, request: RunReq
     store.epoch_deadline_async_yield_and_update(1);
 
     let wit_context = context.into_wit();
-    let deadline = tokio::time::Instant::now() + limits.timeout;
     let ended = {
         let call = async {
             let instance = job
@@ -338,6 +359,15 @@ pub(crate) async fn execute(engine: &Engine, job: &JobComponent, request: RunReq
         },
         _ => outcome,
     };
+    let http = state
+        .http
+        .stats
+        .lock()
+        .map(|stats| stats.clone())
+        .unwrap_or_default();
+    if http.requests > 0 {
+        log.host_line(Level::Info, http.summary());
+    }
     if let Some(reason) = outcome.reason() {
         log.host_line(Level::Error, format!("run {}: {reason}", outcome.state()));
     }
@@ -358,6 +388,7 @@ pub(crate) async fn execute(engine: &Engine, job: &JobComponent, request: RunReq
         log_bytes: log.bytes_used(),
         checkpoints_saved: state.checkpoints_saved,
         log_lines_dropped,
+        http,
     }
 }
 

@@ -1,17 +1,20 @@
 //! What a run's wasmtime `Store` holds: the run's identity and seams, its memory
-//! cap, and a WASI context that is built only if the guest touches WASI (most
-//! runs never do, and building one is a measurable share of a trivial run).
+//! cap, a WASI context that is built only if the guest touches WASI (most
+//! runs never do, and building one is a measurable share of a trivial run),
+//! and its `wasi:http` hooks.
 
 use std::sync::Arc;
 
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::runtime::RunFault;
 use crate::runtime::cancel::CancelToken;
 use crate::runtime::capture::CapturedOutput;
-use crate::runtime::io::{CheckpointStore, LogSource, RunKey, StateStore};
+use crate::runtime::http::JobHttp;
+use crate::runtime::io::{CheckpointStore, LogSource, RunIo, RunKey, StateStore};
 use crate::runtime::run_log::RunLog;
 use crate::units::ByteSize;
 
@@ -35,6 +38,8 @@ pub(crate) struct RunData {
     /// job's): what went wrong.
     pub(crate) host_failure: Option<String>,
     pub(crate) memory: MemoryCap,
+    pub(crate) http: JobHttp,
+    http_ctx: WasiHttpCtx,
     wasi: Option<WasiCtx>,
     table: ResourceTable,
 }
@@ -43,17 +48,17 @@ impl RunData {
     pub(crate) fn new(
         key: RunKey,
         log: Arc<RunLog>,
-        checkpoints: Arc<dyn CheckpointStore>,
-        state: Arc<dyn StateStore>,
+        io: &RunIo,
         cancel: CancelToken,
         caps: ImportCaps,
         memory_cap: ByteSize,
+        http: JobHttp,
     ) -> Self {
         Self {
             key,
             log,
-            checkpoints,
-            state,
+            checkpoints: io.checkpoints.clone(),
+            state: io.state.clone(),
             cancel,
             caps,
             checkpoints_saved: 0,
@@ -62,8 +67,20 @@ impl RunData {
                 cap: memory_cap.bytes() as usize,
                 exceeded: None,
             },
+            http,
+            http_ctx: WasiHttpCtx::new(),
             wasi: None,
             table: ResourceTable::new(),
+        }
+    }
+}
+
+impl WasiHttpView for RunData {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            hooks: &mut self.http,
+            table: &mut self.table,
+            ctx: &mut self.http_ctx,
         }
     }
 }

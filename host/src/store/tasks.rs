@@ -24,7 +24,7 @@ pub struct ScheduleVerdict {
 }
 
 /// The columns a user sets, in the order [`Store::upsert_task`] binds them.
-const SPEC_COLUMNS: [&str; 20] = [
+const SPEC_COLUMNS: [&str; 21] = [
     "name",
     "task_group",
     "module",
@@ -45,6 +45,7 @@ const SPEC_COLUMNS: [&str; 20] = [
     "start_at",
     "end_at",
     "keep_runs",
+    "allowed_hosts",
 ];
 
 /// `task_group = $2, module = $3, …`: every definition column but the
@@ -82,6 +83,7 @@ fn bind_spec<'q>(query: AnyQuery<'q>, spec: &'q TaskSpec) -> AnyQuery<'q> {
         .bind(spec.start_at)
         .bind(spec.end_at)
         .bind(spec.keep_runs)
+        .bind(&spec.allowed_hosts)
 }
 
 /// Splits rows into readable tasks and unreadable rows.

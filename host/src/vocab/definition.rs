@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use crate::labels::Labels;
 use crate::schedule::{LATEST_MS, MisfirePolicy, Schedule, TaskTiming, parse_time_zone};
-use crate::vocab::{HTTP_MODULE, HttpCall, TaskError, TaskRow};
+use crate::vocab::{AllowList, HTTP_MODULE, HttpCall, TaskError, TaskRow};
 
 /// What happens when a fire comes while runs of the task are still active.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,6 +206,10 @@ impl TaskDefinition {
             in_range("keep_runs", keep, 0, MAX_KEEP_RUNS)?;
         }
         in_range("retry_backoff_ms", spec.retry_backoff_ms, 0, MAX_BACKOFF_MS)?;
+        if let Some(hosts) = &spec.allowed_hosts {
+            check_length("allowed_hosts", hosts)?;
+            AllowList::parse(hosts).map_err(|e| column("allowed_hosts", hosts, e))?;
+        }
         if let Some(selector) = &spec.selector {
             check_length("selector", selector)?;
             Labels::parse(selector).map_err(|e| column("selector", selector, e))?;
@@ -372,6 +376,10 @@ mod tests {
         assert!(error(|s| s.shard_total = 0).starts_with("column `shard_total` = `0`"));
         assert!(error(|s| s.shard_params = Some("5=x".into())).contains("shard 5 does not exist"));
         assert!(error(|s| s.selector = Some("region".into())).starts_with("column `selector`"));
+        assert!(
+            error(|s| s.allowed_hosts = Some("api.example.com".into()))
+                .starts_with("column `allowed_hosts` = `api.example.com`: ")
+        );
     }
 
     #[test]
@@ -429,11 +437,12 @@ mod properties {
             retry_backoff_ms in number(), selector in proptest::option::of(text()),
             start_at in proptest::option::of(number()), end_at in proptest::option::of(number()),
             keep_runs in proptest::option::of(number()),
+            allowed_hosts in proptest::option::of(text()),
         ) -> TaskSpec {
             TaskSpec {
                 name, group, module, schedule, time_zone, paused: false, shard_total, shard_params,
                 page_size, params, concurrency, misfire, timeout_ms, memory_mib, max_retries,
-                retry_backoff_ms, selector, start_at, end_at, keep_runs,
+                retry_backoff_ms, selector, start_at, end_at, keep_runs, allowed_hosts,
             }
         }
     }

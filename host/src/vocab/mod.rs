@@ -6,12 +6,13 @@
 //! a run is asked to stop ([`CancelReason`]), who may do what through the
 //! API ([`Role`], [`Grant`]), delay tasks and what follows a callback
 //! ([`NewDelay`], [`DelayState`], [`next_step`]), HTTP tasks' calls
-//! ([`HttpCall`]).
+//! ([`HttpCall`]), lists of the hosts a request may reach ([`AllowList`]).
 //!
 //! Pure: no I/O, no clock, no SQL, no wasm. States and reasons are enums
 //! here and become text only at the edges (SQL in `store`, JSON and tables in
 //! `cli`).
 
+mod allowed_hosts;
 mod cancel;
 mod definition;
 mod delay;
@@ -21,6 +22,7 @@ mod run_state;
 mod task;
 mod task_error;
 
+pub use allowed_hosts::{AllowList, AllowedHost, Scheme, Target};
 pub use cancel::CancelReason;
 pub use definition::{
     Concurrency, MAX_BACKOFF_MS, MAX_KEEP_RUNS, MAX_MEMORY_MIB, MAX_NAME_CHARS, MAX_PAGE_SIZE,

@@ -50,6 +50,9 @@ pub struct TaskSpec {
     pub end_at: Option<i64>,
     /// Keep at most this many finished runs of the task (newest first).
     pub keep_runs: Option<i64>,
+    /// What its runs may call over `wasi:http`, in Spin's syntax
+    /// (`https://api.example.com, http://127.0.0.1:8080`); unset: nothing.
+    pub allowed_hosts: Option<String>,
 }
 
 impl TaskSpec {
@@ -76,6 +79,7 @@ impl TaskSpec {
             start_at: None,
             end_at: None,
             keep_runs: None,
+            allowed_hosts: None,
         }
     }
 

@@ -3,8 +3,8 @@
 //! A scheme is always written; a port left out is the scheme's own (80, 443).
 //! Only what a list names is reachable: an empty list allows nothing.
 
+use core::net::IpAddr;
 use std::fmt;
-use std::net::IpAddr;
 
 /// `http` or `https`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
