@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then
     rustup target add wasm32-wasip2 >&2
 fi
-packages=(hello sharded-sum pager flaky sleepy hog hostile fetch not-a-job future-job)
+packages=(hello sharded-sum pager flaky sleepy hog hostile fetch notify not-a-job future-job)
 args=()
 for p in "${packages[@]}"; do args+=(-p "$p"); done
 cargo build --quiet --release --target wasm32-wasip2 "${args[@]}" >&2

@@ -120,11 +120,18 @@ impl Request {
         let what = format!("{} {}", self.method, self.url);
         let (scheme, authority, path) = split_url(&self.url)
             .ok_or_else(|| JobError::fatal(format!("{what}: not an http:// or https:// URL")))?;
-        let entries: Vec<(String, Vec<u8>)> = self
+        let mut entries: Vec<(String, Vec<u8>)> = self
             .headers
             .iter()
             .map(|(name, value)| (name.to_ascii_lowercase(), value.as_bytes().to_vec()))
             .collect();
+        // The length is known: sent as Content-Length, not chunked.
+        if !self.body.is_empty() && !entries.iter().any(|(name, _)| name == "content-length") {
+            entries.push((
+                "content-length".to_owned(),
+                self.body.len().to_string().into_bytes(),
+            ));
+        }
         let headers = Fields::from_list(&entries).map_err(|error| {
             JobError::fatal(format!("{what}: a header cannot be sent ({error:?})"))
         })?;

@@ -57,7 +57,9 @@
 //!
 //! Jobs run sandboxed: no files, no environment variables, no network, no
 //! arguments, stdin closed. Outbound HTTP is granted per task (its
-//! `allowed_hosts`) and made with [`http`] (feature `http`). What a job has is
+//! `allowed_hosts`) and made with `http` (feature `http`); the secrets
+//! it is granted (its `secrets`) are read with `secret` (feature `secrets`).
+//! What a job has is
 //! its context (params, shard, page, checkpoint), its log, its checkpoints,
 //! its task's state and the cancel flag. Anything printed to stdout/stderr
 //! lands in the run's log.
@@ -68,6 +70,8 @@
 
 #[doc(hidden)]
 pub mod bindings;
+#[cfg(feature = "secrets")]
+mod config;
 mod context;
 mod error;
 mod host;
@@ -76,6 +80,8 @@ pub mod http;
 pub mod log;
 mod outcome;
 
+#[cfg(feature = "secrets")]
+pub use config::{config, secret};
 pub use context::{Context, Page, Shard};
 pub use error::{HostError, JobError, ParamError};
 pub use host::{cancelled, save_checkpoint, task_state};

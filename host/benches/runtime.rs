@@ -48,6 +48,7 @@ fn io() -> RunIo {
         checkpoints: Arc::new(Discard),
         state: Arc::new(MemoryState::default()),
         http: None,
+        secrets: None,
     }
 }
 

@@ -21,7 +21,7 @@ const LAYERS: &[&[&str]] = &[
     // Delay callbacks due: claiming, calling, recording.
     &["scheduler", "dispatch", "retention", "delays"],
     // Job modules; the other hosts of a cluster.
-    &["plugins", "cluster"],
+    &["plugins", "cluster", "secrets"],
     // The boundaries: the only SQL, the only wasmtime, the only outbound
     // HTTP; the counters.
     &["store", "runtime", "egress", "metrics"],
@@ -41,6 +41,7 @@ const BOUNDARIES: &[(&str, &str)] = &[
     ("wasmtime", "runtime"),
     ("wasmtime_wasi", "runtime"),
     ("wasmtime_wasi_http", "runtime"),
+    ("ring", "secrets"),
     ("hyper", "egress"),
     ("hyper_util", "egress"),
     ("rustls", "egress"),

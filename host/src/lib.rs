@@ -14,9 +14,10 @@
 //! - [`scheduler`], [`dispatch`], [`retention`], [`delays`]: turning due
 //!   tasks into runs; claiming, running and recording them; purging old run
 //!   history; calling the callbacks of due delay tasks.
-//! - [`plugins`], [`cluster`]: job modules (plugins folder, manifests, the
-//!   registry of loaded components); the other hosts (live set, run offers,
-//!   heartbeat, rescue, the fence signal, change notifications).
+//! - [`plugins`], [`cluster`], [`secrets`]: job modules (plugins folder,
+//!   manifests, the registry of loaded components); the other hosts (live
+//!   set, run offers, heartbeat, rescue, the fence signal, change
+//!   notifications); secrets sealed at rest and read by granted runs.
 //! - [`store`], [`runtime`], [`egress`], [`metrics`]: the boundaries, the
 //!   only SQL, the only wasmtime and the only outbound HTTP (allow-lists,
 //!   internal addresses refused on the resolved address); and the process's
@@ -49,6 +50,7 @@ pub mod retention;
 pub mod runtime;
 pub mod schedule;
 pub mod scheduler;
+pub mod secrets;
 pub mod serve;
 pub mod store;
 pub mod units;

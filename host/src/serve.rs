@@ -32,6 +32,7 @@ use crate::repeats::Repeats;
 use crate::retention;
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::scheduler::{FIRE_AHEAD, Scheduler, SchedulerConfig};
+use crate::secrets::Secrets;
 use crate::store::{Backend, Rescued, Store, redact};
 use crate::units::ByteSize;
 use crate::vocab::CancelReason;
@@ -189,6 +190,11 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
             offer_window: OFFER_WINDOW,
             claim_ahead: FIRE_AHEAD,
             egress: task_egress,
+            secrets: Secrets::new(
+                store.clone(),
+                config.secrets_key.clone(),
+                &config.database_url,
+            ),
         },
     );
 

@@ -36,5 +36,6 @@ mod serve_job_http;
 mod serve_plugins;
 mod serve_postgres;
 mod serve_recovery;
+mod serve_secrets;
 mod serve_tasks;
 mod store_retention;

@@ -133,6 +133,7 @@ impl Stores {
                 checkpoints: self.checkpoints.clone(),
                 state: self.state.clone(),
                 http: None,
+                secrets: None,
             },
             cancel: CancelToken::new(),
         }

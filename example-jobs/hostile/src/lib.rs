@@ -5,7 +5,8 @@
 //! locals, which overflows Rust's in-memory shadow stack first), `flood` (logs without end), `print-flood` (prints to stdout
 //! without end), `sleep` (one blocking sleep of an hour), `bad-param` (asks for
 //! an integer param `n` and gets text), `big-checkpoint` (saves a 2 MiB
-//! checkpoint, over the default cap), or `ok`.
+//! checkpoint, over the default cap), `leak-secret` (reads secret `name`
+//! and logs, prints and returns it, as a careless job might), or `ok`.
 
 use carillon_guest::{Context, JobError, Outcome, export_job, info};
 
@@ -36,6 +37,13 @@ fn run(ctx: &Context) -> Result<Outcome, JobError> {
             Ok(Outcome::done())
         }
         "exit" => std::process::exit(3),
+        "leak-secret" => {
+            let name: String = ctx.param("name")?;
+            let value = carillon_guest::secret(&name)?;
+            info!(value = value.as_str(); "the secret is {value}");
+            println!("printed: {value}");
+            Ok(Outcome::done().with_summary(format!("leaked {value}")))
+        }
         "ok" => Ok(Outcome::done().with_summary("behaved")),
         other => Err(JobError::fatal(format!("unknown mode `{other}`"))),
     }

@@ -40,6 +40,8 @@ pub(crate) struct Task {
     /// What its runs may call over `wasi:http` (`https://api.example.com,
     /// http://127.0.0.1:8080`); `null`: nothing.
     pub(crate) allowed_hosts: Option<String>,
+    /// The secrets its runs may read (`api_token, smtp.password`); `null`: none.
+    pub(crate) secrets: Option<String>,
     /// `active`, `paused`, `error` or `finished`.
     pub(crate) state: String,
     pub(crate) created_at: i64,
@@ -77,6 +79,7 @@ impl From<&TaskRow> for Task {
             end_at: spec.end_at,
             keep_runs: spec.keep_runs,
             allowed_hosts: spec.allowed_hosts.clone(),
+            secrets: spec.secrets.clone(),
             state: row.state().as_str().to_owned(),
             created_at: row.created_at,
             next_fire_at: row.next_fire_at,
@@ -139,6 +142,9 @@ pub(crate) struct TaskFields {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub(crate) allowed_hosts: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub(crate) secrets: Option<Option<String>>,
 }
 
 impl TaskFields {
@@ -171,6 +177,7 @@ impl TaskFields {
         set(&mut spec.end_at, self.end_at);
         set(&mut spec.keep_runs, self.keep_runs);
         set(&mut spec.allowed_hosts, self.allowed_hosts);
+        set(&mut spec.secrets, self.secrets);
     }
 }
 
@@ -202,6 +209,7 @@ pub(crate) struct NewTask {
     pub(crate) end_at: Option<i64>,
     pub(crate) keep_runs: Option<i64>,
     pub(crate) allowed_hosts: Option<String>,
+    pub(crate) secrets: Option<String>,
 }
 
 impl NewTask {
@@ -229,6 +237,7 @@ impl NewTask {
             end_at: Some(self.end_at),
             keep_runs: Some(self.keep_runs),
             allowed_hosts: Some(self.allowed_hosts),
+            secrets: Some(self.secrets),
         }
         .apply(&mut spec);
         spec

@@ -9,8 +9,10 @@ mod logs;
 mod module;
 mod nodes;
 mod output;
+mod quiet;
 mod run;
 mod runs;
+mod secret;
 mod serve;
 mod task;
 mod token;
@@ -75,6 +77,13 @@ enum Command {
         #[command(subcommand)]
         command: token::TokenCommand,
     },
+    /// Manage the secrets jobs may be granted (values read from stdin).
+    Secret {
+        #[command(flatten)]
+        db: database::DbArgs,
+        #[command(subcommand)]
+        command: secret::SecretCommand,
+    },
     /// Manage the console's users (passwords read from stdin).
     User {
         #[command(flatten)]
@@ -116,6 +125,7 @@ pub fn main() -> ExitCode {
         Command::Module { db, command } => block_on(module::module(&db, command)),
         Command::Token { db, command } => block_on(token::token(&db, command)),
         Command::User { db, command } => block_on(user::user(&db, command)),
+        Command::Secret { db, command } => block_on(secret::secret(&db, command)),
         Command::Delay { db, command } => block_on(delay::delay(&db, command)),
         Command::Nodes { db, json } => block_on(nodes::nodes(&db, json)),
     };

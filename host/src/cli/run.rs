@@ -2,6 +2,7 @@
 //! through the same runtime the scheduler uses, runs it once with the given
 //! context and limits against in-memory stores, prints the log and the outcome.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -17,11 +18,12 @@ use crate::config::default_cache_dir;
 use crate::dispatch::{HttpGrant, JobHttp};
 use crate::egress::{Egress, EgressConfig};
 use crate::runtime::io::HttpSender;
+use crate::runtime::io::memory::MemorySecrets;
 use crate::runtime::{
     CancelToken, PageSpec, RunContext, RunLimits, RunOutcome, RunRequest, Runtime, RuntimeConfig,
 };
 use crate::units::{ByteSize, parse_duration};
-use crate::vocab::AllowList;
+use crate::vocab::{AllowList, check_secret_name};
 
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
@@ -81,6 +83,11 @@ pub(crate) struct RunArgs {
     /// A PEM file of extra CA certificates to trust for HTTPS.
     #[arg(long, value_name = "FILE")]
     ca_roots: Option<PathBuf>,
+    /// A secret the job may read (`secret.NAME` in wasi:config): NAME=VALUE,
+    /// or NAME alone to take the value from the environment variable NAME
+    /// (a value on a command line is visible to other users); repeatable.
+    #[arg(long = "secret", value_name = "NAME[=VALUE]")]
+    secrets: Vec<String>,
 }
 
 pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -131,6 +138,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let (mut io, log, checkpoints) = crate::runtime::io::memory::run_io();
     io.http = Some(job_http(&args)?);
+    io.secrets = Some(Arc::new(MemorySecrets::new(secrets_of(&args.secrets)?)));
     let request = RunRequest {
         context,
         limits,
@@ -183,6 +191,29 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             ExitCode::from(EXIT_BAD_INPUT)
         }
     })
+}
+
+/// The `--secret` flags as names and values.
+fn secrets_of(flags: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    flags
+        .iter()
+        .map(|flag| {
+            let (name, value) = match flag.split_once('=') {
+                Some((name, value)) => (name, value.to_owned()),
+                None => (
+                    flag.as_str(),
+                    std::env::var(flag).map_err(|_| {
+                        anyhow::anyhow!(
+                            "--secret {flag}: the environment variable {flag} is not set; \
+                             set it or write --secret {flag}=VALUE"
+                        )
+                    })?,
+                ),
+            };
+            check_secret_name(name).map_err(|error| anyhow::anyhow!("--secret: {error}"))?;
+            Ok((name.to_owned(), value))
+        })
+        .collect()
 }
 
 /// The job's HTTP grant: exactly the --allow-host entries, and no internal

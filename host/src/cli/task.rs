@@ -119,6 +119,9 @@ pub(crate) struct TaskSettings {
     /// (`none` clears the list).
     #[arg(long)]
     allowed_hosts: Option<String>,
+    /// Secrets its runs may read, `api_token,smtp.password` (`none` clears).
+    #[arg(long)]
+    secrets: Option<String>,
 }
 
 impl TaskSettings {
@@ -179,6 +182,9 @@ impl TaskSettings {
         }
         if let Some(v) = &s.allowed_hosts {
             spec.allowed_hosts = (v.trim() != "none").then(|| v.clone());
+        }
+        if let Some(v) = &s.secrets {
+            spec.secrets = (v.trim() != "none").then(|| v.clone());
         }
     }
 }

@@ -2,15 +2,15 @@
 //! read from stdin (one line; at a terminal it is asked for twice, without
 //! echo) and kept only as its argon2id hash.
 
-use std::io::{BufRead as _, IsTerminal as _, Write as _};
-use std::process::{Command, Stdio};
+use std::io::IsTerminal as _;
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use clap::Subcommand;
 
 use crate::api::new_user;
 use crate::cli::database::DbArgs;
 use crate::cli::output::{say, table, time_or_dash};
+use crate::cli::quiet::read_quietly;
 use crate::clock::now_ms;
 use crate::store::AuditEntry;
 use crate::vocab::parse_groups;
@@ -41,47 +41,9 @@ pub(crate) enum UserCommand {
     },
 }
 
-/// Turns the terminal's echo off until dropped.
-struct NoEcho;
-
-impl NoEcho {
-    fn new() -> Self {
-        let _ = Command::new("stty")
-            .arg("-echo")
-            .stdin(Stdio::inherit())
-            .status();
-        Self
-    }
-}
-
-impl Drop for NoEcho {
-    fn drop(&mut self) {
-        let _ = Command::new("stty")
-            .arg("echo")
-            .stdin(Stdio::inherit())
-            .status();
-    }
-}
-
-fn read_line(prompt: Option<&str>) -> anyhow::Result<String> {
-    let _quiet = prompt.map(|prompt| {
-        eprint!("{prompt}");
-        let _ = std::io::stderr().flush();
-        NoEcho::new()
-    });
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .context("cannot read the password from stdin")?;
-    if prompt.is_some() {
-        eprintln!();
-    }
-    Ok(line.trim_end_matches(['\n', '\r']).to_owned())
-}
-
 /// The password, from stdin: asked twice at a terminal.
 fn read_password() -> anyhow::Result<String> {
+    let read_line = |prompt| read_quietly(prompt, "the password");
     if !std::io::stdin().is_terminal() {
         let password = read_line(None)?;
         if password.is_empty() {

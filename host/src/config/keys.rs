@@ -402,6 +402,20 @@ pub const KEYS: &[Key] = &[
             Ok(())
         }),
     },
+    Key {
+        name: "secrets.key",
+        env: "CARILLON_SECRETS_KEY",
+        flag: "secrets-key",
+        help: "64 hex digits sealing the secrets table, the same on every host of a cluster; on SQLite, unset means a key file beside the database, made on first use",
+        default: Shown::Words("the file beside a SQLite database"),
+        set: Set::Text("HEX", |c, v| {
+            c.secrets_key = Some(
+                v.parse()
+                    .map_err(|e: crate::secrets::KeyError| e.to_string())?,
+            );
+            Ok(())
+        }),
+    },
 ];
 
 /// The levels a log filter may name.

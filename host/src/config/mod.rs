@@ -53,6 +53,7 @@ use crate::egress::AllowList;
 use crate::labels::Labels;
 use crate::retention::Retention;
 use crate::runtime::RunLimits;
+use crate::secrets::SecretKey;
 
 /// A configuration that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -133,6 +134,9 @@ pub struct Config {
     pub delays: DelaySettings,
     /// Outbound HTTP, for every caller: internal addresses, CA roots.
     pub egress: EgressSettings,
+    /// The key secrets are sealed with; `None`: on SQLite, the file beside
+    /// the database.
+    pub secrets_key: Option<SecretKey>,
 }
 
 /// How delay callbacks are made.
@@ -201,6 +205,7 @@ impl Default for Config {
                 retry_backoff: Duration::from_secs(1),
             },
             egress: EgressSettings::default(),
+            secrets_key: None,
         }
     }
 }
@@ -518,6 +523,9 @@ mod tests {
             let value = match (key.default, key.value_name()) {
                 (Shown::Value(value), _) => value,
                 (Shown::Words(_), "HOSTS") => "https://api.example.com, http://127.0.0.1:8080",
+                (Shown::Words(_), "HEX") => {
+                    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+                }
                 (Shown::Words(_), _) => "x=y",
             };
             let file = format!("[{section}]\n{name} = \"{value}\"\n");

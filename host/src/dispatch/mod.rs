@@ -37,6 +37,7 @@ use crate::labels::Labels;
 use crate::plugins::ModuleRegistry;
 use crate::runtime::io::RunIo;
 use crate::runtime::{CancelToken, RunLimits, Runtime};
+use crate::secrets::Secrets;
 use crate::store::{ClaimedRun, Store, StoreError};
 use crate::vocab::CancelReason;
 use permits::Permits;
@@ -62,6 +63,8 @@ pub struct DispatchConfig {
     /// The client HTTP tasks and jobs' `wasi:http` requests go through,
     /// under the host's ceiling.
     pub egress: Arc<Egress>,
+    /// The secrets runs may be granted.
+    pub secrets: Secrets,
 }
 
 /// How long shutdown waits for the last run records to reach the database.
@@ -110,6 +113,7 @@ impl Dispatcher {
                 config.egress.clone(),
                 HttpGrant::TaskColumn(store.clone()),
             ))),
+            secrets: Some(Arc::new(config.secrets.clone())),
         };
         let permits = Permits::new(config.max_concurrent_runs);
         Self {

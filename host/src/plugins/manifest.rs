@@ -20,6 +20,7 @@
 //! selector = "region=eu"
 //! keep_runs = 100               # keep the newest 100 finished runs
 //! allowed_hosts = ["https://api.example.com"]   # what it may call (wasi:http)
+//! secrets = ["api_token"]       # what it may read (wasi:config, `secret.api_token`)
 //! paused = false
 //! ```
 
@@ -58,6 +59,7 @@ struct ManifestTask {
     selector: Option<String>,
     keep_runs: Option<i64>,
     allowed_hosts: Option<Vec<String>>,
+    secrets: Option<Vec<String>>,
     #[serde(default)]
     paused: bool,
 }
@@ -125,6 +127,7 @@ pub fn parse_manifest(module: &str, text: &str) -> Result<Vec<TaskSpec>, String>
             spec.selector = task.selector;
             spec.keep_runs = task.keep_runs;
             spec.allowed_hosts = task.allowed_hosts.map(|hosts| hosts.join(", "));
+            spec.secrets = task.secrets.map(|names| names.join(", "));
             spec.paused = task.paused;
             Ok(spec)
         })

@@ -2,7 +2,8 @@
 //! log lines go ([`LogSink`]), where its checkpoints are kept
 //! ([`CheckpointStore`]), where its task's state lives ([`StateStore`]) and
 //! who sends its outbound HTTP requests, deciding what it may reach
-//! ([`HttpSender`]).
+//! ([`HttpSender`]), and where the secrets its task is granted come from
+//! ([`SecretSource`]).
 //!
 //! The runtime only calls these traits. The dispatcher implements them on the
 //! database (its recorder is the log sink; its store seams write checkpoints
@@ -187,6 +188,17 @@ pub trait HttpSender: Send + Sync {
     ) -> BoxFuture<'static, Result<http::Response<HttpBody>, HttpSendError>>;
 }
 
+/// The secrets a run's task is granted.
+pub trait SecretSource: Send + Sync {
+    /// The value of secret `name`, if `run`'s task is granted it and it is
+    /// set; else why not ([`SeamError::Refused`], said to the job).
+    fn secret<'a>(
+        &'a self,
+        run: &'a RunKey,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<String, SeamError>>;
+}
+
 /// The seams a run talks to, bundled.
 #[derive(Clone)]
 pub struct RunIo {
@@ -198,6 +210,8 @@ pub struct RunIo {
     pub state: Arc<dyn StateStore>,
     /// Who sends its HTTP requests; `None`: every request is refused.
     pub http: Option<Arc<dyn HttpSender>>,
+    /// Where its granted secrets come from; `None`: no secrets.
+    pub secrets: Option<Arc<dyn SecretSource>>,
 }
 
 impl std::fmt::Debug for RunIo {
@@ -304,6 +318,34 @@ pub mod memory {
         }
     }
 
+    /// Secrets given by name, readable by any run (`carillon run --secret`).
+    #[derive(Debug, Default)]
+    pub struct MemorySecrets {
+        values: BTreeMap<String, String>,
+    }
+
+    impl MemorySecrets {
+        /// These secrets.
+        pub fn new(values: BTreeMap<String, String>) -> Self {
+            Self { values }
+        }
+    }
+
+    impl SecretSource for MemorySecrets {
+        fn secret<'a>(
+            &'a self,
+            _run: &'a RunKey,
+            name: &'a str,
+        ) -> BoxFuture<'a, Result<String, SeamError>> {
+            let value = self.values.get(name).cloned().ok_or_else(|| {
+                SeamError::Refused(format!(
+                    "secret `{name}` is not granted; give it with --secret {name}=VALUE"
+                ))
+            });
+            Box::pin(std::future::ready(value))
+        }
+    }
+
     /// A [`RunIo`] backed entirely by fresh in-memory stores; also returns the
     /// log and checkpoint stores so the caller can read them back.
     pub fn run_io() -> (RunIo, Arc<MemoryLog>, Arc<MemoryCheckpoints>) {
@@ -314,6 +356,7 @@ pub mod memory {
             checkpoints: checkpoints.clone(),
             state: Arc::new(MemoryState::default()),
             http: None,
+            secrets: None,
         };
         (io, log, checkpoints)
     }

@@ -2,7 +2,8 @@
 //!
 //! It owns wasmtime: the process's one [`Engine`] (pooling allocator, epoch
 //! interruption), the [`Linker`] with WASI p2 (nothing granted), `wasi:http`
-//! (each request decided by the run's [`io::HttpSender`]) and the contract's
+//! (each request decided by the run's [`io::HttpSender`]), `wasi:config`
+//! (params, and secrets from [`io::SecretSource`]) and the contract's
 //! imports, compiled components (cached on disk by content digest),
 //! and the per-run [`Store`](wasmtime::Store) with its memory cap, timeout and
 //! cancellation. It knows nothing of SQL, schedules or tasks beyond the
@@ -32,6 +33,7 @@ mod bindings;
 mod cancel;
 mod capture;
 mod compile_cache;
+mod config;
 mod engine;
 mod error;
 mod hand_off;
@@ -51,6 +53,7 @@ use wasmtime::component::{HasSelf, Linker};
 
 pub use cancel::CancelToken;
 pub use compile_cache::CacheOutcome;
+pub use config::SECRET_PREFIX;
 pub use error::{LoadError, RunFault};
 pub use http::HttpStats;
 pub use loader::JobComponent;
@@ -141,6 +144,10 @@ impl Runtime {
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(wasm_error)?;
         bindings::Job::add_to_linker::<RunData, HasSelf<RunData>>(&mut linker, |state| state)
             .map_err(wasm_error)?;
+        config::ConfigImports::add_to_linker::<RunData, HasSelf<RunData>>(&mut linker, |state| {
+            state
+        })
+        .map_err(wasm_error)?;
         let cache = config.cache_dir.map(|dir| CompileCache::new(dir, &engine));
         let ticker = EpochTicker::start(engine.clone(), config.epoch_tick)
             .map_err(|e| RuntimeError(format!("epoch ticker thread: {e}")))?;

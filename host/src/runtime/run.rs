@@ -14,6 +14,7 @@ use crate::clock::now_ms;
 use crate::runtime::RunFault;
 use crate::runtime::bindings::carillon::job::types as wit;
 use crate::runtime::cancel::CancelToken;
+use crate::runtime::config::RunConfig;
 use crate::runtime::http::{HttpCaps, HttpStats, JobHttp};
 use crate::runtime::io::{Level, RunIo, RunKey};
 use crate::runtime::loader::{JobComponent, error_text};
@@ -269,6 +270,7 @@ pub(crate) async fn execute(engine: &Engine, job: &JobComponent, request: RunReq
         state_value: limits.state_value,
     };
     let deadline = tokio::time::Instant::now() + limits.timeout;
+    let wit_context = Arc::new(context.into_wit());
     let http = JobHttp::new(
         io.http.clone(),
         key.clone(),
@@ -287,7 +289,13 @@ pub(crate) async fn execute(engine: &Engine, job: &JobComponent, request: RunReq
         cancel.clone(),
         caps,
         limits.memory,
-        http,
+        (
+            http,
+            RunConfig {
+                context: wit_context.clone(),
+                secrets: io.secrets.clone(),
+            },
+        ),
     );
     let mut store = Store::new(engine, data);
     store.limiter(|state| &mut state.memory);
@@ -297,7 +305,6 @@ pub(crate) async fn execute(engine: &Engine, job: &JobComponent, request: RunReq
     store.set_epoch_deadline(2);
     store.epoch_deadline_async_yield_and_update(1);
 
-    let wit_context = context.into_wit();
     let ended = {
         let call = async {
             let instance = job
@@ -358,6 +365,19 @@ pub(crate) async fn execute(engine: &Engine, job: &JobComponent, request: RunReq
             fault: RunFault::Host(format!("its database failed during the run: {failure}")),
         },
         _ => outcome,
+    };
+    // A granted secret the job put in its summary or error stays out of
+    // the record too.
+    let outcome = match outcome {
+        RunOutcome::Succeeded { summary, items } => RunOutcome::Succeeded {
+            summary: summary.map(|text| log.redacted(&text)),
+            items,
+        },
+        RunOutcome::Failed { message, retryable } => RunOutcome::Failed {
+            message: log.redacted(&message),
+            retryable,
+        },
+        fault => fault,
     };
     let http = state
         .http

@@ -28,7 +28,12 @@ struct Inner {
     stderr_partial: Vec<u8>,
     panic_location: Option<String>,
     panic_message: Option<String>,
+    /// Secret values handed to the job: never written to the log.
+    redacted: Vec<String>,
 }
+
+/// What a redacted value reads as.
+const REDACTED: &str = "[redacted]";
 
 impl RunLog {
     pub(crate) fn new(key: RunKey, sink: Arc<dyn LogSink>, cap: ByteSize) -> Self {
@@ -179,6 +184,15 @@ impl RunLog {
     ) {
         let seq = inner.next_seq;
         inner.next_seq += 1;
+        let (message, fields) = if inner.redacted.is_empty() {
+            (message, fields)
+        } else {
+            let fields = fields
+                .into_iter()
+                .map(|(key, value)| (key, redact_in(&inner.redacted, &value)))
+                .collect();
+            (redact_in(&inner.redacted, &message), fields)
+        };
         let line = LogLine {
             seq,
             at_ms: now_ms(),
@@ -192,8 +206,78 @@ impl RunLog {
         }
     }
 
+    /// From now on, `value` reads as `[redacted]` in every line (a value
+    /// shorter than 4 bytes is left: it would blank out common words).
+    pub(crate) fn redact(&self, value: &str) {
+        if value.len() >= 4 {
+            let mut inner = self.lock();
+            if !inner.redacted.iter().any(|known| known == value) {
+                inner.redacted.push(value.to_owned());
+                // Longest first, so a value that holds another goes whole.
+                inner
+                    .redacted
+                    .sort_by_key(|known| std::cmp::Reverse(known.len()));
+            }
+        }
+    }
+
+    /// `text` with every redacted value replaced.
+    pub(crate) fn redacted(&self, text: &str) -> String {
+        redact_in(&self.lock().redacted, text)
+    }
+
     /// Lines the sink could not hold (it was full).
     pub(crate) fn dropped(&self) -> u64 {
         self.lock().dropped
+    }
+}
+
+fn redact_in(values: &[String], text: &str) -> String {
+    let mut text = text.to_owned();
+    for value in values {
+        if text.contains(value.as_str()) {
+            text = text.replace(value.as_str(), REDACTED);
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::io::memory::MemoryLog;
+
+    #[test]
+    fn a_redacted_value_never_reaches_the_log() {
+        let sink = Arc::new(MemoryLog::default());
+        let key = RunKey {
+            task: Arc::from("t"),
+            run_id: 7,
+            attempt: 1,
+        };
+        let log = RunLog::new(key, sink.clone(), ByteSize::kib(64));
+        log.guest_line(Level::Info, "token s3cr3t-t0k".into(), vec![])
+            .unwrap();
+        log.redact("s3cr3t-t0k");
+        log.redact("abc");
+        log.guest_line(
+            Level::Info,
+            "sending Bearer s3cr3t-t0k to abc".into(),
+            vec![("auth".into(), "Bearer s3cr3t-t0k".into())],
+        )
+        .unwrap();
+        log.captured(LogSource::Stdout, b"s3cr3t-t0k\n").unwrap();
+        let lines = sink.lines_of(7);
+        assert_eq!(
+            lines[0].message, "token s3cr3t-t0k",
+            "lines before the read are the job's own"
+        );
+        assert_eq!(lines[1].message, "sending Bearer [redacted] to abc");
+        assert_eq!(lines[1].fields[0].1, "Bearer [redacted]");
+        assert_eq!(lines[2].message, "[redacted]");
+        assert_eq!(
+            log.redacted("failed with s3cr3t-t0k"),
+            "failed with [redacted]"
+        );
     }
 }

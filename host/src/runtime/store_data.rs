@@ -1,7 +1,7 @@
 //! What a run's wasmtime `Store` holds: the run's identity and seams, its memory
 //! cap, a WASI context that is built only if the guest touches WASI (most
 //! runs never do, and building one is a measurable share of a trivial run),
-//! and its `wasi:http` hooks.
+//! its `wasi:http` hooks and what its `wasi:config` reads from.
 
 use std::sync::Arc;
 
@@ -13,6 +13,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use crate::runtime::RunFault;
 use crate::runtime::cancel::CancelToken;
 use crate::runtime::capture::CapturedOutput;
+use crate::runtime::config::RunConfig;
 use crate::runtime::http::JobHttp;
 use crate::runtime::io::{CheckpointStore, LogSource, RunIo, RunKey, StateStore};
 use crate::runtime::run_log::RunLog;
@@ -40,6 +41,7 @@ pub(crate) struct RunData {
     pub(crate) memory: MemoryCap,
     pub(crate) http: JobHttp,
     http_ctx: WasiHttpCtx,
+    pub(crate) config: RunConfig,
     wasi: Option<WasiCtx>,
     table: ResourceTable,
 }
@@ -52,7 +54,7 @@ impl RunData {
         cancel: CancelToken,
         caps: ImportCaps,
         memory_cap: ByteSize,
-        http: JobHttp,
+        (http, config): (JobHttp, RunConfig),
     ) -> Self {
         Self {
             key,
@@ -69,6 +71,7 @@ impl RunData {
             },
             http,
             http_ctx: WasiHttpCtx::new(),
+            config,
             wasi: None,
             table: ResourceTable::new(),
         }

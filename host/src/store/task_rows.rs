@@ -38,14 +38,14 @@ pub(crate) fn columns(backend: Backend) -> &'static str {
             "rowid AS row_key, name, task_group, module, schedule, time_zone, \
              CASE WHEN typeof(paused) = 'integer' THEN paused ELSE quote(paused) END AS paused, shard_total, \
              shard_params, page_size, params, concurrency, misfire, timeout_ms, memory_mib, max_retries, \
-             retry_backoff_ms, selector, start_at, end_at, keep_runs, allowed_hosts, created_at, next_fire_at, \
-             last_fire_at, error, error_code, revision"
+             retry_backoff_ms, selector, start_at, end_at, keep_runs, allowed_hosts, secrets, created_at, \
+             next_fire_at, last_fire_at, error, error_code, revision"
         }
         Backend::Postgres => {
             "NULL AS row_key, name, task_group, module, schedule, time_zone, \
              CASE WHEN paused THEN 1 ELSE 0 END AS paused, shard_total, shard_params, page_size, params, \
              concurrency, misfire, timeout_ms, memory_mib, max_retries, retry_backoff_ms, selector, \
-             start_at, end_at, keep_runs, allowed_hosts, created_at, next_fire_at, last_fire_at, error, error_code, \
+             start_at, end_at, keep_runs, allowed_hosts, secrets, created_at, next_fire_at, last_fire_at, error, error_code, \
              revision"
         }
     }
@@ -81,6 +81,7 @@ pub(crate) fn read_task(row: &AnyRow) -> ReadRow {
         end_at: reader.optional_int("end_at"),
         keep_runs: reader.optional_int("keep_runs"),
         allowed_hosts: reader.optional_text("allowed_hosts"),
+        secrets: reader.optional_text("secrets"),
         name,
     };
     let created_at = reader.int("created_at", 0);

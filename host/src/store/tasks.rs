@@ -24,7 +24,7 @@ pub struct ScheduleVerdict {
 }
 
 /// The columns a user sets, in the order [`Store::upsert_task`] binds them.
-const SPEC_COLUMNS: [&str; 21] = [
+const SPEC_COLUMNS: [&str; 22] = [
     "name",
     "task_group",
     "module",
@@ -46,6 +46,7 @@ const SPEC_COLUMNS: [&str; 21] = [
     "end_at",
     "keep_runs",
     "allowed_hosts",
+    "secrets",
 ];
 
 /// `task_group = $2, module = $3, …`: every definition column but the
@@ -84,6 +85,7 @@ fn bind_spec<'q>(query: AnyQuery<'q>, spec: &'q TaskSpec) -> AnyQuery<'q> {
         .bind(spec.end_at)
         .bind(spec.keep_runs)
         .bind(&spec.allowed_hosts)
+        .bind(&spec.secrets)
 }
 
 /// Splits rows into readable tasks and unreadable rows.

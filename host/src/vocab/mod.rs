@@ -6,7 +6,7 @@
 //! a run is asked to stop ([`CancelReason`]), who may do what through the
 //! API ([`Role`], [`Grant`]), delay tasks and what follows a callback
 //! ([`NewDelay`], [`DelayState`], [`next_step`]), HTTP tasks' calls
-//! ([`HttpCall`]), lists of the hosts a request may reach ([`AllowList`]).
+//! ([`HttpCall`]), lists of the hosts a request may reach ([`AllowList`]), secret names.
 //!
 //! Pure: no I/O, no clock, no SQL, no wasm. States and reasons are enums
 //! here and become text only at the edges (SQL in `store`, JSON and tables in
@@ -19,6 +19,7 @@ mod delay;
 mod http_call;
 mod role;
 mod run_state;
+mod secret_name;
 mod task;
 mod task_error;
 
@@ -37,5 +38,6 @@ pub use delay::{
 pub use http_call::{BODY_KEPT_BYTES, HTTP_METHODS, HTTP_MODULE, HTTP_PARAMS, HttpCall, StatusSet};
 pub use role::{Grant, Role, parse_groups};
 pub use run_state::{RunState, UnknownRunState};
+pub use secret_name::{MAX_SECRET_NAME, check_secret_name, parse_secret_names};
 pub use task::{TaskRow, TaskSpec, TaskState};
 pub use task_error::{TaskError, TaskErrorKind};

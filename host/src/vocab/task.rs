@@ -53,6 +53,8 @@ pub struct TaskSpec {
     /// What its runs may call over `wasi:http`, in Spin's syntax
     /// (`https://api.example.com, http://127.0.0.1:8080`); unset: nothing.
     pub allowed_hosts: Option<String>,
+    /// The secrets its runs may read, `api_token, smtp.password`; unset: none.
+    pub secrets: Option<String>,
 }
 
 impl TaskSpec {
@@ -80,6 +82,7 @@ impl TaskSpec {
             end_at: None,
             keep_runs: None,
             allowed_hosts: None,
+            secrets: None,
         }
     }
 
