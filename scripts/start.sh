@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 examples="$(./scripts/build-examples.sh)"
 cargo build --quiet -p carillon
 mkdir -p plugins
-for job in hello sharded_sum pager flaky sleepy hog; do
+for job in hello sharded_sum pager flaky sleepy hog python_hello js_hello; do
     cp "$examples/$job.wasm" plugins/
     cp "example-jobs/manifests/$job.toml" plugins/
 done

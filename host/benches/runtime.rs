@@ -4,6 +4,8 @@
 //! GET from a job (`fetch`, over wasi:http) against the same GET from the
 //! host's native client, side by side against one local server.
 //!
+//! The per-run and loading tables include `hello` in Python and JavaScript.
+//!
 //! Run with `cargo bench -p carillon --bench runtime`; it prints Markdown tables
 //! for BENCHMARKS.md. `RUNS=N` changes the number of measured runs;
 //! `ONLY=http` runs the HTTP comparison alone.
@@ -58,6 +60,7 @@ fn request(io: &RunIo, context: &RunContext) -> RunRequest {
         limits: RunLimits::default(),
         io: io.clone(),
         cancel: CancelToken::new(),
+        mounts: Vec::new(),
     }
 }
 
@@ -267,15 +270,36 @@ fn main() {
     println!("## Per-run overhead ({runs} runs each)\n");
     println!("| job | mean | median | p99 | sequential runs/s | runs/s, 2 workers, 32 in flight |");
     println!("|---|---|---|---|---|---|");
-    let cases: [(&str, &str, Params); 2] = [
+    // Python and JavaScript jobs carry their interpreter: each run
+    // instantiates megabytes, so they get fewer runs.
+    let few = (runs / 20).max(50);
+    let cases: [(&str, &str, Params, usize); 4] = [
         (
             "hostile",
             "returns at once (`hostile mode=ok`)",
             vec![("mode".into(), "ok".into())],
+            runs,
         ),
-        ("hello", "logs one line with 4 fields (`hello`)", vec![]),
+        (
+            "hello",
+            "logs one line with 4 fields (`hello`)",
+            vec![],
+            runs,
+        ),
+        (
+            "python-hello",
+            "`hello` in Python (`python_hello`)",
+            vec![],
+            few,
+        ),
+        (
+            "js-hello",
+            "`hello` in JavaScript (`js_hello`)",
+            vec![],
+            few,
+        ),
     ];
-    for (name, label, params) in cases {
+    for (name, label, params, runs) in cases {
         let job = runtime.load(&examples::bytes(name)).expect("load");
         let mut context = RunContext::new(name, 1);
         context.params = params;
@@ -301,7 +325,16 @@ fn main() {
         ..RuntimeConfig::default()
     })
     .expect("runtime");
-    for name in ["hello", "sharded-sum", "pager", "flaky", "sleepy", "hog"] {
+    for name in [
+        "hello",
+        "sharded-sum",
+        "pager",
+        "flaky",
+        "sleepy",
+        "hog",
+        "python-hello",
+        "js-hello",
+    ] {
         let bytes = examples::bytes(name);
         let compile = cached.load(&bytes).expect("load").load_time();
         let mut hits: Vec<Duration> = (0..5)

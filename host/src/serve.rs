@@ -195,6 +195,7 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
                 config.secrets_key.clone(),
                 &config.database_url,
             ),
+            mounts: Arc::new(config.mounts.clone()),
         },
     );
 

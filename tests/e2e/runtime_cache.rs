@@ -34,6 +34,7 @@ fn a_restart_loads_from_the_cache_instead_of_compiling() {
             limits: RunLimits::default(),
             io,
             cancel: Default::default(),
+            mounts: Vec::new(),
         },
     ));
     assert!(report.outcome.is_success(), "{:?}", report.outcome);

@@ -136,6 +136,7 @@ impl Stores {
                 secrets: None,
             },
             cancel: CancelToken::new(),
+            mounts: Vec::new(),
         }
     }
 

@@ -42,6 +42,9 @@ pub(crate) struct Task {
     pub(crate) allowed_hosts: Option<String>,
     /// The secrets its runs may read (`api_token, smtp.password`); `null`: none.
     pub(crate) secrets: Option<String>,
+    /// The folders its runs see (`reports, inbox`: the host's `[mounts.NAME]`,
+    /// each at `/NAME`); `null`: none.
+    pub(crate) mounts: Option<String>,
     /// `active`, `paused`, `error` or `finished`.
     pub(crate) state: String,
     pub(crate) created_at: i64,
@@ -80,6 +83,7 @@ impl From<&TaskRow> for Task {
             keep_runs: spec.keep_runs,
             allowed_hosts: spec.allowed_hosts.clone(),
             secrets: spec.secrets.clone(),
+            mounts: spec.mounts.clone(),
             state: row.state().as_str().to_owned(),
             created_at: row.created_at,
             next_fire_at: row.next_fire_at,
@@ -145,6 +149,9 @@ pub(crate) struct TaskFields {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub(crate) secrets: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub(crate) mounts: Option<Option<String>>,
 }
 
 impl TaskFields {
@@ -178,6 +185,7 @@ impl TaskFields {
         set(&mut spec.keep_runs, self.keep_runs);
         set(&mut spec.allowed_hosts, self.allowed_hosts);
         set(&mut spec.secrets, self.secrets);
+        set(&mut spec.mounts, self.mounts);
     }
 }
 
@@ -210,6 +218,7 @@ pub(crate) struct NewTask {
     pub(crate) keep_runs: Option<i64>,
     pub(crate) allowed_hosts: Option<String>,
     pub(crate) secrets: Option<String>,
+    pub(crate) mounts: Option<String>,
 }
 
 impl NewTask {
@@ -238,6 +247,7 @@ impl NewTask {
             keep_runs: Some(self.keep_runs),
             allowed_hosts: Some(self.allowed_hosts),
             secrets: Some(self.secrets),
+            mounts: Some(self.mounts),
         }
         .apply(&mut spec);
         spec

@@ -14,16 +14,17 @@ use serde_json::json;
 
 use crate::cli::output::say;
 use crate::cli::{EXIT_BAD_INPUT, output, parse_param};
-use crate::config::default_cache_dir;
+use crate::config::{default_cache_dir, mount_of};
 use crate::dispatch::{HttpGrant, JobHttp};
 use crate::egress::{Egress, EgressConfig};
 use crate::runtime::io::HttpSender;
 use crate::runtime::io::memory::MemorySecrets;
 use crate::runtime::{
-    CancelToken, PageSpec, RunContext, RunLimits, RunOutcome, RunRequest, Runtime, RuntimeConfig,
+    CancelToken, Mount, PageSpec, RunContext, RunLimits, RunOutcome, RunRequest, Runtime,
+    RuntimeConfig,
 };
 use crate::units::{ByteSize, parse_duration};
-use crate::vocab::{AllowList, check_secret_name};
+use crate::vocab::{AllowList, GrantKind, check_grant_name, check_secret_name};
 
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
@@ -88,6 +89,12 @@ pub(crate) struct RunArgs {
     /// (a value on a command line is visible to other users); repeatable.
     #[arg(long = "secret", value_name = "NAME[=VALUE]")]
     secrets: Vec<String>,
+    /// A folder the job sees, read-only, at /NAME: NAME=PATH; repeatable.
+    #[arg(long = "mount", value_name = "NAME=PATH")]
+    mounts: Vec<String>,
+    /// A folder the job sees and may write, at /NAME: NAME=PATH; repeatable.
+    #[arg(long = "mount-writable", value_name = "NAME=PATH")]
+    writable_mounts: Vec<String>,
 }
 
 pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -144,6 +151,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         limits,
         io,
         cancel: CancelToken::new(),
+        mounts: mounts_of(&args)?,
     };
     let tokio = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -191,6 +199,28 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             ExitCode::from(EXIT_BAD_INPUT)
         }
     })
+}
+
+/// The `--mount` and `--mount-writable` flags as mounts.
+fn mounts_of(args: &RunArgs) -> anyhow::Result<Vec<Mount>> {
+    let read_only = args.mounts.iter().map(|flag| ("--mount", flag, false));
+    let writable = args
+        .writable_mounts
+        .iter()
+        .map(|flag| ("--mount-writable", flag, true));
+    read_only
+        .chain(writable)
+        .map(|(option, flag, writable)| {
+            let Some((name, path)) = flag.split_once('=') else {
+                bail!("{option} {flag}: write NAME=PATH (the job sees PATH at /NAME)");
+            };
+            check_grant_name(GrantKind::Mount, name)
+                .map_err(|error| anyhow::anyhow!("{option}: {error}"))?;
+            let mount = mount_of(name, path.as_ref(), writable)
+                .map_err(|error| anyhow::anyhow!("{option}: {error}"))?;
+            Ok(mount)
+        })
+        .collect()
 }
 
 /// The `--secret` flags as names and values.

@@ -122,6 +122,10 @@ pub(crate) struct TaskSettings {
     /// Secrets its runs may read, `api_token,smtp.password` (`none` clears).
     #[arg(long)]
     secrets: Option<String>,
+    /// Folders its runs see, `reports,inbox`: the host config's
+    /// `[mounts.NAME]`, each at `/NAME` (`none` clears).
+    #[arg(long)]
+    mounts: Option<String>,
 }
 
 impl TaskSettings {
@@ -185,6 +189,9 @@ impl TaskSettings {
         }
         if let Some(v) = &s.secrets {
             spec.secrets = (v.trim() != "none").then(|| v.clone());
+        }
+        if let Some(v) = &s.mounts {
+            spec.mounts = (v.trim() != "none").then(|| v.clone());
         }
     }
 }

@@ -38,21 +38,28 @@
 //! [retention]
 //! succeeded = "7d"                  # succeeded and skipped runs
 //! failed = "30d"                    # failed, timed-out, cancelled, orphaned
+//!
+//! [mounts.reports]                  # a folder tasks may be granted (named.rs)
+//! path = "/srv/reports"
+//! writable = true
 //! ```
 
 mod flags;
 pub mod keys;
+mod named;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use flags::ConfigFlags;
 pub use keys::{KEYS, Key, Shown};
+pub use named::mount_of;
 
 use crate::egress::AllowList;
 use crate::labels::Labels;
 use crate::retention::Retention;
-use crate::runtime::RunLimits;
+use crate::runtime::{Mount, RunLimits};
 use crate::secrets::SecretKey;
 
 /// A configuration that cannot be used.
@@ -137,6 +144,8 @@ pub struct Config {
     /// The key secrets are sealed with; `None`: on SQLite, the file beside
     /// the database.
     pub secrets_key: Option<SecretKey>,
+    /// Folders tasks may be granted (`[mounts.NAME]`), by name.
+    pub mounts: BTreeMap<String, Mount>,
 }
 
 /// How delay callbacks are made.
@@ -206,6 +215,7 @@ impl Default for Config {
             },
             egress: EgressSettings::default(),
             secrets_key: None,
+            mounts: BTreeMap::new(),
         }
     }
 }
@@ -297,6 +307,10 @@ impl Config {
             .parse()
             .map_err(|e: toml::de::Error| invalid(e.to_string().trim().replace('\n', " ")))?;
         for (section, entries) in &table {
+            if section == "mounts" {
+                self.mounts = named::mounts(entries).map_err(invalid)?;
+                continue;
+            }
             let in_section = |key: &&Key| key.name.split_once('.').map(|(s, _)| s) == Some(section);
             if !KEYS.iter().any(|key| in_section(&key)) {
                 let what = if entries.is_table() {
@@ -381,7 +395,12 @@ fn sections() -> Vec<String> {
             sections.push(section);
         }
     }
-    sections.iter().map(|s| format!("[{s}]")).collect()
+    let named = named::NAMED_SECTIONS.iter().map(|s| format!("[{s}.NAME]"));
+    sections
+        .iter()
+        .map(|s| format!("[{s}]"))
+        .chain(named)
+        .collect()
 }
 
 #[cfg(test)]

@@ -133,6 +133,7 @@ mod tests {
             checkpoint: None,
             selector: None,
             planned_start: 0,
+            mounts: None,
         }
     }
 

@@ -15,11 +15,11 @@ use crate::metrics;
 use crate::panics::catch_future;
 use crate::plugins::missing_module;
 use crate::runtime::{
-    CancelToken, PageSpec, RunContext, RunFault, RunLimits, RunOutcome, RunRequest,
+    CancelToken, Mount, PageSpec, RunContext, RunFault, RunLimits, RunOutcome, RunRequest,
 };
 use crate::store::{ClaimedRun, Completion, FencedCompletion};
 use crate::units::ByteSize;
-use crate::vocab::{HTTP_MODULE, parse_params};
+use crate::vocab::{GrantKind, HTTP_MODULE, parse_grant_names, parse_params};
 
 /// How an attempt went on this host.
 #[derive(Debug)]
@@ -158,11 +158,19 @@ impl Dispatcher {
                     ));
                     return Attempt::ended(RunOutcome::Fault { fault });
                 }
+                let mounts = match self.mounts_of(run) {
+                    Ok(mounts) => mounts,
+                    Err(message) => {
+                        let fault = RunFault::Instantiation(message);
+                        return Attempt::ended(RunOutcome::Fault { fault });
+                    }
+                };
                 let request = RunRequest {
                     context: context_of(run),
                     limits,
                     io: inner.io.clone(),
                     cancel: cancel.clone(),
+                    mounts,
                 };
                 let report = inner.runtime.run(&job, request).await;
                 Attempt {
@@ -205,6 +213,29 @@ impl Dispatcher {
                 );
             }
         }
+    }
+
+    /// The folders the run's task is granted, as this host configures them;
+    /// a name this host does not configure fails the run, saying so.
+    fn mounts_of(&self, run: &ClaimedRun) -> Result<Vec<Mount>, String> {
+        let Some(text) = &run.mounts else {
+            return Ok(Vec::new());
+        };
+        let names = parse_grant_names(GrantKind::Mount, text)
+            .map_err(|error| format!("the task's mounts column: {error}"))?;
+        let configured = &self.inner.config.mounts;
+        names
+            .iter()
+            .map(|name| {
+                configured.get(name).cloned().ok_or_else(|| {
+                    format!(
+                        "task `{}` is granted mount `{name}`, which host `{}` does not configure; \
+                         add [mounts.{name}] path = \"…\" to its carillon.toml",
+                        run.task, self.inner.config.node_id
+                    )
+                })
+            })
+            .collect()
     }
 
     /// The run's own limits, the host's defaults where the task sets none.

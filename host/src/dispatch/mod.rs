@@ -19,7 +19,7 @@ mod recorder;
 mod store_io;
 mod watermark;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -36,7 +36,7 @@ use crate::egress::Egress;
 use crate::labels::Labels;
 use crate::plugins::ModuleRegistry;
 use crate::runtime::io::RunIo;
-use crate::runtime::{CancelToken, RunLimits, Runtime};
+use crate::runtime::{CancelToken, Mount, RunLimits, Runtime};
 use crate::secrets::Secrets;
 use crate::store::{ClaimedRun, Store, StoreError};
 use crate::vocab::CancelReason;
@@ -65,6 +65,8 @@ pub struct DispatchConfig {
     pub egress: Arc<Egress>,
     /// The secrets runs may be granted.
     pub secrets: Secrets,
+    /// The folders runs may be granted (`[mounts.NAME]`), by name.
+    pub mounts: Arc<BTreeMap<String, Mount>>,
 }
 
 /// How long shutdown waits for the last run records to reach the database.

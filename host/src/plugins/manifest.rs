@@ -21,6 +21,7 @@
 //! keep_runs = 100               # keep the newest 100 finished runs
 //! allowed_hosts = ["https://api.example.com"]   # what it may call (wasi:http)
 //! secrets = ["api_token"]       # what it may read (wasi:config, `secret.api_token`)
+//! mounts = ["reports"]          # folders it sees (the host's [mounts.reports], at /reports)
 //! paused = false
 //! ```
 
@@ -60,6 +61,7 @@ struct ManifestTask {
     keep_runs: Option<i64>,
     allowed_hosts: Option<Vec<String>>,
     secrets: Option<Vec<String>>,
+    mounts: Option<Vec<String>>,
     #[serde(default)]
     paused: bool,
 }
@@ -128,6 +130,7 @@ pub fn parse_manifest(module: &str, text: &str) -> Result<Vec<TaskSpec>, String>
             spec.keep_runs = task.keep_runs;
             spec.allowed_hosts = task.allowed_hosts.map(|hosts| hosts.join(", "));
             spec.secrets = task.secrets.map(|names| names.join(", "));
+            spec.mounts = task.mounts.map(|names| names.join(", "));
             spec.paused = task.paused;
             Ok(spec)
         })

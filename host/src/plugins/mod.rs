@@ -7,12 +7,18 @@
 //! flight keep the version they started with. A broken file is rejected with
 //! a log line naming it, and the previous version stays live. A removed file
 //! stops its module's tasks, with the reason recorded on each task.
+//!
+//! A big module found at start-up or in the database (a Python or
+//! JavaScript job: 12–20 MB, seconds to compile the first time) loads in the
+//! background, so the host serves its other modules meanwhile; its tasks
+//! wait for it as for any module not yet loaded.
 
 mod manifest;
 mod registry;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use notify::RecursiveMode;
@@ -32,12 +38,17 @@ use crate::vocab::HTTP_MODULE;
 /// How long a file must be quiet before it is loaded.
 const DEBOUNCE: Duration = Duration::from_millis(300);
 
+/// Modules larger than this load in the background when found by a scan.
+const BIG_MODULE: usize = 4 << 20;
+
 /// Loads modules from the folder and the database into the registry.
 #[derive(Debug, Clone)]
 pub struct Plugins {
     store: Store,
     runtime: Arc<Runtime>,
     registry: Arc<ModuleRegistry>,
+    /// Modules loading in the background: the version each is loading.
+    loading: Arc<Mutex<HashMap<String, Digest>>>,
 }
 
 /// What loading a module did.
@@ -56,6 +67,55 @@ impl Plugins {
             store,
             runtime,
             registry,
+            loading: Arc::default(),
+        }
+    }
+
+    /// Loads `bytes` as module `name` now if it is small, else on a
+    /// background task (once per version: a version already loading is left
+    /// to finish). `from` says where it was found, for the log.
+    async fn load_found(&self, name: &str, bytes: Vec<u8>, source: String, from: String) {
+        if bytes.len() <= BIG_MODULE {
+            self.log_load(name, self.load(name, bytes, &source).await, &from);
+            return;
+        }
+        let digest = Digest::of(&bytes);
+        if self.registry.digest(name) == Some(digest) {
+            return;
+        }
+        {
+            let mut loading = self.loading.lock().unwrap_or_else(|e| e.into_inner());
+            if loading.get(name) == Some(&digest) {
+                return;
+            }
+            loading.insert(name.to_owned(), digest);
+        }
+        tracing::info!(module = %name, bytes = bytes.len(), %from, "big module: loading it in the background");
+        let plugins = self.clone();
+        let name = name.to_owned();
+        tokio::spawn(async move {
+            let loaded = plugins.load(&name, bytes, &source).await;
+            plugins.log_load(&name, loaded, &from);
+            let mut loading = plugins.loading.lock().unwrap_or_else(|e| e.into_inner());
+            if loading.get(&name) == Some(&digest) {
+                loading.remove(&name);
+            }
+        });
+    }
+
+    fn log_load(&self, name: &str, loaded: anyhow::Result<LoadOutcome>, from: &str) {
+        match loaded {
+            Ok(LoadOutcome::Loaded(digest)) => {
+                tracing::info!(module = %name, digest = %digest.short(), %from, "module loaded");
+            }
+            Ok(LoadOutcome::Unchanged(_)) => {}
+            Err(error) => {
+                let previous = match self.registry.digest(name) {
+                    Some(digest) => format!("version {} stays live", digest.short()),
+                    None => "the module is not loaded".to_owned(),
+                };
+                tracing::error!(module = %name, %from, "plugin rejected: {error:#}; {previous}");
+            }
         }
     }
 
@@ -100,21 +160,9 @@ impl Plugins {
             let Some((_, bytes)) = self.store.module_bytes(&module.name).await? else {
                 continue;
             };
-            let runtime = self.runtime.clone();
-            let loaded = tokio::task::spawn_blocking(move || runtime.load(&bytes)).await;
-            match loaded {
-                Ok(Ok(job)) => {
-                    tracing::info!(module = %module.name, digest = %job.digest().short(), "module loaded from the database");
-                    self.registry.insert(&module.name, job);
-                    self.store.unblock_module_tasks(&module.name).await?;
-                }
-                Ok(Err(error)) => {
-                    tracing::error!(module = %module.name, "module in the database does not load: {error}");
-                }
-                Err(error) => {
-                    tracing::error!(module = %module.name, "loading module failed: {error}")
-                }
-            }
+            let source = module.source.clone();
+            self.load_found(&module.name, bytes, source, "the database".to_owned())
+                .await;
         }
         for name in self.registry.names() {
             if !stored.iter().any(|m| m.name == name) {
@@ -185,19 +233,8 @@ impl Plugins {
             }
         };
         let source = format!("folder:{}", path.display());
-        match self.load(name, bytes, &source).await {
-            Ok(LoadOutcome::Loaded(digest)) => {
-                tracing::info!(module = %name, digest = %digest.short(), file = %path.display(), "module loaded");
-            }
-            Ok(LoadOutcome::Unchanged(_)) => {}
-            Err(error) => {
-                let previous = match self.registry.digest(name) {
-                    Some(digest) => format!("version {} stays live", digest.short()),
-                    None => "the module is not loaded".to_owned(),
-                };
-                tracing::error!(module = %name, file = %path.display(), "plugin rejected: {error:#}; {previous}");
-            }
-        }
+        self.load_found(name, bytes, source, path.display().to_string())
+            .await;
     }
 
     async fn remove_module(&self, name: &str, path: &Path) -> Result<(), StoreError> {

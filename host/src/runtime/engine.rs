@@ -12,8 +12,11 @@ use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAlloc
 use crate::runtime::RuntimeConfig;
 
 /// Core instances, memories and tables a component may use: a Rust job built
-/// for wasm32-wasip2 uses a handful of each (its module plus adapter shims).
-const CORE_INSTANCES_PER_RUN: u32 = 8;
+/// for wasm32-wasip2 uses a handful of each (its module plus adapter shims);
+/// a Python job (componentize-py) uses 14 core instances, a JavaScript one
+/// (ComponentizeJS) 9. The pool reserves them per slot, so the bound costs
+/// address space, not memory.
+const CORE_INSTANCES_PER_RUN: u32 = 16;
 const MEMORIES_PER_RUN: u32 = 2;
 const TABLES_PER_RUN: u32 = 8;
 

@@ -8,7 +8,7 @@ use crate::vocab::RunState;
 /// Why bytes offered as a job could not become a runnable job component.
 ///
 /// Every variant is permanent for the given bytes: load a different file.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum LoadError {
     /// The bytes are not WebAssembly at all.
     #[error(

@@ -62,11 +62,11 @@ pub(crate) fn load(
     engine: &Engine,
     linker: &Linker<RunData>,
     cache: Option<&CompileCache>,
+    digest: Digest,
     bytes: &[u8],
 ) -> Result<JobComponent, LoadError> {
     let started = Instant::now();
     check_header(bytes)?;
-    let digest = Digest::of(bytes);
     let cached = cache.and_then(|cache| cache.get(engine, &digest));
     let cache_outcome = if cached.is_some() {
         CacheOutcome::Hit

@@ -3,7 +3,8 @@
 //! It owns wasmtime: the process's one [`Engine`] (pooling allocator, epoch
 //! interruption), the [`Linker`] with WASI p2 (nothing granted), `wasi:http`
 //! (each request decided by the run's [`io::HttpSender`]), `wasi:config`
-//! (params, and secrets from [`io::SecretSource`]) and the contract's
+//! (params, and secrets from [`io::SecretSource`]), the folders a run is
+//! granted ([`Mount`]) and the contract's
 //! imports, compiled components (cached on disk by content digest),
 //! and the per-run [`Store`](wasmtime::Store) with its memory cap, timeout and
 //! cancellation. It knows nothing of SQL, schedules or tasks beyond the
@@ -23,6 +24,7 @@
 //!         limits: RunLimits::default(),
 //!         io,
 //!         cancel: CancelToken::new(),
+//!         mounts: Vec::new(),
 //!     })
 //!     .await;
 //! println!("{:?}: {:?}", report.outcome, log.lines_of(1));
@@ -41,11 +43,14 @@ mod host_imports;
 mod http;
 pub mod io;
 mod loader;
+mod mounts;
 mod run;
 mod run_log;
 mod store_data;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use wasmtime::Engine;
@@ -57,8 +62,10 @@ pub use config::SECRET_PREFIX;
 pub use error::{LoadError, RunFault};
 pub use http::HttpStats;
 pub use loader::JobComponent;
+pub use mounts::Mount;
 pub use run::{PageSpec, RunContext, RunLimits, RunOutcome, RunReport, RunRequest};
 
+use crate::digest::Digest;
 use crate::units::ByteSize;
 use compile_cache::CompileCache;
 use engine::EpochTicker;
@@ -100,6 +107,9 @@ impl Default for RuntimeConfig {
     }
 }
 
+/// How many refusals are remembered (a bound, not a goal: each is a line).
+const REFUSALS_KEPT: usize = 1024;
+
 /// The engine could not be set up.
 #[derive(Debug, thiserror::Error)]
 #[error("could not start the WebAssembly runtime: {0}")]
@@ -111,6 +121,9 @@ pub struct Runtime {
     max_memory: ByteSize,
     linker: Linker<RunData>,
     cache: Option<CompileCache>,
+    /// Why components were refused, by digest: a refusal is permanent for
+    /// the bytes, and deciding it again can mean compiling for seconds.
+    refused: Mutex<HashMap<Digest, LoadError>>,
     /// The threads jobs run on (`None` only while dropping).
     jobs: Option<tokio::runtime::Runtime>,
     _ticker: EpochTicker,
@@ -166,6 +179,7 @@ impl Runtime {
             max_memory: config.max_memory,
             linker,
             cache,
+            refused: Mutex::default(),
             jobs: Some(jobs),
             _ticker: ticker,
         })
@@ -173,8 +187,29 @@ impl Runtime {
 
     /// Validates, compiles (or loads from the cache) and pre-instantiates a job
     /// component. CPU-heavy on a cache miss: call it off the hot path.
+    /// A component refused before is refused again at once, with the same
+    /// error.
     pub fn load(&self, bytes: &[u8]) -> Result<JobComponent, LoadError> {
-        loader::load(&self.engine, &self.linker, self.cache.as_ref(), bytes)
+        let digest = Digest::of(bytes);
+        let refused = || self.refused.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(refusal) = refused().get(&digest) {
+            return Err(refusal.clone());
+        }
+        let loaded = loader::load(
+            &self.engine,
+            &self.linker,
+            self.cache.as_ref(),
+            digest,
+            bytes,
+        );
+        if let Err(refusal) = &loaded {
+            let mut refused = refused();
+            if refused.len() >= REFUSALS_KEPT {
+                refused.clear();
+            }
+            refused.insert(digest, refusal.clone());
+        }
+        loaded
     }
 
     /// The largest memory cap a run may be given (the pool's slot size).

@@ -18,6 +18,7 @@ use crate::runtime::config::RunConfig;
 use crate::runtime::http::{HttpCaps, HttpStats, JobHttp};
 use crate::runtime::io::{Level, RunIo, RunKey};
 use crate::runtime::loader::{JobComponent, error_text};
+use crate::runtime::mounts::Mount;
 use crate::runtime::run_log::RunLog;
 use crate::runtime::store_data::{ImportCaps, RunData};
 use crate::units::{ByteSize, format_duration};
@@ -155,6 +156,8 @@ pub struct RunRequest {
     pub io: RunIo,
     /// How to stop it early.
     pub cancel: CancelToken,
+    /// The folders it sees, each at `/NAME`; empty: none.
+    pub mounts: Vec<Mount>,
 }
 
 /// How a run ended.
@@ -257,6 +260,7 @@ pub(crate) async fn execute(engine: &Engine, job: &JobComponent, request: RunReq
         limits,
         io,
         cancel,
+        mounts,
     } = request;
     let key = RunKey {
         task: Arc::from(context.task.as_str()),
@@ -282,7 +286,7 @@ pub(crate) async fn execute(engine: &Engine, job: &JobComponent, request: RunReq
             received: limits.http_received,
         },
     );
-    let data = RunData::new(
+    let mut data = RunData::new(
         key,
         log.clone(),
         &io,
@@ -297,6 +301,11 @@ pub(crate) async fn execute(engine: &Engine, job: &JobComponent, request: RunReq
             },
         ),
     );
+    if !mounts.is_empty()
+        && let Err(message) = data.mount(&mounts)
+    {
+        return not_run(RunFault::Instantiation(message));
+    }
     let mut store = Store::new(engine, data);
     store.limiter(|state| &mut state.memory);
     // A run yields to the others at every epoch tick, but not before its

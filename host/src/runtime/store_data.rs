@@ -1,13 +1,14 @@
 //! What a run's wasmtime `Store` holds: the run's identity and seams, its memory
 //! cap, a WASI context that is built only if the guest touches WASI (most
 //! runs never do, and building one is a measurable share of a trivial run),
-//! its `wasi:http` hooks and what its `wasi:config` reads from.
+//! its `wasi:http` hooks and what its `wasi:config` reads from. A run
+//! granted folders has its WASI context built up front, with them in it.
 
 use std::sync::Arc;
 
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::runtime::RunFault;
@@ -16,6 +17,7 @@ use crate::runtime::capture::CapturedOutput;
 use crate::runtime::config::RunConfig;
 use crate::runtime::http::JobHttp;
 use crate::runtime::io::{CheckpointStore, LogSource, RunIo, RunKey, StateStore};
+use crate::runtime::mounts::{Mount, preopen};
 use crate::runtime::run_log::RunLog;
 use crate::units::ByteSize;
 
@@ -78,6 +80,28 @@ impl RunData {
     }
 }
 
+impl RunData {
+    /// Builds the WASI context now, with `mounts` opened in it (a run with
+    /// none builds it only if the guest touches WASI); says which mount
+    /// could not be opened.
+    pub(crate) fn mount(&mut self, mounts: &[Mount]) -> Result<(), String> {
+        let mut builder = wasi_builder(&self.log);
+        preopen(&mut builder, mounts)?;
+        self.wasi = Some(builder.build());
+        Ok(())
+    }
+}
+
+/// Nothing granted: no preopened dirs, no env, no args, no network (sockets
+/// are denied unless allowed), stdin closed; stdout and stderr captured.
+fn wasi_builder(log: &Arc<RunLog>) -> WasiCtxBuilder {
+    let mut builder = WasiCtx::builder();
+    builder
+        .stdout(CapturedOutput::new(log.clone(), LogSource::Stdout))
+        .stderr(CapturedOutput::new(log.clone(), LogSource::Stderr));
+    builder
+}
+
 impl WasiHttpView for RunData {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
         WasiHttpCtxView {
@@ -91,14 +115,7 @@ impl WasiHttpView for RunData {
 impl WasiView for RunData {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         let log = &self.log;
-        let wasi = self.wasi.get_or_insert_with(|| {
-            // Nothing granted: no preopened dirs, no env, no args, no network
-            // (sockets are denied unless allowed), stdin closed.
-            WasiCtx::builder()
-                .stdout(CapturedOutput::new(log.clone(), LogSource::Stdout))
-                .stderr(CapturedOutput::new(log.clone(), LogSource::Stderr))
-                .build()
-        });
+        let wasi = self.wasi.get_or_insert_with(|| wasi_builder(log).build());
         WasiCtxView {
             ctx: wasi,
             table: &mut self.table,

@@ -51,12 +51,15 @@ pub struct ClaimedRun {
     /// When the run is to start here (ms): its slot, or the claim if later.
     #[sqlx(rename = "started_at")]
     pub planned_start: i64,
+    /// The folders its task is granted now (its `mounts` column).
+    pub mounts: Option<String>,
 }
 
 /// The columns a [`ClaimedRun`] is read from.
 const CLAIM_COLUMNS: &str = "id, task, task_group, scheduled_at, shard_index, shard_total, shard_param, \
     page_index, page_size, not_before, params, module, timeout_ms, memory_mib, attempt, max_attempts, \
-    retry_backoff_ms, checkpoint, selector, started_at";
+    retry_backoff_ms, checkpoint, selector, started_at, \
+    (SELECT mounts FROM tasks WHERE tasks.name = runs.task) AS mounts";
 
 impl Store {
     /// Claims up to `limit` pending runs due by `due_by` for `node`, in one

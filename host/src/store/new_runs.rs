@@ -164,6 +164,7 @@ fn claimed_at_insert(id: i64, task: &TaskRow, run: &NewRun, now: i64) -> Claimed
         checkpoint: None,
         selector: spec.selector.clone(),
         planned_start: run.scheduled_at.max(now),
+        mounts: spec.mounts.clone(),
     }
 }
 

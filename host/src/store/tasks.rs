@@ -24,7 +24,7 @@ pub struct ScheduleVerdict {
 }
 
 /// The columns a user sets, in the order [`Store::upsert_task`] binds them.
-const SPEC_COLUMNS: [&str; 22] = [
+const SPEC_COLUMNS: [&str; 23] = [
     "name",
     "task_group",
     "module",
@@ -47,6 +47,7 @@ const SPEC_COLUMNS: [&str; 22] = [
     "keep_runs",
     "allowed_hosts",
     "secrets",
+    "mounts",
 ];
 
 /// `task_group = $2, module = $3, …`: every definition column but the
@@ -86,6 +87,7 @@ fn bind_spec<'q>(query: AnyQuery<'q>, spec: &'q TaskSpec) -> AnyQuery<'q> {
         .bind(spec.keep_runs)
         .bind(&spec.allowed_hosts)
         .bind(&spec.secrets)
+        .bind(&spec.mounts)
 }
 
 /// Splits rows into readable tasks and unreadable rows.

@@ -9,7 +9,10 @@ use std::str::FromStr;
 
 use crate::labels::Labels;
 use crate::schedule::{LATEST_MS, MisfirePolicy, Schedule, TaskTiming, parse_time_zone};
-use crate::vocab::{AllowList, HTTP_MODULE, HttpCall, TaskError, TaskRow, parse_secret_names};
+use crate::vocab::{
+    AllowList, GrantKind, HTTP_MODULE, HttpCall, TaskError, TaskRow, parse_grant_names,
+    parse_secret_names,
+};
 
 /// What happens when a fire comes while runs of the task are still active.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,6 +216,10 @@ impl TaskDefinition {
         if let Some(names) = &spec.secrets {
             check_length("secrets", names)?;
             parse_secret_names(names).map_err(|e| column("secrets", names, e))?;
+        }
+        if let Some(names) = &spec.mounts {
+            check_length("mounts", names)?;
+            parse_grant_names(GrantKind::Mount, names).map_err(|e| column("mounts", names, e))?;
         }
         if let Some(selector) = &spec.selector {
             check_length("selector", selector)?;
@@ -443,11 +450,13 @@ mod properties {
             keep_runs in proptest::option::of(number()),
             allowed_hosts in proptest::option::of(text()),
             secrets in proptest::option::of(text()),
+            mounts in proptest::option::of(text()),
         ) -> TaskSpec {
             TaskSpec {
                 name, group, module, schedule, time_zone, paused: false, shard_total, shard_params,
                 page_size, params, concurrency, misfire, timeout_ms, memory_mib, max_retries,
                 retry_backoff_ms, selector, start_at, end_at, keep_runs, allowed_hosts, secrets,
+                mounts,
             }
         }
     }

@@ -6,7 +6,8 @@
 //! a run is asked to stop ([`CancelReason`]), who may do what through the
 //! API ([`Role`], [`Grant`]), delay tasks and what follows a callback
 //! ([`NewDelay`], [`DelayState`], [`next_step`]), HTTP tasks' calls
-//! ([`HttpCall`]), lists of the hosts a request may reach ([`AllowList`]), secret names.
+//! ([`HttpCall`]), lists of the hosts a request may reach ([`AllowList`]), the names of
+//! secrets and mounts a task is granted ([`GrantKind`]).
 //!
 //! Pure: no I/O, no clock, no SQL, no wasm. States and reasons are enums
 //! here and become text only at the edges (SQL in `store`, JSON and tables in
@@ -16,10 +17,10 @@ mod allowed_hosts;
 mod cancel;
 mod definition;
 mod delay;
+mod grant_names;
 mod http_call;
 mod role;
 mod run_state;
-mod secret_name;
 mod task;
 mod task_error;
 
@@ -35,9 +36,12 @@ pub use delay::{
     MAX_DELAY_ID_CHARS, MAX_DELAY_RETRIES, MAX_HEADERS, MAX_RETRY_WAIT_MS, MAX_URL_BYTES, NewDelay,
     NextStep, due_time, next_step,
 };
+pub use grant_names::{
+    GrantKind, MAX_GRANT_NAME, check_grant_name, check_secret_name, parse_grant_names,
+    parse_secret_names,
+};
 pub use http_call::{BODY_KEPT_BYTES, HTTP_METHODS, HTTP_MODULE, HTTP_PARAMS, HttpCall, StatusSet};
 pub use role::{Grant, Role, parse_groups};
 pub use run_state::{RunState, UnknownRunState};
-pub use secret_name::{MAX_SECRET_NAME, check_secret_name, parse_secret_names};
 pub use task::{TaskRow, TaskSpec, TaskState};
 pub use task_error::{TaskError, TaskErrorKind};

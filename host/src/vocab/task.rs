@@ -55,6 +55,9 @@ pub struct TaskSpec {
     pub allowed_hosts: Option<String>,
     /// The secrets its runs may read, `api_token, smtp.password`; unset: none.
     pub secrets: Option<String>,
+    /// The folders its runs see, `reports, inbox` (names of the host's
+    /// `[mounts.NAME]`, each at `/NAME`); unset: none.
+    pub mounts: Option<String>,
 }
 
 impl TaskSpec {
@@ -83,6 +86,7 @@ impl TaskSpec {
             keep_runs: None,
             allowed_hosts: None,
             secrets: None,
+            mounts: None,
         }
     }
 

@@ -1,0 +1,4 @@
+-- The folders a task's runs see (`reports, inbox`): names of the host
+-- config's [mounts.NAME] sections; each appears to the job at /NAME. NULL: none.
+ALTER TABLE tasks ADD COLUMN mounts TEXT
+    CHECK (mounts IS NULL OR typeof(mounts) = 'text');
