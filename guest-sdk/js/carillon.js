@@ -20,10 +20,10 @@
 //   Anything else thrown fails the run as retryable, with its message, as `?`
 //   does for a Rust error.
 
-import { log } from 'carillon:job/log@0.1.0';
-import { save } from 'carillon:job/checkpoint@0.1.0';
-import { cancelled as hostCancelled } from 'carillon:job/cancel@0.1.0';
-import * as hostState from 'carillon:job/state@0.1.0';
+import { log } from 'carillon:job/log@0.2.0';
+import { save } from 'carillon:job/checkpoint@0.2.0';
+import { cancelled as hostCancelled } from 'carillon:job/cancel@0.2.0';
+import * as hostState from 'carillon:job/state@0.2.0';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -3,7 +3,7 @@
 //!
 //! A job is a function from the run's [`Context`] to an [`Outcome`] or a
 //! [`JobError`]. One line, [`export_job!`], turns it into the `run` export of the
-//! `carillon:job@0.1.0` world; build the crate as a `cdylib` for `wasm32-wasip2`
+//! `carillon:job@0.2.0` world; build the crate as a `cdylib` for `wasm32-wasip2`
 //! and the `.wasm` it produces is a job component any Carillon host can run.
 //!
 //! ```no_run
@@ -56,9 +56,11 @@
 //! ## What a job may do
 //!
 //! Jobs run sandboxed: no files, no environment variables, no network, no
-//! arguments, stdin closed. Outbound HTTP is granted per task (its
+//! arguments, stdin closed, unless granted. Outbound HTTP is granted per task (its
 //! `allowed_hosts`) and made with `http` (feature `http`); the secrets
-//! it is granted (its `secrets`) are read with `secret` (feature `secrets`).
+//! it is granted (its `secrets`) are read with `secret` (feature `secrets`);
+//! the databases it is granted (its `databases`) are queried with [`sql`];
+//! the folders it is granted (its `mounts`) are at `/NAME`, for `std::fs`.
 //! What a job has is
 //! its context (params, shard, page, checkpoint), its log, its checkpoints,
 //! its task's state and the cancel flag. Anything printed to stdout/stderr
@@ -79,6 +81,7 @@ mod host;
 pub mod http;
 pub mod log;
 mod outcome;
+pub mod sql;
 
 #[cfg(feature = "secrets")]
 pub use config::{config, secret};

@@ -51,6 +51,7 @@ fn io() -> RunIo {
         state: Arc::new(MemoryState::default()),
         http: None,
         secrets: None,
+        sql: None,
     }
 }
 

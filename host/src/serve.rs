@@ -33,7 +33,7 @@ use crate::retention;
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::scheduler::{FIRE_AHEAD, Scheduler, SchedulerConfig};
 use crate::secrets::Secrets;
-use crate::store::{Backend, Rescued, Store, redact};
+use crate::store::{Backend, JobDatabases, Rescued, Store, redact};
 use crate::units::ByteSize;
 use crate::vocab::CancelReason;
 use crate::vocab::HTTP_MODULE;
@@ -196,6 +196,7 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
                 &config.database_url,
             ),
             mounts: Arc::new(config.mounts.clone()),
+            databases: JobDatabases::new(config.databases.clone()),
         },
     );
 

@@ -39,5 +39,6 @@ mod serve_plugins;
 mod serve_postgres;
 mod serve_recovery;
 mod serve_secrets;
+mod serve_sql;
 mod serve_tasks;
 mod store_retention;

@@ -183,3 +183,29 @@ fn a_wrongly_typed_param_fails_the_run_naming_param_type_and_value() {
         "param `to`: expected u64, but the param is not set"
     );
 }
+
+#[test]
+fn a_job_built_for_contract_0_1_0_runs_unchanged() {
+    let job = load("contract-0-1-job");
+    let stores = Stores::default();
+    let first = stores.run(&job, RunContext::new("old", 1), RunLimits::default());
+    assert!(
+        first
+            .log_text()
+            .contains("built for carillon:job@0.1.0 task=old"),
+        "{}",
+        first.log_text()
+    );
+    let second = stores.run(&job, RunContext::new("old", 2), RunLimits::default());
+    match second.report.outcome {
+        RunOutcome::Succeeded { summary, items } => {
+            assert_eq!(items, 2, "its task state is kept between runs");
+            assert_eq!(
+                summary.as_deref(),
+                Some("0.1.0 job, run 2, cancelled: false")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(stores.checkpoints.last(2).as_deref(), Some(&b"done"[..]));
+}

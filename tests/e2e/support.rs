@@ -134,6 +134,7 @@ impl Stores {
                 state: self.state.clone(),
                 http: None,
                 secrets: None,
+                sql: None,
             },
             cancel: CancelToken::new(),
             mounts: Vec::new(),

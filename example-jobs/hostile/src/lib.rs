@@ -6,7 +6,8 @@
 //! without end), `sleep` (one blocking sleep of an hour), `bad-param` (asks for
 //! an integer param `n` and gets text), `big-checkpoint` (saves a 2 MiB
 //! checkpoint, over the default cap), `leak-secret` (reads secret `name`
-//! and logs, prints and returns it, as a careless job might), or `ok`.
+//! and logs, prints and returns it, as a careless job might), `sql` (runs
+//! query `statement` on `database`, say one that never ends), or `ok`.
 
 use carillon_guest::{Context, JobError, Outcome, export_job, info};
 
@@ -43,6 +44,12 @@ fn run(ctx: &Context) -> Result<Outcome, JobError> {
             info!(value = value.as_str(); "the secret is {value}");
             println!("printed: {value}");
             Ok(Outcome::done().with_summary(format!("leaked {value}")))
+        }
+        "sql" => {
+            let database: String = ctx.param("database")?;
+            let statement: String = ctx.param("statement")?;
+            let rows = carillon_guest::sql::query(&database, &statement, &[])?;
+            Ok(Outcome::items(rows.len() as u64).with_summary(format!("{} rows", rows.len())))
         }
         "ok" => Ok(Outcome::done().with_summary("behaved")),
         other => Err(JobError::fatal(format!("unknown mode `{other}`"))),

@@ -45,6 +45,9 @@ pub(crate) struct Task {
     /// The folders its runs see (`reports, inbox`: the host's `[mounts.NAME]`,
     /// each at `/NAME`); `null`: none.
     pub(crate) mounts: Option<String>,
+    /// The databases its runs may query through the `sql` import (`crm,
+    /// warehouse`: the host's `[databases.NAME]`); `null`: none.
+    pub(crate) databases: Option<String>,
     /// `active`, `paused`, `error` or `finished`.
     pub(crate) state: String,
     pub(crate) created_at: i64,
@@ -84,6 +87,7 @@ impl From<&TaskRow> for Task {
             allowed_hosts: spec.allowed_hosts.clone(),
             secrets: spec.secrets.clone(),
             mounts: spec.mounts.clone(),
+            databases: spec.databases.clone(),
             state: row.state().as_str().to_owned(),
             created_at: row.created_at,
             next_fire_at: row.next_fire_at,
@@ -152,6 +156,9 @@ pub(crate) struct TaskFields {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub(crate) mounts: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub(crate) databases: Option<Option<String>>,
 }
 
 impl TaskFields {
@@ -186,6 +193,7 @@ impl TaskFields {
         set(&mut spec.allowed_hosts, self.allowed_hosts);
         set(&mut spec.secrets, self.secrets);
         set(&mut spec.mounts, self.mounts);
+        set(&mut spec.databases, self.databases);
     }
 }
 
@@ -219,6 +227,7 @@ pub(crate) struct NewTask {
     pub(crate) allowed_hosts: Option<String>,
     pub(crate) secrets: Option<String>,
     pub(crate) mounts: Option<String>,
+    pub(crate) databases: Option<String>,
 }
 
 impl NewTask {
@@ -248,6 +257,7 @@ impl NewTask {
             allowed_hosts: Some(self.allowed_hosts),
             secrets: Some(self.secrets),
             mounts: Some(self.mounts),
+            databases: Some(self.databases),
         }
         .apply(&mut spec);
         spec

@@ -15,7 +15,7 @@ use serde_json::json;
 use crate::cli::output::say;
 use crate::cli::{EXIT_BAD_INPUT, output, parse_param};
 use crate::config::{default_cache_dir, mount_of};
-use crate::dispatch::{HttpGrant, JobHttp};
+use crate::dispatch::{HttpGrant, JobHttp, JobSql, SqlGrant};
 use crate::egress::{Egress, EgressConfig};
 use crate::runtime::io::HttpSender;
 use crate::runtime::io::memory::MemorySecrets;
@@ -23,6 +23,7 @@ use crate::runtime::{
     CancelToken, Mount, PageSpec, RunContext, RunLimits, RunOutcome, RunRequest, Runtime,
     RuntimeConfig,
 };
+use crate::store::{JobDatabase, JobDatabases};
 use crate::units::{ByteSize, parse_duration};
 use crate::vocab::{AllowList, GrantKind, check_grant_name, check_secret_name};
 
@@ -95,6 +96,10 @@ pub(crate) struct RunArgs {
     /// A folder the job sees and may write, at /NAME: NAME=PATH; repeatable.
     #[arg(long = "mount-writable", value_name = "NAME=PATH")]
     writable_mounts: Vec<String>,
+    /// A database the job may query with the `sql` import, as NAME:
+    /// NAME=URL (`postgres://…` or `sqlite://…`); repeatable.
+    #[arg(long = "sql", value_name = "NAME=URL")]
+    databases: Vec<String>,
 }
 
 pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -146,6 +151,10 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let (mut io, log, checkpoints) = crate::runtime::io::memory::run_io();
     io.http = Some(job_http(&args)?);
     io.secrets = Some(Arc::new(MemorySecrets::new(secrets_of(&args.secrets)?)));
+    io.sql = Some(Arc::new(JobSql::new(
+        JobDatabases::new(databases_of(&args.databases)?),
+        SqlGrant::All,
+    )));
     let request = RunRequest {
         context,
         limits,
@@ -170,6 +179,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             "duration_ms": report.duration.as_secs_f64() * 1000.0,
             "checkpoints_saved": report.checkpoints_saved,
             "http": report.http,
+            "sql": report.sql,
             "last_checkpoint": last_checkpoint.as_ref().map(|c| String::from_utf8_lossy(c).into_owned()),
             "logs": lines,
         });
@@ -219,6 +229,27 @@ fn mounts_of(args: &RunArgs) -> anyhow::Result<Vec<Mount>> {
             let mount = mount_of(name, path.as_ref(), writable)
                 .map_err(|error| anyhow::anyhow!("{option}: {error}"))?;
             Ok(mount)
+        })
+        .collect()
+}
+
+/// The `--sql` flags as connections.
+fn databases_of(flags: &[String]) -> anyhow::Result<BTreeMap<String, JobDatabase>> {
+    flags
+        .iter()
+        .map(|flag| {
+            let Some((name, url)) = flag.split_once('=') else {
+                bail!("--sql {flag}: write NAME=URL, e.g. --sql shop=sqlite://shop.db");
+            };
+            check_grant_name(GrantKind::Database, name)
+                .map_err(|error| anyhow::anyhow!("--sql: {error}"))?;
+            let database = JobDatabase {
+                name: name.to_owned(),
+                url: url.to_owned(),
+                max_rows: JobDatabase::DEFAULT_MAX_ROWS,
+                max_connections: 1,
+            };
+            Ok((name.to_owned(), database))
         })
         .collect()
 }

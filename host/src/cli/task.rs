@@ -126,6 +126,10 @@ pub(crate) struct TaskSettings {
     /// `[mounts.NAME]`, each at `/NAME` (`none` clears).
     #[arg(long)]
     mounts: Option<String>,
+    /// Databases its runs may query (the `sql` import), `crm,warehouse`:
+    /// the host config's `[databases.NAME]` (`none` clears).
+    #[arg(long)]
+    databases: Option<String>,
 }
 
 impl TaskSettings {
@@ -192,6 +196,9 @@ impl TaskSettings {
         }
         if let Some(v) = &s.mounts {
             spec.mounts = (v.trim() != "none").then(|| v.clone());
+        }
+        if let Some(v) = &s.databases {
+            spec.databases = (v.trim() != "none").then(|| v.clone());
         }
     }
 }

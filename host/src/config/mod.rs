@@ -42,6 +42,9 @@
 //! [mounts.reports]                  # a folder tasks may be granted (named.rs)
 //! path = "/srv/reports"
 //! writable = true
+//!
+//! [databases.crm]                   # a database tasks may be granted (named.rs)
+//! url = "postgres://jobs@db.internal/crm"
 //! ```
 
 mod flags;
@@ -61,6 +64,7 @@ use crate::labels::Labels;
 use crate::retention::Retention;
 use crate::runtime::{Mount, RunLimits};
 use crate::secrets::SecretKey;
+use crate::store::JobDatabase;
 
 /// A configuration that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -146,6 +150,8 @@ pub struct Config {
     pub secrets_key: Option<SecretKey>,
     /// Folders tasks may be granted (`[mounts.NAME]`), by name.
     pub mounts: BTreeMap<String, Mount>,
+    /// Databases tasks may be granted (`[databases.NAME]`), by name.
+    pub databases: BTreeMap<String, JobDatabase>,
 }
 
 /// How delay callbacks are made.
@@ -216,6 +222,7 @@ impl Default for Config {
             egress: EgressSettings::default(),
             secrets_key: None,
             mounts: BTreeMap::new(),
+            databases: BTreeMap::new(),
         }
     }
 }
@@ -309,6 +316,10 @@ impl Config {
         for (section, entries) in &table {
             if section == "mounts" {
                 self.mounts = named::mounts(entries).map_err(invalid)?;
+                continue;
+            }
+            if section == "databases" {
+                self.databases = named::databases(entries).map_err(invalid)?;
                 continue;
             }
             let in_section = |key: &&Key| key.name.split_once('.').map(|(s, _)| s) == Some(section);

@@ -1,20 +1,92 @@
 //! The sections of `carillon.toml` that name things a task may be granted:
-//! `[mounts.NAME]`, folders a task's runs see at `/NAME`.
+//! `[mounts.NAME]`, folders a task's runs see at `/NAME`, and
+//! `[databases.NAME]`, connections its runs may query through `sql`.
 //!
 //! ```toml
 //! [mounts.reports]
 //! path = "/srv/reports"
 //! writable = true                   # default false: read-only
+//!
+//! [databases.crm]
+//! url = "postgres://jobs@db.internal/crm"
+//! max_rows = 10000                  # rows a query may return (default)
+//! max_connections = 4               # the pool's size (default)
 //! ```
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::runtime::Mount;
+use crate::store::JobDatabase;
 use crate::vocab::{GrantKind, check_grant_name};
 
 /// The sections of this kind, for messages.
-pub(super) const NAMED_SECTIONS: &[&str] = &["mounts"];
+pub(super) const NAMED_SECTIONS: &[&str] = &["mounts", "databases"];
+
+/// The `[databases.NAME]` sections of a file.
+pub(super) fn databases(entries: &toml::Value) -> Result<BTreeMap<String, JobDatabase>, String> {
+    let Some(entries) = entries.as_table() else {
+        return Err(
+            "`databases` must hold one section per connection, e.g. [databases.crm] url = \"postgres://…\""
+                .to_owned(),
+        );
+    };
+    let mut databases = BTreeMap::new();
+    for (name, entry) in entries {
+        check_grant_name(GrantKind::Database, name)
+            .map_err(|e| format!("[databases.{name}]: {e}"))?;
+        let Some(fields) = entry.as_table() else {
+            return Err(format!(
+                "`databases.{name}` must be a section: [databases.{name}] url = \"postgres://…\""
+            ));
+        };
+        let mut database = JobDatabase {
+            name: name.clone(),
+            url: String::new(),
+            max_rows: JobDatabase::DEFAULT_MAX_ROWS,
+            max_connections: JobDatabase::DEFAULT_MAX_CONNECTIONS,
+        };
+        let count = |key: &str, value: &toml::Value, most: i64| match value.as_integer() {
+            Some(number) if (1..=most).contains(&number) => Ok(number),
+            _ => Err(format!(
+                "[databases.{name}] {key} must be a whole number from 1 to {most}"
+            )),
+        };
+        for (key, value) in fields {
+            match key.as_str() {
+                "url" => {
+                    let Some(url) = value.as_str() else {
+                        return Err(format!("[databases.{name}] url must be a string"));
+                    };
+                    if !(url.starts_with("postgres://")
+                        || url.starts_with("postgresql://")
+                        || url.starts_with("sqlite:"))
+                    {
+                        return Err(format!(
+                            "[databases.{name}] url must start with postgres:// or sqlite: (got `{}`)",
+                            crate::store::redact(url)
+                        ));
+                    }
+                    database.url = url.to_owned();
+                }
+                "max_rows" => database.max_rows = count(key, value, 1_000_000)? as usize,
+                "max_connections" => database.max_connections = count(key, value, 64)? as u32,
+                other => {
+                    return Err(format!(
+                        "unknown key `{other}` in [databases.{name}]; its keys are url, max_rows, max_connections"
+                    ));
+                }
+            }
+        }
+        if database.url.is_empty() {
+            return Err(format!(
+                "[databases.{name}] needs a url: url = \"postgres://user@host/{name}\""
+            ));
+        }
+        databases.insert(name.clone(), database);
+    }
+    Ok(databases)
+}
 
 /// The `[mounts.NAME]` sections of a file.
 pub(super) fn mounts(entries: &toml::Value) -> Result<BTreeMap<String, Mount>, String> {
@@ -110,5 +182,33 @@ mod tests {
         assert!(typo.contains("unknown key `pth`"), "{typo}");
         let bad_name = parse("[mounts.\"a.b\"]\npath = \"/\"\n").unwrap_err();
         assert!(bad_name.contains("is not a mount name"), "{bad_name}");
+    }
+
+    #[test]
+    fn databases_are_read_with_defaults_and_bad_ones_named() {
+        let read = |text: &str| {
+            let table: toml::Table = text.parse().unwrap();
+            databases(&table["databases"])
+        };
+        let ok =
+            read("[databases.crm]\nurl = \"postgres://u:pw@db/crm\"\nmax_rows = 50\n").unwrap();
+        assert_eq!(ok["crm"].max_rows, 50);
+        assert_eq!(
+            ok["crm"].max_connections,
+            JobDatabase::DEFAULT_MAX_CONNECTIONS
+        );
+        let mysql = read("[databases.x]\nurl = \"mysql://u:secret@db/x\"\n").unwrap_err();
+        assert!(mysql.contains("must start with postgres://"), "{mysql}");
+        assert!(
+            !mysql.contains("secret"),
+            "the password is not shown: {mysql}"
+        );
+        let no_url = read("[databases.x]\nmax_rows = 5\n").unwrap_err();
+        assert!(no_url.contains("needs a url"), "{no_url}");
+        let zero = read("[databases.x]\nurl = \"sqlite://x.db\"\nmax_rows = 0\n").unwrap_err();
+        assert!(
+            zero.contains("max_rows must be a whole number from 1"),
+            "{zero}"
+        );
     }
 }

@@ -8,11 +8,13 @@
 //! run), and, at shutdown, lets runs finish within a grace period and hands the
 //! rest back as interrupted. Capacity is counted in permits (`permits.rs`); the
 //! runtime's checkpoint and state seams are written through (`store_io.rs`),
-//! and its HTTP seam decides what a job may reach (`job_http.rs`).
+//! its HTTP seam decides what a job may reach (`job_http.rs`) and its SQL
+//! seam which databases (`job_databases.rs`).
 
 mod completion;
 mod execute;
 mod http_task;
+mod job_databases;
 mod job_http;
 mod permits;
 mod recorder;
@@ -25,6 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use completion::{completion, retry_delay_ms};
+pub use job_databases::{JobSql, SqlGrant};
 pub use job_http::{HttpGrant, JobHttp};
 pub use permits::Reservation;
 pub use recorder::{COMPLETION_LIMIT, QUEUE_LIMIT, Recorder};
@@ -38,7 +41,7 @@ use crate::plugins::ModuleRegistry;
 use crate::runtime::io::RunIo;
 use crate::runtime::{CancelToken, Mount, RunLimits, Runtime};
 use crate::secrets::Secrets;
-use crate::store::{ClaimedRun, Store, StoreError};
+use crate::store::{ClaimedRun, JobDatabases, Store, StoreError};
 use crate::vocab::CancelReason;
 use permits::Permits;
 use watermark::StartWatermark;
@@ -67,6 +70,8 @@ pub struct DispatchConfig {
     pub secrets: Secrets,
     /// The folders runs may be granted (`[mounts.NAME]`), by name.
     pub mounts: Arc<BTreeMap<String, Mount>>,
+    /// The databases runs may be granted (`[databases.NAME]`).
+    pub databases: JobDatabases,
 }
 
 /// How long shutdown waits for the last run records to reach the database.
@@ -116,6 +121,10 @@ impl Dispatcher {
                 HttpGrant::TaskColumn(store.clone()),
             ))),
             secrets: Some(Arc::new(config.secrets.clone())),
+            sql: Some(Arc::new(JobSql::new(
+                config.databases.clone(),
+                SqlGrant::TaskColumn(store.clone()),
+            ))),
         };
         let permits = Permits::new(config.max_concurrent_runs);
         Self {

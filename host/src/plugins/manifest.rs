@@ -22,6 +22,7 @@
 //! allowed_hosts = ["https://api.example.com"]   # what it may call (wasi:http)
 //! secrets = ["api_token"]       # what it may read (wasi:config, `secret.api_token`)
 //! mounts = ["reports"]          # folders it sees (the host's [mounts.reports], at /reports)
+//! databases = ["crm"]           # databases it may query (the host's [databases.crm])
 //! paused = false
 //! ```
 
@@ -62,6 +63,7 @@ struct ManifestTask {
     allowed_hosts: Option<Vec<String>>,
     secrets: Option<Vec<String>>,
     mounts: Option<Vec<String>>,
+    databases: Option<Vec<String>>,
     #[serde(default)]
     paused: bool,
 }
@@ -131,6 +133,7 @@ pub fn parse_manifest(module: &str, text: &str) -> Result<Vec<TaskSpec>, String>
             spec.allowed_hosts = task.allowed_hosts.map(|hosts| hosts.join(", "));
             spec.secrets = task.secrets.map(|names| names.join(", "));
             spec.mounts = task.mounts.map(|names| names.join(", "));
+            spec.databases = task.databases.map(|names| names.join(", "));
             spec.paused = task.paused;
             Ok(spec)
         })

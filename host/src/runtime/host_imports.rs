@@ -1,6 +1,7 @@
 //! The contract's imports, implemented for a run: `log`, `checkpoint`, `cancel`
-//! and `state`. Each forwards to the run's seams ([`crate::runtime::io`]) after
-//! checking the job's input against the host's caps.
+//! and `state` (`sql` is in `sql.rs`). Each forwards to the run's seams
+//! ([`crate::runtime::io`]) after checking the job's input against the host's
+//! caps. The same imports of `carillon:job@0.1.0` forward to these.
 
 use crate::runtime::bindings::carillon::job::{cancel, checkpoint, log, state, types};
 use crate::runtime::io::{Level, SeamError};
@@ -103,5 +104,58 @@ impl state::Host for RunData {
         self.check_key(&key)?;
         let deleted = self.state.delete(&self.key.task, &key).await;
         self.seam(deleted)
+    }
+}
+
+/// `carillon:job@0.1.0`'s imports: the same calls as 0.2.0's.
+mod v0_1 {
+    use crate::runtime::bindings::carillon::job::{checkpoint, log, state};
+    use crate::runtime::bindings::v0_1::carillon::job as old;
+    use crate::runtime::store_data::RunData;
+
+    impl old::types::Host for RunData {}
+
+    impl old::log::Host for RunData {
+        fn log(
+            &mut self,
+            level: old::log::Level,
+            message: String,
+            fields: Vec<(String, String)>,
+        ) -> wasmtime::Result<()> {
+            let level = match level {
+                old::log::Level::Trace => log::Level::Trace,
+                old::log::Level::Debug => log::Level::Debug,
+                old::log::Level::Info => log::Level::Info,
+                old::log::Level::Warn => log::Level::Warn,
+                old::log::Level::Error => log::Level::Error,
+            };
+            log::Host::log(self, level, message, fields)
+        }
+    }
+
+    impl old::checkpoint::Host for RunData {
+        async fn save(&mut self, data: Vec<u8>) -> Result<(), String> {
+            checkpoint::Host::save(self, data).await
+        }
+    }
+
+    impl old::cancel::Host for RunData {
+        fn cancelled(&mut self) -> bool {
+            self.cancel.is_cancelled()
+        }
+    }
+
+    impl old::state::Host for RunData {
+        async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, String> {
+            state::Host::get(self, key).await
+        }
+
+        async fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), String> {
+            state::Host::set(self, key, value).await
+        }
+
+        async fn delete(&mut self, key: String) -> Result<(), String> {
+            state::Host::delete(self, key).await
+        }
     }
 }

@@ -2,8 +2,8 @@
 //! log lines go ([`LogSink`]), where its checkpoints are kept
 //! ([`CheckpointStore`]), where its task's state lives ([`StateStore`]) and
 //! who sends its outbound HTTP requests, deciding what it may reach
-//! ([`HttpSender`]), and where the secrets its task is granted come from
-//! ([`SecretSource`]).
+//! ([`HttpSender`]), where the secrets its task is granted come from
+//! ([`SecretSource`]) and who runs its SQL ([`SqlSource`]).
 //!
 //! The runtime only calls these traits. The dispatcher implements them on the
 //! database (its recorder is the log sink; its store seams write checkpoints
@@ -15,6 +15,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use serde::Serialize;
+
+use crate::vocab::{SqlRows, SqlValue};
 
 /// A boxed, sendable future: what the async seams return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -199,6 +201,28 @@ pub trait SecretSource: Send + Sync {
     ) -> BoxFuture<'a, Result<String, SeamError>>;
 }
 
+/// Runs a job's SQL on the databases its task is granted.
+pub trait SqlSource: Send + Sync {
+    /// The rows of query `statement` on `database`, with `params` bound,
+    /// if `run`'s task is granted `database`; else why not
+    /// ([`SeamError::Refused`], said to the job).
+    fn query<'a>(
+        &'a self,
+        run: &'a RunKey,
+        database: &'a str,
+        statement: &'a str,
+        params: Vec<SqlValue>,
+    ) -> BoxFuture<'a, Result<SqlRows, SeamError>>;
+    /// The rows `statement` affected on `database`.
+    fn execute<'a>(
+        &'a self,
+        run: &'a RunKey,
+        database: &'a str,
+        statement: &'a str,
+        params: Vec<SqlValue>,
+    ) -> BoxFuture<'a, Result<u64, SeamError>>;
+}
+
 /// The seams a run talks to, bundled.
 #[derive(Clone)]
 pub struct RunIo {
@@ -212,6 +236,8 @@ pub struct RunIo {
     pub http: Option<Arc<dyn HttpSender>>,
     /// Where its granted secrets come from; `None`: no secrets.
     pub secrets: Option<Arc<dyn SecretSource>>,
+    /// Who runs its SQL; `None`: every statement is refused.
+    pub sql: Option<Arc<dyn SqlSource>>,
 }
 
 impl std::fmt::Debug for RunIo {
@@ -357,6 +383,7 @@ pub mod memory {
             state: Arc::new(MemoryState::default()),
             http: None,
             secrets: None,
+            sql: None,
         };
         (io, log, checkpoints)
     }

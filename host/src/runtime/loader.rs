@@ -12,7 +12,7 @@ use crate::digest::Digest;
 use crate::runtime::bindings::JobPre;
 use crate::runtime::compile_cache::{CacheOutcome, CompileCache};
 use crate::runtime::store_data::RunData;
-use crate::runtime::{CONTRACT_VERSION, LoadError};
+use crate::runtime::{CONTRACT_VERSION, EARLIER_CONTRACTS, LoadError};
 
 /// A job component ready to run: compiled, checked and pre-instantiated.
 /// Cheap to clone; runs in flight keep the version they started with.
@@ -123,7 +123,8 @@ fn check_contract(engine: &Engine, component: &Component) -> Result<(), LoadErro
             continue;
         };
         let version = interface.split_once('@').map(|(_, v)| v).unwrap_or("");
-        if !compatible(version, CONTRACT_VERSION) {
+        let served = std::iter::once(CONTRACT_VERSION).chain(EARLIER_CONTRACTS.iter().copied());
+        if !served.into_iter().any(|known| compatible(version, known)) {
             return Err(LoadError::ContractVersion {
                 found: if version.is_empty() {
                     "(unversioned)".to_owned()
@@ -199,6 +200,8 @@ mod tests {
         assert!(compatible("0.1.0", "0.1.0"));
         assert!(compatible("0.1.3", "0.1.0"));
         assert!(!compatible("0.2.0", "0.1.0"));
+        assert!(compatible("0.2.1", CONTRACT_VERSION));
+        assert!(!compatible("0.3.0", CONTRACT_VERSION));
         assert!(!compatible("1.0.0", "0.1.0"));
         assert!(!compatible("", "0.1.0"));
     }

@@ -46,6 +46,7 @@ mod loader;
 mod mounts;
 mod run;
 mod run_log;
+mod sql;
 mod store_data;
 
 use std::collections::HashMap;
@@ -64,6 +65,7 @@ pub use http::HttpStats;
 pub use loader::JobComponent;
 pub use mounts::Mount;
 pub use run::{PageSpec, RunContext, RunLimits, RunOutcome, RunReport, RunRequest};
+pub use sql::SqlStats;
 
 use crate::digest::Digest;
 use crate::units::ByteSize;
@@ -73,7 +75,10 @@ use store_data::RunData;
 
 /// The contract version this host implements (`package carillon:job@…` in
 /// `wit/job.wit`).
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = "0.2.0";
+
+/// Earlier contract versions this host still serves (`wit/compat/`).
+pub const EARLIER_CONTRACTS: &[&str] = &["0.1.0"];
 
 /// How the runtime is sized.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,6 +161,9 @@ impl Runtime {
         // decided per run when it is sent.
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(wasm_error)?;
         bindings::Job::add_to_linker::<RunData, HasSelf<RunData>>(&mut linker, |state| state)
+            .map_err(wasm_error)?;
+        // Jobs built for 0.1.0 import its interfaces by their own names.
+        bindings::v0_1::Job::add_to_linker::<RunData, HasSelf<RunData>>(&mut linker, |state| state)
             .map_err(wasm_error)?;
         config::ConfigImports::add_to_linker::<RunData, HasSelf<RunData>>(&mut linker, |state| {
             state

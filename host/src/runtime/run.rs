@@ -20,6 +20,7 @@ use crate::runtime::io::{Level, RunIo, RunKey};
 use crate::runtime::loader::{JobComponent, error_text};
 use crate::runtime::mounts::Mount;
 use crate::runtime::run_log::RunLog;
+use crate::runtime::sql::{JobSql, SqlStats};
 use crate::runtime::store_data::{ImportCaps, RunData};
 use crate::units::{ByteSize, format_duration};
 use crate::vocab::{CancelReason, RunState};
@@ -232,6 +233,8 @@ pub struct RunReport {
     pub log_lines_dropped: u64,
     /// Its outbound HTTP requests.
     pub http: HttpStats,
+    /// What its SQL statements came to.
+    pub sql: SqlStats,
 }
 
 /// The report of a run that ended with `fault` before it could start.
@@ -244,6 +247,7 @@ pub(crate) fn not_run(fault: RunFault) -> RunReport {
         checkpoints_saved: 0,
         log_lines_dropped: 0,
         http: HttpStats::default(),
+        sql: SqlStats::default(),
     }
 }
 
@@ -299,6 +303,7 @@ pub(crate) async fn execute(engine: &Engine, job: &JobComponent, request: RunReq
                 context: wit_context.clone(),
                 secrets: io.secrets.clone(),
             },
+            JobSql::new(io.sql.clone(), cancel.clone(), deadline),
         ),
     );
     if !mounts.is_empty()
@@ -397,6 +402,10 @@ pub(crate) async fn execute(engine: &Engine, job: &JobComponent, request: RunReq
     if http.requests > 0 {
         log.host_line(Level::Info, http.summary());
     }
+    let sql = state.sql.stats.clone();
+    if sql.statements > 0 {
+        log.host_line(Level::Info, sql.summary());
+    }
     if let Some(reason) = outcome.reason() {
         log.host_line(Level::Error, format!("run {}: {reason}", outcome.state()));
     }
@@ -418,6 +427,7 @@ pub(crate) async fn execute(engine: &Engine, job: &JobComponent, request: RunReq
         checkpoints_saved: state.checkpoints_saved,
         log_lines_dropped,
         http,
+        sql,
     }
 }
 

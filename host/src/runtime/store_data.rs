@@ -19,6 +19,7 @@ use crate::runtime::http::JobHttp;
 use crate::runtime::io::{CheckpointStore, LogSource, RunIo, RunKey, StateStore};
 use crate::runtime::mounts::{Mount, preopen};
 use crate::runtime::run_log::RunLog;
+use crate::runtime::sql::JobSql;
 use crate::units::ByteSize;
 
 /// Size caps on what a job hands the host through imports.
@@ -44,6 +45,7 @@ pub(crate) struct RunData {
     pub(crate) http: JobHttp,
     http_ctx: WasiHttpCtx,
     pub(crate) config: RunConfig,
+    pub(crate) sql: JobSql,
     wasi: Option<WasiCtx>,
     table: ResourceTable,
 }
@@ -56,7 +58,7 @@ impl RunData {
         cancel: CancelToken,
         caps: ImportCaps,
         memory_cap: ByteSize,
-        (http, config): (JobHttp, RunConfig),
+        (http, config, sql): (JobHttp, RunConfig, JobSql),
     ) -> Self {
         Self {
             key,
@@ -74,6 +76,7 @@ impl RunData {
             http,
             http_ctx: WasiHttpCtx::new(),
             config,
+            sql,
             wasi: None,
             table: ResourceTable::new(),
         }

@@ -19,13 +19,15 @@
 //! (console users and their sessions), `delays` (delay
 //! tasks and their callback attempts); on PostgreSQL also
 //! `notifications` (LISTEN/NOTIFY) and `vacuum` (when autovacuum is off);
-//! `retention` purges old runs.
+//! `retention` purges old runs. `job_sql` is not the host's database: it
+//! runs jobs' statements on the databases the host config names for them.
 
 mod audit;
 mod claims;
 mod delays;
 mod error;
 mod fire;
+mod job_sql;
 mod misfires;
 mod modules;
 mod new_runs;
@@ -60,6 +62,7 @@ pub use delays::{
 };
 pub use error::StoreError;
 pub use fire::{FireBatch, FireDecision, FirePlanner, MisfireRecord};
+pub use job_sql::{JobDatabase, JobDatabases, JobSqlError};
 pub use misfires::MisfireRow;
 pub use modules::ModuleRow;
 pub use new_runs::NewRun;

@@ -24,7 +24,7 @@ pub struct ScheduleVerdict {
 }
 
 /// The columns a user sets, in the order [`Store::upsert_task`] binds them.
-const SPEC_COLUMNS: [&str; 23] = [
+const SPEC_COLUMNS: [&str; 24] = [
     "name",
     "task_group",
     "module",
@@ -48,6 +48,7 @@ const SPEC_COLUMNS: [&str; 23] = [
     "allowed_hosts",
     "secrets",
     "mounts",
+    "databases",
 ];
 
 /// `task_group = $2, module = $3, …`: every definition column but the
@@ -88,6 +89,7 @@ fn bind_spec<'q>(query: AnyQuery<'q>, spec: &'q TaskSpec) -> AnyQuery<'q> {
         .bind(&spec.allowed_hosts)
         .bind(&spec.secrets)
         .bind(&spec.mounts)
+        .bind(&spec.databases)
 }
 
 /// Splits rows into readable tasks and unreadable rows.

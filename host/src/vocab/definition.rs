@@ -221,6 +221,11 @@ impl TaskDefinition {
             check_length("mounts", names)?;
             parse_grant_names(GrantKind::Mount, names).map_err(|e| column("mounts", names, e))?;
         }
+        if let Some(names) = &spec.databases {
+            check_length("databases", names)?;
+            parse_grant_names(GrantKind::Database, names)
+                .map_err(|e| column("databases", names, e))?;
+        }
         if let Some(selector) = &spec.selector {
             check_length("selector", selector)?;
             Labels::parse(selector).map_err(|e| column("selector", selector, e))?;
@@ -451,12 +456,13 @@ mod properties {
             allowed_hosts in proptest::option::of(text()),
             secrets in proptest::option::of(text()),
             mounts in proptest::option::of(text()),
+            databases in proptest::option::of(text()),
         ) -> TaskSpec {
             TaskSpec {
                 name, group, module, schedule, time_zone, paused: false, shard_total, shard_params,
                 page_size, params, concurrency, misfire, timeout_ms, memory_mib, max_retries,
                 retry_backoff_ms, selector, start_at, end_at, keep_runs, allowed_hosts, secrets,
-                mounts,
+                mounts, databases,
             }
         }
     }

@@ -1,6 +1,6 @@
 //! Names of what a task may be granted, and the columns that grant them: the
 //! `secrets` column (`api_token, smtp.password`), the `mounts` column
-//! (`reports, inbox`). A name is 1 to 100 letters, digits, `_` or `-` (a
+//! (`reports, inbox`), the `databases` column (`crm, warehouse`). A name is 1 to 100 letters, digits, `_` or `-` (a
 //! secret's may hold `.` too), so it reads the same in SQL, on a command
 //! line, as a `wasi:config` key (`secret.NAME`) and as a folder (`/NAME`).
 
@@ -14,6 +14,9 @@ pub enum GrantKind {
     Secret,
     /// A folder the host config names (`[mounts.NAME]`, the `mounts` column).
     Mount,
+    /// A database the host config names (`[databases.NAME]`, the
+    /// `databases` column).
+    Database,
 }
 
 impl GrantKind {
@@ -21,6 +24,7 @@ impl GrantKind {
         match self {
             GrantKind::Secret => "secret",
             GrantKind::Mount => "mount",
+            GrantKind::Database => "database",
         }
     }
 
@@ -31,7 +35,7 @@ impl GrantKind {
     fn allowed(self) -> &'static str {
         match self {
             GrantKind::Secret => "a letter, digit, `_`, `-` or `.`",
-            GrantKind::Mount => "a letter, digit, `_` or `-`",
+            GrantKind::Mount | GrantKind::Database => "a letter, digit, `_` or `-`",
         }
     }
 }

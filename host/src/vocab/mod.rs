@@ -7,7 +7,8 @@
 //! API ([`Role`], [`Grant`]), delay tasks and what follows a callback
 //! ([`NewDelay`], [`DelayState`], [`next_step`]), HTTP tasks' calls
 //! ([`HttpCall`]), lists of the hosts a request may reach ([`AllowList`]), the names of
-//! secrets and mounts a task is granted ([`GrantKind`]).
+//! secrets, mounts and databases a task is granted ([`GrantKind`]), the
+//! values a job's SQL sends and gets ([`SqlValue`]).
 //!
 //! Pure: no I/O, no clock, no SQL, no wasm. States and reasons are enums
 //! here and become text only at the edges (SQL in `store`, JSON and tables in
@@ -21,6 +22,7 @@ mod grant_names;
 mod http_call;
 mod role;
 mod run_state;
+mod sql_value;
 mod task;
 mod task_error;
 
@@ -43,5 +45,6 @@ pub use grant_names::{
 pub use http_call::{BODY_KEPT_BYTES, HTTP_METHODS, HTTP_MODULE, HTTP_PARAMS, HttpCall, StatusSet};
 pub use role::{Grant, Role, parse_groups};
 pub use run_state::{RunState, UnknownRunState};
+pub use sql_value::{SqlRows, SqlValue, parse_database_names};
 pub use task::{TaskRow, TaskSpec, TaskState};
 pub use task_error::{TaskError, TaskErrorKind};

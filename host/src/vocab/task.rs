@@ -58,6 +58,9 @@ pub struct TaskSpec {
     /// The folders its runs see, `reports, inbox` (names of the host's
     /// `[mounts.NAME]`, each at `/NAME`); unset: none.
     pub mounts: Option<String>,
+    /// The databases its runs may query through the `sql` import, `crm,
+    /// warehouse` (names of the host's `[databases.NAME]`); unset: none.
+    pub databases: Option<String>,
 }
 
 impl TaskSpec {
@@ -87,6 +90,7 @@ impl TaskSpec {
             allowed_hosts: None,
             secrets: None,
             mounts: None,
+            databases: None,
         }
     }
 

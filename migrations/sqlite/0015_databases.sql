@@ -1,0 +1,5 @@
+-- The databases a task's runs may query (`crm, warehouse`): names of the
+-- host config's [databases.NAME] sections, reached through the contract's
+-- `sql` import. NULL: none.
+ALTER TABLE tasks ADD COLUMN databases TEXT
+    CHECK (databases IS NULL OR typeof(databases) = 'text');
