@@ -16,6 +16,9 @@
 //   got `abc`), which fail the run without a retry.
 // - `trace` … `error`: log lines with key/value fields.
 // - `saveCheckpoint`, `cancelled`, `state`: the host calls, with bytes or text.
+// - `sql.query(database, statement, ...params)` (rows as objects) and
+//   `sql.execute(...)` (rows affected): parameterised SQL on the databases the
+//   task is granted.
 // - `JobError.retryable(...)` / `JobError.fatal(...)`: a failure the job chose.
 //   Anything else thrown fails the run as retryable, with its message, as `?`
 //   does for a Rust error.
@@ -24,6 +27,7 @@ import { log } from 'carillon:job/log@0.2.0';
 import { save } from 'carillon:job/checkpoint@0.2.0';
 import { cancelled as hostCancelled } from 'carillon:job/cancel@0.2.0';
 import * as hostState from 'carillon:job/state@0.2.0';
+import * as hostSql from 'carillon:job/sql@0.2.0';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -181,6 +185,52 @@ export const state = {
       hostState.delete(key);
     } catch (e) {
       throw hostError('deleting task state', e);
+    }
+  },
+};
+
+function toSql(value, index) {
+  if (value === null || value === undefined) return { tag: 'null' };
+  if (typeof value === 'boolean') return { tag: 'boolean', val: value };
+  if (typeof value === 'bigint') return { tag: 'integer', val: value };
+  if (typeof value === 'number') {
+    return Number.isInteger(value) ? { tag: 'integer', val: BigInt(value) } : { tag: 'real', val: value };
+  }
+  if (typeof value === 'string') return { tag: 'text', val: value };
+  if (value instanceof Uint8Array) return { tag: 'blob', val: value };
+  throw JobError.retryable(
+    `parameter $${index + 1}: a ${typeof value} cannot be sent to SQL (use null, boolean, number, bigint, string or Uint8Array)`,
+  );
+}
+
+function fromSql(value) {
+  if (value.tag === 'null') return null;
+  // Integers beyond 2^53 stay BigInt; the rest become plain numbers.
+  if (value.tag === 'integer') {
+    const big = value.val;
+    return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
+  }
+  return value.val;
+}
+
+/** Parameterised SQL on the databases the task is granted. */
+export const sql = {
+  /** The rows of `statement`, with `params` bound to $1, $2…, as objects. */
+  query(database, statement, ...params) {
+    let rows;
+    try {
+      rows = hostSql.query(database, statement, params.map(toSql));
+    } catch (e) {
+      throw hostError(`query on database \`${database}\``, e);
+    }
+    return rows.rows.map((row) => Object.fromEntries(row.map((value, i) => [rows.columns[i], fromSql(value)])));
+  },
+  /** Runs `statement` with `params` bound; the rows it affected. */
+  execute(database, statement, ...params) {
+    try {
+      return Number(hostSql.execute(database, statement, params.map(toSql)));
+    } catch (e) {
+      throw hostError(`statement on database \`${database}\``, e);
     }
   },
 };

@@ -17,6 +17,9 @@ componentize-py against `wit/job.wit`:
   `abc```), which fail the run without a retry.
 - `trace` … `error`: log lines with key/value fields.
 - `save_checkpoint`, `cancelled`, `state`: the host calls, with bytes or text.
+- `sql.query(database, statement, *params)` (rows as dicts) and
+  `sql.execute(...)` (rows affected): parameterised SQL on the databases the
+  task is granted.
 - `JobError.retryable(...)` / `JobError.fatal(...)`: a failure the job chose.
   Any other exception fails the run as retryable, with its type and message, as
   `?` does for a Rust error.
@@ -29,6 +32,7 @@ from componentize_py_types import Err
 from wit_world.imports import cancel as _cancel
 from wit_world.imports import checkpoint as _checkpoint
 from wit_world.imports import log as _log
+from wit_world.imports import sql as _sql
 from wit_world.imports import state as _state
 from wit_world.imports import types as _types
 
@@ -236,6 +240,60 @@ class _TaskState:
 
 
 state = _TaskState()
+
+
+class SqlError(JobError):
+    """A statement that failed or was refused; retryable."""
+
+    def __init__(self, message: str):
+        super().__init__(message, retryable=True)
+
+
+def _to_sql(index: int, value: Any) -> Any:
+    if value is None:
+        return _sql.Value_Null()
+    if isinstance(value, bool):
+        return _sql.Value_Boolean(value)
+    if isinstance(value, int):
+        return _sql.Value_Integer(value)
+    if isinstance(value, float):
+        return _sql.Value_Real(value)
+    if isinstance(value, str):
+        return _sql.Value_Text(value)
+    if isinstance(value, (bytes, bytearray)):
+        return _sql.Value_Blob(bytes(value))
+    raise SqlError(
+        f"parameter ${index + 1}: a {type(value).__name__} cannot be sent to SQL "
+        "(use None, bool, int, float, str or bytes)"
+    )
+
+
+def _from_sql(value: Any) -> Any:
+    return None if isinstance(value, _sql.Value_Null) else value.value
+
+
+class _Sql:
+    """Parameterised SQL on the databases the task is granted."""
+
+    def query(self, database: str, statement: str, *params: Any) -> list:
+        """The rows of `statement`, with `params` bound to $1, $2…, as dicts."""
+        values = [_to_sql(i, p) for i, p in enumerate(params)]
+        try:
+            rows = _sql.query(database, statement, values)
+        except Err as err:
+            raise SqlError(f"query on database `{database}`: {err.value}") from None
+        return [dict(zip(rows.columns, map(_from_sql, row))) for row in rows.rows]
+
+    def execute(self, database: str, statement: str, *params: Any) -> int:
+        """Runs `statement` with `params` bound; the rows it affected."""
+        values = [_to_sql(i, p) for i, p in enumerate(params)]
+        try:
+            return _sql.execute(database, statement, values)
+        except Err as err:
+            raise SqlError(f"statement on database `{database}`: {err.value}") from None
+
+
+sql = _Sql()
 
 
 def job(run: Callable[[Context], Optional[Outcome]]) -> type:

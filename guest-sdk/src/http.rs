@@ -164,17 +164,27 @@ impl Request {
             let _ = options.set_first_byte_timeout(Some(nanos));
             options
         });
+        // No body: finished before sending, so the host sends the whole
+        // request at once instead of waiting for its end.
+        let body = if self.body.is_empty() {
+            OutgoingBody::finish(body, None).map_err(|code| error_of(&what, &code))?;
+            None
+        } else {
+            Some(body)
+        };
         let pending =
             outgoing_handler::handle(request, options).map_err(|code| error_of(&what, &code))?;
-        {
-            let stream = body.write().map_err(fail)?;
-            for chunk in self.body.chunks(4096) {
-                stream.blocking_write_and_flush(chunk).map_err(|error| {
-                    JobError::retryable(format!("{what}: sending the body failed ({error:?})"))
-                })?;
+        if let Some(body) = body {
+            {
+                let stream = body.write().map_err(fail)?;
+                for chunk in self.body.chunks(4096) {
+                    stream.blocking_write_and_flush(chunk).map_err(|error| {
+                        JobError::retryable(format!("{what}: sending the body failed ({error:?})"))
+                    })?;
+                }
             }
+            OutgoingBody::finish(body, None).map_err(|code| error_of(&what, &code))?;
         }
-        OutgoingBody::finish(body, None).map_err(|code| error_of(&what, &code))?;
         pending.subscribe().block();
         let answer = match pending.get() {
             Some(Ok(Ok(answer))) => answer,

@@ -8,7 +8,8 @@
 //!
 //! Run with `cargo bench -p carillon --bench runtime`; it prints Markdown tables
 //! for BENCHMARKS.md. `RUNS=N` changes the number of measured runs;
-//! `ONLY=http` runs the HTTP comparison alone.
+//! `ONLY=http` runs the HTTP comparison alone; `ONLY=runs` the per-run
+//! table of the two Rust jobs alone (to set beside an older build's).
 
 #[path = "../../tests/support/examples.rs"]
 mod examples;
@@ -146,12 +147,16 @@ fn concurrent(
 
 /// A local HTTP/1.1 server answering `ok` to everything, keeping
 /// connections alive.
+/// Connections the local server accepted.
+static CONNECTIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 fn ok_server() -> u16 {
     use std::io::{BufRead, BufReader, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
+            CONNECTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             std::thread::spawn(move || {
                 let _ = stream.set_nodelay(true);
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
@@ -230,9 +235,37 @@ fn http_get(runtime: &Runtime, runs: usize) {
             }
         }
     });
+    // Inside one run: a job making REPEAT GETs, its run time per GET, next
+    // to as many native GETs in a row.
+    const REPEAT: usize = 100;
+    let mut repeated = context.clone();
+    repeated.params.push(("repeat".into(), REPEAT.to_string()));
+    let (mut per_job_get, mut per_native_get) = (Vec::new(), Vec::new());
+    tokio.block_on(async {
+        for round in 0..(runs / REPEAT).max(10) + 2 {
+            let started = Instant::now();
+            let report = runtime.run(&job, request(&io, &repeated)).await;
+            let job_took = started.elapsed() / REPEAT as u32;
+            assert!(report.outcome.is_success(), "{:?}", report.outcome);
+            let started = Instant::now();
+            for _ in 0..REPEAT {
+                let answer = egress.send(native(), Duration::from_secs(5)).await.unwrap();
+                assert_eq!(answer.status, 200);
+            }
+            let host_took = started.elapsed() / REPEAT as u32;
+            if round >= 2 {
+                per_job_get.push(job_took);
+                per_native_get.push(host_took);
+            }
+        }
+    });
     let (job, host) = (
         stats(from_job, Duration::ZERO),
         stats(from_host, Duration::ZERO),
+    );
+    let (job_each, host_each) = (
+        stats(per_job_get, Duration::ZERO),
+        stats(per_native_get, Duration::ZERO),
     );
     println!(
         "\n## HTTP GET to a local server: a job over wasi:http versus the host's native client ({runs} each, interleaved)\n"
@@ -252,8 +285,25 @@ fn http_get(runtime: &Runtime, runs: usize) {
         us(host.mean)
     );
     println!(
-        "\nmedian ratio job / native: {:.2}×",
-        job.p50.as_secs_f64() / host.p50.as_secs_f64()
+        "| `fetch` job, {REPEAT} GETs in one run (run time / {REPEAT}) | {} | {} | {} |",
+        us(job_each.p50),
+        us(job_each.p99),
+        us(job_each.mean)
+    );
+    println!(
+        "| native, {REPEAT} GETs in a row (time / {REPEAT}) | {} | {} | {} |",
+        us(host_each.p50),
+        us(host_each.p99),
+        us(host_each.mean)
+    );
+    println!(
+        "\nmedian ratio job / native: {:.2}× for a run making one GET, {:.2}× per GET of a run making {REPEAT}",
+        job.p50.as_secs_f64() / host.p50.as_secs_f64(),
+        job_each.p50.as_secs_f64() / host_each.p50.as_secs_f64()
+    );
+    println!(
+        "connections the server accepted, all requests together: {} (both clients reuse pooled ones)",
+        CONNECTIONS.load(std::sync::atomic::Ordering::Relaxed)
     );
 }
 
@@ -274,6 +324,7 @@ fn main() {
     // Python and JavaScript jobs carry their interpreter: each run
     // instantiates megabytes, so they get fewer runs.
     let few = (runs / 20).max(50);
+    let only_runs = std::env::var("ONLY").as_deref() == Ok("runs");
     let cases: [(&str, &str, Params, usize); 4] = [
         (
             "hostile",
@@ -301,6 +352,9 @@ fn main() {
         ),
     ];
     for (name, label, params, runs) in cases {
+        if only_runs && name.contains('-') {
+            continue;
+        }
         let job = runtime.load(&examples::bytes(name)).expect("load");
         let mut context = RunContext::new(name, 1);
         context.params = params;
@@ -316,6 +370,9 @@ fn main() {
         );
     }
 
+    if only_runs {
+        return;
+    }
     println!("\n## Loading: compile versus compile-cache hit\n");
     println!("| job | size | compile | cache hit |");
     println!("|---|---|---|---|");

@@ -41,6 +41,7 @@ const BOUNDARIES: &[(&str, &str)] = &[
     ("wasmtime", "runtime"),
     ("wasmtime_wasi", "runtime"),
     ("wasmtime_wasi_http", "runtime"),
+    ("wasmparser", "runtime"),
     ("ring", "secrets"),
     ("hyper", "egress"),
     ("hyper_util", "egress"),

@@ -2,7 +2,7 @@
 //! by `scripts/build-examples.sh`, run as Rust jobs do: under `carillon run`
 //! and `carillon serve`, with typed params whose errors read as the Rust
 //! SDK's, log fields, task state, checkpoints and retries, and any exception
-//! turned into a job error.
+//! turned into a job error; and their SQL helpers on a granted database.
 
 use std::path::PathBuf;
 
@@ -166,6 +166,61 @@ fn python_and_javascript_jobs_are_served_retried_and_resume_from_checkpoints() {
                 .iter()
                 .any(|summary| summary.contains("(run 3 of this task)")),
             "{task}: {counts:?}"
+        );
+    }
+}
+
+#[test]
+fn python_and_javascript_jobs_query_a_granted_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/shop.db", dir.path().display());
+    for statement in [
+        "CREATE TABLE orders (id INTEGER PRIMARY KEY, amount INTEGER NOT NULL)",
+        "INSERT INTO orders (id, amount) WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 250) SELECT i, i * 10 FROM n",
+    ] {
+        crate::host::query_db(&format!("{url}?mode=rwc"), statement);
+    }
+    let grant = format!("shop={url}");
+    for (language, _) in LANGUAGES {
+        let tally = wasm(&format!("{language}-tally"));
+        let out = carillon(&["run", &tally, "--sql", &grant]);
+        assert_eq!(out.code, 0, "{language}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stdout.contains("250 orders, total 313750"),
+            "{language}: {}",
+            out.stdout
+        );
+        assert!(
+            out.stdout.contains("SQL: 4 statements, 250 rows returned"),
+            "{language}: {}",
+            out.stdout
+        );
+        let resumed = carillon(&[
+            "run",
+            &tally,
+            "--sql",
+            &grant,
+            "--checkpoint",
+            "200,200,201000",
+        ]);
+        assert!(
+            resumed.stdout.contains("250 orders, total 313750"),
+            "{language}: {}",
+            resumed.stdout
+        );
+        assert!(
+            resumed.stdout.contains("50 rows returned"),
+            "{language}: {}",
+            resumed.stdout
+        );
+        let refused = carillon(&["run", &tally, "--param", "database=crm"]);
+        assert_eq!(refused.code, 1, "{language}");
+        assert!(
+            refused
+                .stderr
+                .contains("query on database `crm`: database `crm` is not configured"),
+            "{language}: {}",
+            refused.stderr
         );
     }
 }

@@ -67,6 +67,14 @@ pub(crate) fn load(
 ) -> Result<JobComponent, LoadError> {
     let started = Instant::now();
     check_header(bytes)?;
+    // What can be told from the component's outline is told before
+    // compiling, which takes seconds for a big component.
+    if let Some(outline) = Outline::read(bytes) {
+        check_versions(outline.imports.iter().map(String::as_str))?;
+        if !outline.exports.iter().any(|name| name == "run") {
+            return Err(not_a_job(outline.exports.iter().map(String::as_str)));
+        }
+    }
     let cached = cache.and_then(|cache| cache.get(engine, &digest));
     let cache_outcome = if cached.is_some() {
         CacheOutcome::Hit
@@ -118,7 +126,27 @@ fn check_header(bytes: &[u8]) -> Result<(), LoadError> {
 /// of another world (no `run` export), with a message saying which.
 fn check_contract(engine: &Engine, component: &Component) -> Result<(), LoadError> {
     let ty = component.component_type();
-    for (name, _) in ty.imports(engine) {
+    check_versions(ty.imports(engine).map(|(name, _)| name))?;
+    if ty.get_export(engine, "run").is_none() {
+        return Err(not_a_job(ty.exports(engine).map(|(name, _)| name)));
+    }
+    Ok(())
+}
+
+fn not_a_job<'a>(exports: impl Iterator<Item = &'a str>) -> LoadError {
+    let exports: Vec<&str> = exports.collect();
+    LoadError::NotAJob {
+        exports: if exports.is_empty() {
+            "none".to_owned()
+        } else {
+            exports.join(", ")
+        },
+    }
+}
+
+/// Refuses imports of a contract version this host does not serve.
+fn check_versions<'a>(imports: impl Iterator<Item = &'a str>) -> Result<(), LoadError> {
+    for name in imports {
         let Some(interface) = name.strip_prefix("carillon:job/") else {
             continue;
         };
@@ -135,17 +163,47 @@ fn check_contract(engine: &Engine, component: &Component) -> Result<(), LoadErro
             });
         }
     }
-    if ty.get_export(engine, "run").is_none() {
-        let exports: Vec<&str> = ty.exports(engine).map(|(name, _)| name).collect();
-        return Err(LoadError::NotAJob {
-            exports: if exports.is_empty() {
-                "none".to_owned()
-            } else {
-                exports.join(", ")
-            },
-        });
-    }
     Ok(())
+}
+
+/// The names a component imports and exports at its top level, read
+/// without compiling it.
+struct Outline {
+    imports: Vec<String>,
+    exports: Vec<String>,
+}
+
+impl Outline {
+    /// `None` when the bytes do not parse: compiling will say why.
+    fn read(bytes: &[u8]) -> Option<Self> {
+        use wasmparser::{Parser, Payload};
+
+        let mut outline = Outline {
+            imports: Vec::new(),
+            exports: Vec::new(),
+        };
+        // Every module and component starts with a version and ends with an
+        // end; nested ones sit between the outer one's.
+        let mut depth = 0usize;
+        for payload in Parser::new(0).parse_all(bytes) {
+            match payload.ok()? {
+                Payload::Version { .. } => depth += 1,
+                Payload::End(_) => depth = depth.saturating_sub(1),
+                Payload::ComponentImportSection(imports) if depth == 1 => {
+                    for import in imports {
+                        outline.imports.push(import.ok()?.name.name.to_owned());
+                    }
+                }
+                Payload::ComponentExportSection(exports) if depth == 1 => {
+                    for export in exports {
+                        outline.exports.push(export.ok()?.name.name.to_owned());
+                    }
+                }
+                _ => {}
+            }
+        }
+        Some(outline)
+    }
 }
 
 /// Semver compatibility as the component model applies it: same major, and for
