@@ -70,12 +70,14 @@ function hostError(operation, error) {
 
 const parsers = {
   string: (text) => text,
-  integer: (text) => (/^[+-]?\d+$/.test(text.trim()) ? Number.parseInt(text.trim(), 10) : undefined),
-  number: (text) => {
-    const value = Number(text.trim());
-    return text.trim() === '' || Number.isNaN(value) ? undefined : value;
+  // As Rust parses: sign and digits; beyond 2^53 a number would be wrong.
+  integer: (text) => {
+    const value = /^[+-]?\d+$/.test(text.trim()) ? Number.parseInt(text.trim(), 10) : undefined;
+    return Number.isSafeInteger(value) ? value : undefined;
   },
-  boolean: (text) => ({ true: true, false: false })[text.trim().toLowerCase()],
+  number: (text) =>
+    /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text.trim()) ? Number(text.trim()) : undefined,
+  boolean: (text) => ({ true: true, false: false })[text.trim()],
   json: (text) => {
     try {
       return JSON.parse(text);
@@ -223,7 +225,14 @@ export const sql = {
     } catch (e) {
       throw hostError(`query on database \`${database}\``, e);
     }
-    return rows.rows.map((row) => Object.fromEntries(row.map((value, i) => [rows.columns[i], fromSql(value)])));
+    return rows.rows.map((row) => {
+      const values = {};
+      // A name twice (`SELECT a.id, b.id`): the first, as in Rust.
+      row.forEach((value, i) => {
+        if (!Object.hasOwn(values, rows.columns[i])) values[rows.columns[i]] = fromSql(value);
+      });
+      return values;
+    });
   },
   /** Runs `statement` with `params` bound; the rows it affected. */
   execute(database, statement, ...params) {
@@ -241,14 +250,18 @@ export const sql = {
  * retryable, with its message. */
 export function job(fn) {
   return function run(inner) {
-    let outcome;
     try {
-      outcome = fn(new Context(inner)) ?? {};
+      const outcome = fn(new Context(inner)) ?? {};
+      const items = outcome.items ?? 0;
+      if (!Number.isSafeInteger(Number(items)) || Number(items) < 0) {
+        throw JobError.fatal(`the job reported ${items} items; items must be a whole number, 0 or more`);
+      }
+      const summary = outcome.summary === undefined || outcome.summary === null ? undefined : String(outcome.summary);
+      return { summary, items: BigInt(items) };
     } catch (e) {
       if (e instanceof JobError) throw { message: e.message, retryable: e.retryable };
       const message = e instanceof Error ? `${e.name}: ${e.message}` : `thrown: ${String(e)}`;
       throw { message, retryable: true };
     }
-    return { summary: outcome.summary ?? undefined, items: BigInt(outcome.items ?? 0) };
   };
 }

@@ -108,10 +108,26 @@ class Outcome:
 
 
 def _parse_bool(text: str) -> bool:
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
+    if text in ("true", "false"):
+        return text == "true"
     raise ValueError(text)
+
+
+def _parse_int(text: str) -> int:
+    # As Rust parses: optional sign and digits (no `_`, no spaces inside).
+    digits = text[1:] if text[:1] in ("+", "-") else text
+    if not digits.isascii() or not digits.isdigit():
+        raise ValueError(text)
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    if "_" in text:
+        raise ValueError(text)
+    return float(text)
+
+
+_PARSERS = {bool: _parse_bool, int: _parse_int, float: _parse_float}
 
 
 class Context:
@@ -152,9 +168,8 @@ class Context:
         if kind is str:
             return text  # type: ignore[return-value]
         try:
-            if kind is bool:
-                return _parse_bool(text.strip())  # type: ignore[return-value]
-            return kind(text.strip())  # type: ignore[call-arg]
+            parse = _PARSERS.get(kind, kind)
+            return parse(text.strip())  # type: ignore[return-value]
         except (TypeError, ValueError):
             raise ParamError(name, kind.__name__, text) from None
 
@@ -282,7 +297,14 @@ class _Sql:
             rows = _sql.query(database, statement, values)
         except Err as err:
             raise SqlError(f"query on database `{database}`: {err.value}") from None
-        return [dict(zip(rows.columns, map(_from_sql, row))) for row in rows.rows]
+        result = []
+        for row in rows.rows:
+            values: dict = {}
+            # A name twice (`SELECT a.id, b.id`): the first, as in Rust.
+            for column, value in zip(rows.columns, row):
+                values.setdefault(column, _from_sql(value))
+            result.append(values)
+        return result
 
     def execute(self, database: str, statement: str, *params: Any) -> int:
         """Runs `statement` with `params` bound; the rows it affected."""
@@ -308,13 +330,21 @@ def job(run: Callable[[Context], Optional[Outcome]]) -> type:
         def run(self, ctx: _types.Context) -> _types.Outcome:
             try:
                 outcome = run(Context(ctx))
+                if outcome is None:
+                    outcome = Outcome()
+                if not isinstance(outcome, Outcome):
+                    raise JobError.fatal(
+                        f"the job returned a {type(outcome).__name__}, not a carillon.Outcome"
+                    )
+                items = int(outcome.items)
+                if items < 0:
+                    raise JobError.fatal(f"the job reported {items} items; items cannot be negative")
+                summary = None if outcome.summary is None else str(outcome.summary)
+                return _types.Outcome(summary=summary, items=items)
             except JobError as failure:
                 raise Err(_types.JobError(failure.message, failure.is_retryable))
-            except Exception as failure:  # every exception fails the run, none traps
+            except BaseException as failure:  # every exception fails the run, none traps
                 message = f"{type(failure).__name__}: {failure}"
                 raise Err(_types.JobError(message, True))
-            if outcome is None:
-                outcome = Outcome()
-            return _types.Outcome(summary=outcome.summary, items=int(outcome.items))
 
     return WitWorld

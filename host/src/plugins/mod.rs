@@ -8,10 +8,12 @@
 //! a log line naming it, and the previous version stays live. A removed file
 //! stops its module's tasks, with the reason recorded on each task.
 //!
-//! A big module found at start-up or in the database (a Python or
-//! JavaScript job: 12–20 MB, seconds to compile the first time) loads in the
-//! background, so the host serves its other modules meanwhile; its tasks
-//! wait for it as for any module not yet loaded.
+//! A big module file in the plugins folder (a Python or JavaScript job:
+//! 12–20 MB, seconds to compile the first time) loads in the background, so
+//! the host serves its other modules meanwhile; its tasks wait for it as for
+//! any module not yet loaded (and a newer file, or its removal, while it
+//! compiles wins). Modules from the database load before the host
+//! dispatches, as runs already claimed may need them.
 
 mod manifest;
 mod registry;
@@ -58,6 +60,9 @@ pub enum LoadOutcome {
     Loaded(Digest),
     /// The same bytes were already loaded.
     Unchanged(Digest),
+    /// Compiled in the background, but a newer version was loaded (or the
+    /// module removed) meanwhile: not used.
+    Superseded(Digest),
 }
 
 impl Plugins {
@@ -71,9 +76,9 @@ impl Plugins {
         }
     }
 
-    /// Loads `bytes` as module `name` now if it is small, else on a
-    /// background task (once per version: a version already loading is left
-    /// to finish). `from` says where it was found, for the log.
+    /// Loads a module file found in the plugins folder: now if it is
+    /// small, else on a background task (once per version: a version
+    /// already loading is left to finish, unless a newer one supersedes it).
     async fn load_found(&self, name: &str, bytes: Vec<u8>, source: String, from: String) {
         if bytes.len() <= BIG_MODULE {
             self.log_load(name, self.load(name, bytes, &source).await, &from);
@@ -84,7 +89,7 @@ impl Plugins {
             return;
         }
         {
-            let mut loading = self.loading.lock().unwrap_or_else(|e| e.into_inner());
+            let mut loading = self.loading();
             if loading.get(name) == Some(&digest) {
                 return;
             }
@@ -94,13 +99,13 @@ impl Plugins {
         let plugins = self.clone();
         let name = name.to_owned();
         tokio::spawn(async move {
-            let loaded = plugins.load(&name, bytes, &source).await;
+            let loaded = plugins.install(&name, bytes, &source, Some(digest)).await;
             plugins.log_load(&name, loaded, &from);
-            let mut loading = plugins.loading.lock().unwrap_or_else(|e| e.into_inner());
-            if loading.get(&name) == Some(&digest) {
-                loading.remove(&name);
-            }
         });
+    }
+
+    fn loading(&self) -> std::sync::MutexGuard<'_, HashMap<String, Digest>> {
+        self.loading.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn log_load(&self, name: &str, loaded: anyhow::Result<LoadOutcome>, from: &str) {
@@ -109,6 +114,9 @@ impl Plugins {
                 tracing::info!(module = %name, digest = %digest.short(), %from, "module loaded");
             }
             Ok(LoadOutcome::Unchanged(_)) => {}
+            Ok(LoadOutcome::Superseded(digest)) => {
+                tracing::info!(module = %name, digest = %digest.short(), %from, "module version not used: a newer one was loaded, or the module removed, while it compiled");
+            }
             Err(error) => {
                 let previous = match self.registry.digest(name) {
                     Some(digest) => format!("version {} stays live", digest.short()),
@@ -120,12 +128,26 @@ impl Plugins {
     }
 
     /// Validates and compiles `bytes` as module `name` (on a blocking thread),
-    /// stores them in the database and makes them live.
+    /// stores them in the database and makes them live. A version of the
+    /// module still loading in the background is superseded.
     pub async fn load(
         &self,
         name: &str,
         bytes: Vec<u8>,
         source: &str,
+    ) -> anyhow::Result<LoadOutcome> {
+        self.loading().remove(name);
+        self.install(name, bytes, source, None).await
+    }
+
+    /// Compiles `bytes`; then, unless it is a `background` load whose
+    /// version was superseded while it compiled, stores and makes it live.
+    async fn install(
+        &self,
+        name: &str,
+        bytes: Vec<u8>,
+        source: &str,
+        background: Option<Digest>,
     ) -> anyhow::Result<LoadOutcome> {
         anyhow::ensure!(name != HTTP_MODULE, "{}", reserved_name());
         let digest = Digest::of(&bytes);
@@ -136,10 +158,29 @@ impl Plugins {
         let (job, bytes) =
             tokio::task::spawn_blocking(move || (runtime.load(&bytes), bytes)).await?;
         let job = job?;
-        self.store
-            .put_module(name, &digest.to_string(), &bytes, source, now_ms())
-            .await?;
-        self.registry.insert(name, job);
+        match background {
+            Some(version) => {
+                // Checked and made live under the lock: a load or removal
+                // that starts after this supersedes this version itself.
+                {
+                    let mut loading = self.loading();
+                    if loading.get(name) != Some(&version) {
+                        return Ok(LoadOutcome::Superseded(digest));
+                    }
+                    loading.remove(name);
+                    self.registry.insert(name, job);
+                }
+                self.store
+                    .put_module(name, &digest.to_string(), &bytes, source, now_ms())
+                    .await?;
+            }
+            None => {
+                self.store
+                    .put_module(name, &digest.to_string(), &bytes, source, now_ms())
+                    .await?;
+                self.registry.insert(name, job);
+            }
+        }
         self.store.unblock_module_tasks(name).await?;
         Ok(LoadOutcome::Loaded(digest))
     }
@@ -160,9 +201,23 @@ impl Plugins {
             let Some((_, bytes)) = self.store.module_bytes(&module.name).await? else {
                 continue;
             };
-            let source = module.source.clone();
-            self.load_found(&module.name, bytes, source, "the database".to_owned())
-                .await;
+            // Loaded here, before the host dispatches (runs already claimed
+            // may need it); compiled once, then from the compile cache.
+            let runtime = self.runtime.clone();
+            let loaded = tokio::task::spawn_blocking(move || runtime.load(&bytes)).await;
+            match loaded {
+                Ok(Ok(job)) => {
+                    tracing::info!(module = %module.name, digest = %job.digest().short(), "module loaded from the database");
+                    self.registry.insert(&module.name, job);
+                    self.store.unblock_module_tasks(&module.name).await?;
+                }
+                Ok(Err(error)) => {
+                    tracing::error!(module = %module.name, "module in the database does not load: {error}");
+                }
+                Err(error) => {
+                    tracing::error!(module = %module.name, "loading module failed: {error}")
+                }
+            }
         }
         for name in self.registry.names() {
             if !stored.iter().any(|m| m.name == name) {
@@ -238,6 +293,8 @@ impl Plugins {
     }
 
     async fn remove_module(&self, name: &str, path: &Path) -> Result<(), StoreError> {
+        // A version still compiling in the background is not used.
+        self.loading().remove(name);
         if !self.registry.contains(name) {
             return Ok(());
         }

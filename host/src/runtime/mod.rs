@@ -7,7 +7,8 @@
 //! granted ([`Mount`]) and the contract's
 //! imports, compiled components (cached on disk by content digest),
 //! and the per-run [`Store`](wasmtime::Store) with its memory cap, timeout and
-//! cancellation. It knows nothing of SQL, schedules or tasks beyond the
+//! cancellation. It runs no SQL itself (a job's goes to [`io::SqlSource`])
+//! and knows nothing of schedules or tasks beyond the
 //! [`RunContext`] it is handed; logs, checkpoints and task state go through the
 //! narrow traits in [`io`].
 //!
