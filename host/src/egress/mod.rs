@@ -11,6 +11,7 @@
 mod address;
 mod connect;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -151,7 +152,9 @@ pub type StreamBody = UnsyncBoxBody<Bytes, BoxError>;
 pub struct Egress {
     policy: Arc<Policy>,
     client: Client<Connector, Full<Bytes>>,
-    streaming: Client<Connector, StreamBody>,
+    /// Jobs' requests: a pool per thread that sends them (see `streaming`).
+    streaming: std::sync::Mutex<HashMap<std::thread::ThreadId, Client<Connector, StreamBody>>>,
+    builder: hyper_util::client::legacy::Builder,
 }
 
 impl std::fmt::Debug for Egress {
@@ -189,11 +192,11 @@ impl Egress {
             .pool_idle_timeout(Duration::from_secs(30))
             .pool_max_idle_per_host(64);
         let client = builder.build(Connector(policy.clone()));
-        let streaming = builder.build(Connector(policy.clone()));
         Ok(Self {
             policy,
             client,
-            streaming,
+            streaming: std::sync::Mutex::default(),
+            builder,
         })
     }
 
@@ -205,7 +208,7 @@ impl Egress {
         head_within: Duration,
     ) -> Result<http::Response<StreamBody>, EgressError> {
         self.policy.check(request.uri())?;
-        let response = tokio::time::timeout(head_within, self.streaming.request(request))
+        let response = tokio::time::timeout(head_within, self.streaming().request(request))
             .await
             .map_err(|_| EgressError::Timeout(head_within))?
             .map_err(|error| cause(&error))?;
@@ -213,6 +216,18 @@ impl Egress {
             body.map_err(|error| Box::new(error) as BoxError)
                 .boxed_unsync()
         }))
+    }
+
+    /// This thread's pool for jobs' requests. A pooled connection is served
+    /// by a task on the runtime that opened it; a job's request is sent from
+    /// its job thread, so a pool per thread keeps each connection's wake-ups
+    /// on the thread of the runs using it.
+    fn streaming(&self) -> Client<Connector, StreamBody> {
+        let mut pools = self.streaming.lock().unwrap_or_else(|e| e.into_inner());
+        pools
+            .entry(std::thread::current().id())
+            .or_insert_with(|| self.builder.build(Connector(self.policy.clone())))
+            .clone()
     }
 
     /// Whether `url` may be called, as far as its text tells (its addresses

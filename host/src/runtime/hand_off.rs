@@ -2,7 +2,7 @@
 //! asked for (most runs end in that first poll, and handing them to another
 //! thread would cost more than running them); one that is still pending
 //! after it (a busy job yielding at its epoch tick, or waiting on a host
-//! call) is handed to the job threads for the rest, so long or busy jobs
+//! call) is handed to its job thread for the rest, so long or busy jobs
 //! never hold the threads the host schedules and records on.
 
 use std::future::Future;
@@ -52,10 +52,19 @@ where
         let this = &mut *self;
         loop {
             match std::mem::replace(&mut this.state, State::Done) {
-                State::Here(mut future) => match future.as_mut().poll(cx) {
-                    Poll::Ready(output) => return Poll::Ready(Ok(output)),
-                    Poll::Pending => this.state = State::There(this.jobs.spawn(future)),
-                },
+                State::Here(mut future) => {
+                    // What the run starts (wasi:http's request tasks, the
+                    // connections they open, timers) belongs to the job
+                    // thread it moves to, so its wake-ups stay on that thread.
+                    let polled = {
+                        let _there = this.jobs.enter();
+                        future.as_mut().poll(cx)
+                    };
+                    match polled {
+                        Poll::Ready(output) => return Poll::Ready(Ok(output)),
+                        Poll::Pending => this.state = State::There(this.jobs.spawn(future)),
+                    }
+                }
                 State::There(mut handle) => {
                     return match Pin::new(&mut handle).poll(cx) {
                         Poll::Ready(done) => Poll::Ready(done.map_err(|e| e.to_string())),

@@ -43,6 +43,7 @@ mod hand_off;
 mod host_imports;
 mod http;
 pub mod io;
+mod job_threads;
 mod loader;
 mod mounts;
 mod run;
@@ -72,6 +73,7 @@ use crate::digest::Digest;
 use crate::units::ByteSize;
 use compile_cache::CompileCache;
 use engine::EpochTicker;
+use job_threads::JobThreads;
 use store_data::RunData;
 
 /// The contract version this host implements (`package carillon:job@…` in
@@ -131,16 +133,15 @@ pub struct Runtime {
     /// the bytes, and deciding it again can mean compiling for seconds.
     refused: Mutex<HashMap<Digest, LoadError>>,
     /// The threads jobs run on (`None` only while dropping).
-    jobs: Option<tokio::runtime::Runtime>,
+    jobs: Option<JobThreads>,
     _ticker: EpochTicker,
 }
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        // Dropped from async code at the end of `serve`: do not block.
-        if let Some(jobs) = self.jobs.take() {
-            jobs.shutdown_background();
-        }
+        // Dropped from async code at the end of `serve`: stop the job
+        // threads without waiting for them.
+        drop(self.jobs.take());
     }
 }
 
@@ -177,12 +178,8 @@ impl Runtime {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
             n => n,
         };
-        let jobs = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .thread_name("carillon-job")
-            .enable_all()
-            .build()
-            .map_err(|e| RuntimeError(format!("job threads: {e}")))?;
+        let jobs =
+            JobThreads::start(threads).map_err(|e| RuntimeError(format!("job threads: {e}")))?;
         Ok(Self {
             engine,
             max_memory: config.max_memory,
@@ -240,7 +237,7 @@ impl Runtime {
         // A run that finishes at once (most do) finishes here; one that has
         // to wait (a busy job yielding, a slow host call) goes on on the job
         // threads. A panic there (a bug) is this run's fault.
-        hand_off::OnJobThreads::new(run, jobs.handle().clone())
+        hand_off::OnJobThreads::new(run, jobs.next().clone())
             .await
             .unwrap_or_else(|error| run::not_run(RunFault::HostBug(error)))
     }
