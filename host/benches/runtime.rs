@@ -183,36 +183,38 @@ fn ok_server() -> u16 {
     port
 }
 
+/// An egress client of its own (its own pool) that may reach `allowed`.
+fn egress_to(allowed: &AllowList) -> Arc<Egress> {
+    let config = EgressConfig {
+        allowed: allowed.clone(),
+        list_name: "bench",
+        allow_private: false,
+        private_switch: "",
+        ca_roots: None,
+    };
+    Arc::new(Egress::new(config).unwrap())
+}
+
+/// A native GET of `url`.
+fn get(url: &str) -> Outbound {
+    Outbound {
+        method: http::Method::GET,
+        url: url.to_owned(),
+        headers: Vec::new(),
+        body: Default::default(),
+    }
+}
+
 /// The same GET, from the `fetch` job and from the host's native client,
 /// interleaved so both see the same machine.
 fn http_get(runtime: &Runtime, runs: usize) {
     let port = ok_server();
     let origin = format!("http://127.0.0.1:{port}");
     let allowed = AllowList::parse(&origin).unwrap();
-    let egress = Arc::new(
-        Egress::new(EgressConfig {
-            allowed: allowed.clone(),
-            list_name: "bench",
-            allow_private: false,
-            private_switch: "",
-            ca_roots: None,
-        })
-        .unwrap(),
-    );
-    // The native client has a pool of its own, so its connections' tasks
-    // live on its own (current-thread) runtime, as a Rust program's would;
-    // sharing the job's pool would put them on the job threads, where a
-    // second core answers them (9 µs a GET here, against 75 µs alone).
-    let native_egress = Arc::new(
-        Egress::new(EgressConfig {
-            allowed: allowed.clone(),
-            list_name: "bench",
-            allow_private: false,
-            private_switch: "",
-            ca_roots: None,
-        })
-        .unwrap(),
-    );
+    let egress = egress_to(&allowed);
+    // The native client has a pool of its own: its connections are served
+    // by its own (current-thread) runtime, as a Rust program's would be.
+    let native_egress = egress_to(&allowed);
     let job = runtime.load(&examples::bytes("fetch")).expect("load fetch");
     let mut io = io();
     io.http = Some(Arc::new(JobHttp::new(
@@ -226,12 +228,7 @@ fn http_get(runtime: &Runtime, runs: usize) {
         .enable_all()
         .build()
         .unwrap();
-    let native = || Outbound {
-        method: http::Method::GET,
-        url: url.clone(),
-        headers: Vec::new(),
-        body: Default::default(),
-    };
+    let native = || get(&url);
     let (mut from_job, mut from_host) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
     tokio.block_on(async {
         for round in 0..runs + runs / 10 {
@@ -287,16 +284,7 @@ fn http_get(runtime: &Runtime, runs: usize) {
         .build()
         .unwrap();
     // Its own pool: connections are served by the runtime that opened them.
-    let threaded_egress = Arc::new(
-        Egress::new(EgressConfig {
-            allowed: allowed.clone(),
-            list_name: "bench",
-            allow_private: false,
-            private_switch: "",
-            ca_roots: None,
-        })
-        .unwrap(),
-    );
+    let threaded_egress = egress_to(&allowed);
     let mut per_threaded_get = Vec::new();
     for _ in 0..(runs / REPEAT).max(10) {
         let (native_egress, url) = (threaded_egress.clone(), url.clone());

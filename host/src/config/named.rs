@@ -23,114 +23,132 @@ use crate::vocab::{GrantKind, check_grant_name};
 /// The sections of this kind, for messages.
 pub(super) const NAMED_SECTIONS: &[&str] = &["mounts", "databases"];
 
-/// The `[databases.NAME]` sections of a file.
-pub(super) fn databases(entries: &toml::Value) -> Result<BTreeMap<String, JobDatabase>, String> {
+/// Each `[SECTION.NAME]` of `entries`, named by `kind` and read by `read`
+/// from its fields. `noun` and `example(name)` (a key line) make the
+/// messages for a malformed section.
+fn named_sections<T>(
+    entries: &toml::Value,
+    section: &str,
+    kind: GrantKind,
+    (noun, first): (&str, &str),
+    example: fn(&str) -> String,
+    read: impl Fn(&str, &toml::Table) -> Result<T, String>,
+) -> Result<BTreeMap<String, T>, String> {
     let Some(entries) = entries.as_table() else {
-        return Err(
-            "`databases` must hold one section per connection, e.g. [databases.crm] url = \"postgres://…\""
-                .to_owned(),
-        );
+        return Err(format!(
+            "`{section}` must hold one section per {noun}, e.g. [{section}.{first}] {}",
+            example(first)
+        ));
     };
-    let mut databases = BTreeMap::new();
+    let mut named = BTreeMap::new();
     for (name, entry) in entries {
-        check_grant_name(GrantKind::Database, name)
-            .map_err(|e| format!("[databases.{name}]: {e}"))?;
+        check_grant_name(kind, name).map_err(|e| format!("[{section}.{name}]: {e}"))?;
         let Some(fields) = entry.as_table() else {
             return Err(format!(
-                "`databases.{name}` must be a section: [databases.{name}] url = \"postgres://…\""
+                "`{section}.{name}` must be a section: [{section}.{name}] {}",
+                example(name)
             ));
         };
-        let mut database = JobDatabase {
-            name: name.clone(),
-            url: String::new(),
-            max_rows: JobDatabase::DEFAULT_MAX_ROWS,
-            max_connections: JobDatabase::DEFAULT_MAX_CONNECTIONS,
-        };
-        let count = |key: &str, value: &toml::Value, most: i64| match value.as_integer() {
-            Some(number) if (1..=most).contains(&number) => Ok(number),
-            _ => Err(format!(
-                "[databases.{name}] {key} must be a whole number from 1 to {most}"
-            )),
-        };
-        for (key, value) in fields {
-            match key.as_str() {
-                "url" => {
-                    let Some(url) = value.as_str() else {
-                        return Err(format!("[databases.{name}] url must be a string"));
-                    };
-                    if !(url.starts_with("postgres://")
-                        || url.starts_with("postgresql://")
-                        || url.starts_with("sqlite:"))
-                    {
+        named.insert(name.clone(), read(name, fields)?);
+    }
+    Ok(named)
+}
+
+/// The `[databases.NAME]` sections of a file.
+pub(super) fn databases(entries: &toml::Value) -> Result<BTreeMap<String, JobDatabase>, String> {
+    let example = |_: &str| "url = \"postgres://…\"".to_owned();
+    named_sections(
+        entries,
+        "databases",
+        GrantKind::Database,
+        ("connection", "crm"),
+        example,
+        |name, fields| {
+            let mut database = JobDatabase {
+                name: name.to_owned(),
+                url: String::new(),
+                max_rows: JobDatabase::DEFAULT_MAX_ROWS,
+                max_connections: JobDatabase::DEFAULT_MAX_CONNECTIONS,
+            };
+            let count = |key: &str, value: &toml::Value, most: i64| match value.as_integer() {
+                Some(number) if (1..=most).contains(&number) => Ok(number),
+                _ => Err(format!(
+                    "[databases.{name}] {key} must be a whole number from 1 to {most}"
+                )),
+            };
+            for (key, value) in fields {
+                match key.as_str() {
+                    "url" => database.url = database_url(name, value)?,
+                    "max_rows" => database.max_rows = count(key, value, 1_000_000)? as usize,
+                    "max_connections" => database.max_connections = count(key, value, 64)? as u32,
+                    other => {
                         return Err(format!(
-                            "[databases.{name}] url must start with postgres:// or sqlite: (got `{}`)",
-                            crate::store::redact(url)
+                            "unknown key `{other}` in [databases.{name}]; its keys are url, max_rows, max_connections"
                         ));
                     }
-                    database.url = url.to_owned();
-                }
-                "max_rows" => database.max_rows = count(key, value, 1_000_000)? as usize,
-                "max_connections" => database.max_connections = count(key, value, 64)? as u32,
-                other => {
-                    return Err(format!(
-                        "unknown key `{other}` in [databases.{name}]; its keys are url, max_rows, max_connections"
-                    ));
                 }
             }
-        }
-        if database.url.is_empty() {
-            return Err(format!(
-                "[databases.{name}] needs a url: url = \"postgres://user@host/{name}\""
-            ));
-        }
-        databases.insert(name.clone(), database);
+            if database.url.is_empty() {
+                return Err(format!(
+                    "[databases.{name}] needs a url: url = \"postgres://user@host/{name}\""
+                ));
+            }
+            Ok(database)
+        },
+    )
+}
+
+/// `url` of `[databases.NAME]`: PostgreSQL or SQLite.
+fn database_url(name: &str, value: &toml::Value) -> Result<String, String> {
+    let Some(url) = value.as_str() else {
+        return Err(format!("[databases.{name}] url must be a string"));
+    };
+    if !(url.starts_with("postgres://")
+        || url.starts_with("postgresql://")
+        || url.starts_with("sqlite:"))
+    {
+        return Err(format!(
+            "[databases.{name}] url must start with postgres:// or sqlite: (got `{}`)",
+            crate::store::redact(url)
+        ));
     }
-    Ok(databases)
+    Ok(url.to_owned())
 }
 
 /// The `[mounts.NAME]` sections of a file.
 pub(super) fn mounts(entries: &toml::Value) -> Result<BTreeMap<String, Mount>, String> {
-    let Some(entries) = entries.as_table() else {
-        return Err(
-            "`mounts` must hold one section per folder, e.g. [mounts.reports] path = \"/srv/reports\""
-                .to_owned(),
-        );
-    };
-    let mut mounts = BTreeMap::new();
-    for (name, entry) in entries {
-        check_grant_name(GrantKind::Mount, name).map_err(|e| format!("[mounts.{name}]: {e}"))?;
-        let Some(fields) = entry.as_table() else {
-            return Err(format!(
-                "`mounts.{name}` must be a section: [mounts.{name}] path = \"/srv/{name}\""
-            ));
-        };
-        let mut path = None;
-        let mut writable = false;
-        for (key, value) in fields {
-            match (key.as_str(), value) {
-                ("path", toml::Value::String(text)) => path = Some(text.clone()),
-                ("writable", toml::Value::Boolean(flag)) => writable = *flag,
-                ("path", _) => return Err(format!("[mounts.{name}] path must be a string")),
-                ("writable", _) => {
-                    return Err(format!("[mounts.{name}] writable must be true or false"));
-                }
-                (other, _) => {
-                    return Err(format!(
-                        "unknown key `{other}` in [mounts.{name}]; its keys are path, writable"
-                    ));
+    named_sections(
+        entries,
+        "mounts",
+        GrantKind::Mount,
+        ("folder", "reports"),
+        |name| format!("path = \"/srv/{name}\""),
+        |name, fields| {
+            let mut path = None;
+            let mut writable = false;
+            for (key, value) in fields {
+                match (key.as_str(), value) {
+                    ("path", toml::Value::String(text)) => path = Some(text.clone()),
+                    ("writable", toml::Value::Boolean(flag)) => writable = *flag,
+                    ("path", _) => return Err(format!("[mounts.{name}] path must be a string")),
+                    ("writable", _) => {
+                        return Err(format!("[mounts.{name}] writable must be true or false"));
+                    }
+                    (other, _) => {
+                        return Err(format!(
+                            "unknown key `{other}` in [mounts.{name}]; its keys are path, writable"
+                        ));
+                    }
                 }
             }
-        }
-        let Some(path) = path else {
-            return Err(format!(
-                "[mounts.{name}] needs a path: path = \"/srv/{name}\""
-            ));
-        };
-        let mount = mount_of(name, Path::new(&path), writable)
-            .map_err(|e| format!("[mounts.{name}]: {e}"))?;
-        mounts.insert(name.clone(), mount);
-    }
-    Ok(mounts)
+            let Some(path) = path else {
+                return Err(format!(
+                    "[mounts.{name}] needs a path: path = \"/srv/{name}\""
+                ));
+            };
+            mount_of(name, Path::new(&path), writable).map_err(|e| format!("[mounts.{name}]: {e}"))
+        },
+    )
 }
 
 /// Mount `name` of the folder `path`, made absolute; fails when `path` is

@@ -53,6 +53,19 @@ impl JobSql {
     }
 }
 
+impl JobSql {
+    /// `call`'s answer if `run`'s task is granted `database`.
+    async fn granted<T>(
+        &self,
+        run: &RunKey,
+        database: &str,
+        call: impl Future<Output = Result<T, JobSqlError>>,
+    ) -> Result<T, SeamError> {
+        self.check_grant(run, database).await?;
+        call.await.map_err(seam_error)
+    }
+}
+
 fn seam_error(error: JobSqlError) -> SeamError {
     match error {
         JobSqlError::Unreachable { .. } => SeamError::Unavailable(error.to_string()),
@@ -68,13 +81,8 @@ impl SqlSource for JobSql {
         statement: &'a str,
         params: Vec<SqlValue>,
     ) -> BoxFuture<'a, Result<SqlRows, SeamError>> {
-        Box::pin(async move {
-            self.check_grant(run, database).await?;
-            self.databases
-                .query(database, statement, &params)
-                .await
-                .map_err(seam_error)
-        })
+        let call = async move { self.databases.query(database, statement, &params).await };
+        Box::pin(self.granted(run, database, call))
     }
 
     fn execute<'a>(
@@ -84,12 +92,7 @@ impl SqlSource for JobSql {
         statement: &'a str,
         params: Vec<SqlValue>,
     ) -> BoxFuture<'a, Result<u64, SeamError>> {
-        Box::pin(async move {
-            self.check_grant(run, database).await?;
-            self.databases
-                .execute(database, statement, &params)
-                .await
-                .map_err(seam_error)
-        })
+        let call = async move { self.databases.execute(database, statement, &params).await };
+        Box::pin(self.granted(run, database, call))
     }
 }

@@ -150,7 +150,8 @@ impl Plugins {
         background: Option<Digest>,
     ) -> anyhow::Result<LoadOutcome> {
         anyhow::ensure!(name != HTTP_MODULE, "{}", reserved_name());
-        let digest = Digest::of(&bytes);
+        // A background load's version is its digest, already computed.
+        let digest = background.unwrap_or_else(|| Digest::of(&bytes));
         if self.registry.digest(name) == Some(digest) {
             return Ok(LoadOutcome::Unchanged(digest));
         }

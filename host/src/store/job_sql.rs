@@ -99,7 +99,7 @@ pub struct JobDatabases {
 #[derive(Debug, Default)]
 struct Inner {
     configured: BTreeMap<String, JobDatabase>,
-    pools: tokio::sync::Mutex<HashMap<String, AnyPool>>,
+    pools: std::sync::Mutex<HashMap<String, AnyPool>>,
 }
 
 impl JobDatabases {
@@ -108,7 +108,7 @@ impl JobDatabases {
         Self {
             inner: Arc::new(Inner {
                 configured,
-                pools: tokio::sync::Mutex::default(),
+                pools: std::sync::Mutex::default(),
             }),
         }
     }
@@ -118,13 +118,13 @@ impl JobDatabases {
         self.inner.configured.contains_key(name)
     }
 
-    async fn pool(&self, name: &str) -> Result<(AnyPool, &JobDatabase), JobSqlError> {
+    fn pool(&self, name: &str) -> Result<(AnyPool, &JobDatabase), JobSqlError> {
         let config = self
             .inner
             .configured
             .get(name)
             .ok_or_else(|| JobSqlError::NotConfigured(name.to_owned()))?;
-        let mut pools = self.inner.pools.lock().await;
+        let mut pools = self.inner.pools.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(pool) = pools.get(name) {
             return Ok((pool.clone(), config));
         }
@@ -183,7 +183,7 @@ impl JobDatabases {
     ) -> Result<SqlRows, JobSqlError> {
         use futures_util::TryStreamExt as _;
 
-        let (pool, config) = self.pool(name).await?;
+        let (pool, config) = self.pool(name)?;
         check_statement(config, statement)?;
         let mut rows = bind(sqlx::query(statement), params).fetch(&pool);
         let mut result = SqlRows::default();
@@ -215,7 +215,7 @@ impl JobDatabases {
         statement: &str,
         params: &[SqlValue],
     ) -> Result<u64, JobSqlError> {
-        let (pool, config) = self.pool(name).await?;
+        let (pool, config) = self.pool(name)?;
         check_statement(config, statement)?;
         let done = bind(sqlx::query(statement), params)
             .execute(&pool)
