@@ -35,6 +35,29 @@ if [ ! -x "$SCHEMATHESIS_VENV/bin/schemathesis" ]; then
 fi
 export CARILLON_SCHEMATHESIS="$SCHEMATHESIS_VENV/bin/schemathesis"
 
+# The console's browser tests: Debian's chromium, driven by playwright-core
+# (npm, from tests/browser's lock file) installed under target/tools/.
+# A CJK font too, so the Chinese screenshots show characters.
+if ! command -v chromium >/dev/null 2>&1 || ! dpkg -s fonts-wqy-microhei >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null
+fi
+CONSOLE_TOOLS="${CARGO_TARGET_DIR:-$PWD/target}/tools/console-tests"
+if ! cmp -s tests/browser/package-lock.json "$CONSOLE_TOOLS/package-lock.json" \
+    || [ ! -f "$CONSOLE_TOOLS/node_modules/playwright-core/index.mjs" ]; then
+    if ! command -v npm >/dev/null 2>&1; then
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq nodejs npm >/dev/null
+    fi
+    mkdir -p "$CONSOLE_TOOLS"
+    cp tests/browser/package.json tests/browser/package-lock.json "$CONSOLE_TOOLS/"
+    (cd "$CONSOLE_TOOLS" && npm ci --silent --no-audit --no-fund)
+fi
+export CARILLON_CHROMIUM="$(command -v chromium)"
+export CARILLON_PLAYWRIGHT="$CONSOLE_TOOLS/node_modules/playwright-core/index.mjs"
+
 CARILLON_EXAMPLES_DIR="$(./scripts/build-examples.sh)"
 export CARILLON_EXAMPLES_DIR
 

@@ -16,6 +16,8 @@ const LAYERS: &[&[&str]] = &[
     &["cli"],
     &["serve"],
     &["api"],
+    // The web console: static pages, a client of the API.
+    &["console"],
     &["config"],
     // Turning due tasks into runs; claiming, running and recording them.
     // Delay callbacks due: claiming, calling, recording.

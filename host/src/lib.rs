@@ -7,9 +7,9 @@
 //! The modules are layered so that imports follow that flow and never come
 //! back up (a test, `layering`, keeps it so). Top to bottom:
 //!
-//! - [`cli`], [`serve`], [`api`], [`config`]: the edges. The `carillon`
+//! - [`cli`], [`serve`], [`api`], [`console`], [`config`]: the edges. The `carillon`
 //!   command line; wiring a serving host and owning its loops; the admin
-//!   HTTP API it serves; `carillon.toml`, `CARILLON_*` and flags from one
+//!   HTTP API it serves and the web console on it; `carillon.toml`, `CARILLON_*` and flags from one
 //!   table of keys.
 //! - [`scheduler`], [`dispatch`], [`retention`], [`delays`]: turning due
 //!   tasks into runs; claiming, running and recording them; purging old run
@@ -37,6 +37,7 @@ pub mod cli;
 pub mod clock;
 pub mod cluster;
 pub mod config;
+pub mod console;
 pub mod delays;
 pub mod digest;
 pub mod dispatch;

@@ -23,6 +23,7 @@ mod chaos_flood;
 mod chaos_full_disk;
 mod cli_db;
 mod cli_run;
+mod console;
 mod delays;
 mod guest_languages;
 mod quartz_oracle;

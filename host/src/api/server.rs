@@ -176,6 +176,7 @@ fn routes() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
                 async move { Json(spec) }
             }),
         )
+        .merge(crate::console::routes())
         .fallback(|| async {
             ApiError::not_found(
                 "there is no such endpoint; the API is described at /api/v1/openapi.json",

@@ -1,0 +1,155 @@
+// The console's entry: who is signed in, the header, and which view the
+// path shows. Links inside the console change the view without reloading
+// the page; the back button works as on any site.
+
+import { api, ApiError, setCsrf } from "./api.js";
+import { h, fill } from "./dom.js";
+import { t, language, setLanguage } from "./i18n.js";
+import { dashboard } from "./pages/dashboard.js";
+import { tasks } from "./pages/tasks.js";
+import { task } from "./pages/task.js";
+import { runs } from "./pages/runs.js";
+import { run } from "./pages/run.js";
+import { nodes } from "./pages/nodes.js";
+import { login } from "./pages/login.js";
+import { editor } from "./pages/editor.js";
+import { modules } from "./pages/modules.js";
+import { delays } from "./pages/delays.js";
+import { misfires } from "./pages/misfires.js";
+import { audit } from "./pages/audit.js";
+import { access } from "./pages/access.js";
+
+const ROUTES = [
+  [/^\/$/, dashboard, "nav.dashboard"],
+  [/^\/tasks$/, tasks, "nav.tasks"],
+  [/^\/tasks\/new$/, editor, "nav.tasks"],
+  [/^\/tasks\/([^/]+)\/edit$/, editor, "nav.tasks"],
+  [/^\/tasks\/([^/]+)$/, task, "nav.tasks"],
+  [/^\/runs$/, runs, "nav.runs"],
+  [/^\/runs\/(\d+)$/, run, "nav.runs"],
+  [/^\/nodes$/, nodes, "nav.nodes"],
+  [/^\/modules$/, modules, "nav.modules"],
+  [/^\/delays$/, delays, "nav.delays"],
+  [/^\/misfires$/, misfires, "nav.misfires"],
+  [/^\/audit$/, audit, "nav.audit"],
+  [/^\/access$/, access, "nav.access"],
+  [/^\/login$/, login, null],
+];
+
+const NAV = [["/", "nav.dashboard"], ["/tasks", "nav.tasks"], ["/runs", "nav.runs"], ["/delays", "nav.delays"],
+  ["/modules", "nav.modules"], ["/nodes", "nav.nodes"], ["/misfires", "nav.misfires"], ["/audit", "nav.audit"],
+  ["/access", "nav.access", "admin"]];
+
+/** What every view is given: the session and how to move on. */
+const app = {
+  session: null,
+  /** Whether the caller's role is at least `role` (the API decides
+   * anyway; this only hides what it would refuse). */
+  can(role) {
+    const rank = ["viewer", "operator", "editor", "admin"];
+    return Boolean(this.session) && rank.indexOf(this.session.role) >= rank.indexOf(role);
+  },
+  go(path, { replace = false } = {}) {
+    if (replace) history.replaceState(null, "", path);
+    else history.pushState(null, "", path);
+    render();
+  },
+  /** Stops what the current view left running (a live log). */
+  cleanup: [],
+};
+
+async function loadSession() {
+  try {
+    app.session = await api("/session");
+    setCsrf(app.session.csrf_token);
+  } catch (error) {
+    app.session = null;
+    if (!(error instanceof ApiError) || error.status !== 401) throw error;
+  }
+}
+
+function header(section) {
+  const shown = NAV.filter(([, , role]) => !role || app.can(role));
+  fill(document.getElementById("nav"), shown.map(([path, key]) => h("a", {
+    href: path, "aria-current": section === key ? "page" : undefined,
+  }, t(key))));
+  const who = document.getElementById("who");
+  const logout = document.getElementById("logout");
+  if (app.session) {
+    const name = app.session.actor === "loopback" ? t("local") : app.session.actor.replace(/^user:/, "");
+    fill(who, h("span", {}, name), h("span", { class: "role" }, t(`role.${app.session.role}`)));
+    logout.hidden = !app.session.actor.startsWith("user:");
+    logout.textContent = t("logout");
+  } else {
+    who.replaceChildren();
+    logout.hidden = true;
+  }
+  document.documentElement.lang = language() === "zh" ? "zh-CN" : "en";
+  document.getElementById("lang").value = language();
+  document.querySelector(".skip").textContent = language() === "zh" ? "跳到内容" : "Skip to content";
+}
+
+async function render() {
+  for (const stop of app.cleanup.splice(0)) stop();
+  const path = location.pathname;
+  const view = document.getElementById("view");
+  if (app.session === null && path !== "/login") {
+    try {
+      await loadSession();
+    } catch (error) {
+      header(null);
+      fill(view, h("p", { class: "card error" }, t("err.load", { message: error.message })));
+      return;
+    }
+    if (app.session === null) {
+      app.go(`/login?next=${encodeURIComponent(path + location.search)}`, { replace: true });
+      return;
+    }
+  }
+  const found = ROUTES.map(([pattern, page, section]) => [path.match(pattern), page, section])
+    .find(([match]) => match);
+  header(found ? found[2] : null);
+  if (!found) {
+    fill(view, h("h1", {}, t("err.notFound")));
+    return;
+  }
+  const [match, page] = found;
+  try {
+    await page(view, app, ...match.slice(1).map(decodeURIComponent));
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) {
+      app.session = null;
+      app.go(`/login?next=${encodeURIComponent(path)}`, { replace: true });
+      return;
+    }
+    fill(view, h("p", { class: "card error", role: "alert" }, t("err.load", { message: error.message })));
+  }
+  const title = view.querySelector("h1");
+  document.title = title ? `${title.textContent} · Carillon` : "Carillon";
+}
+
+document.addEventListener("click", (event) => {
+  const link = event.target.closest("a[href]");
+  if (!link || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey ||
+      event.shiftKey || link.target || link.origin !== location.origin ||
+      link.pathname.startsWith("/api/") || link.pathname.startsWith("/assets/")) return;
+  event.preventDefault();
+  app.go(link.pathname + link.search);
+});
+
+window.addEventListener("popstate", render);
+
+document.getElementById("lang").addEventListener("change", (event) => {
+  setLanguage(event.target.value);
+  render();
+});
+
+document.getElementById("logout").addEventListener("click", async () => {
+  await api("/logout", { method: "POST" }).catch(() => {});
+  app.session = null;
+  setCsrf(null);
+  app.go("/login", { replace: true });
+});
+
+export { app, loadSession };
+render();

@@ -1,0 +1,137 @@
+// The dashboard: how the host is doing at a glance. Counts, a chart of the
+// last 24 hours' runs by hour and state, how late runs start, and the most
+// recent failures with links to them.
+
+import { api } from "../api.js";
+import { h, fill, when, whenRelative, badge, table, took } from "../dom.js";
+import { t, stateName } from "../i18n.js";
+
+const DAY = 24 * 3600 * 1000;
+/** A node is shown silent when its heartbeat is older than this. */
+export const SILENT_AFTER_MS = 30000;
+
+const FAILED = new Set(["failed", "timed-out", "orphaned"]);
+
+export async function dashboard(view, app) {
+  await draw(view);
+  const timer = setInterval(() => {
+    if (document.visibilityState === "visible") draw(view).catch(() => {});
+  }, 10000);
+  app.cleanup.push(() => clearInterval(timer));
+}
+
+async function draw(view) {
+  const now = Date.now();
+  const [taskList, running, lastDay, misfires, nodeList] = await Promise.all([
+    api("/tasks", { query: { limit: 1 } }),
+    api("/runs", { query: { state: "running", limit: 1000 } }),
+    api("/runs", { query: { from: now - DAY, limit: 1000 } }),
+    api("/misfires", { query: { limit: 1000 } }),
+    api("/nodes"),
+  ]);
+  const failures = lastDay.runs.filter((r) => FAILED.has(r.state));
+  const capped = (list, next) => `${list.length}${next ? "+" : ""}`;
+  const missed = misfires.misfires.filter((m) => m.recorded_at >= now - DAY)
+    .reduce((sum, m) => sum + m.missed, 0);
+  const live = nodeList.nodes.filter((n) => now - n.heartbeat_at < SILENT_AFTER_MS).length;
+  const late = lastDay.runs.filter((r) => r.started_at).slice(0, 200)
+    .map((r) => Math.max(0, r.started_at - r.scheduled_at)).sort((a, b) => a - b);
+  const quantile = (q) => (late.length ? late[Math.min(late.length - 1, Math.floor(q * late.length))] : null);
+
+  fill(view,
+    h("h1", {}, t("dash.title")),
+    h("section", { class: "tiles", "aria-label": t("dash.title") },
+      tile(t("dash.tasks"), `${taskList.total}${taskList.total_capped ? "+" : ""}`, "/tasks"),
+      tile(t("dash.running"), capped(running.runs, running.next), "/runs?state=running"),
+      tile(t("dash.failed"), `${failures.length}${lastDay.next ? "+" : ""}`, "/runs?state=failed", failures.length ? "bad" : ""),
+      tile(t("dash.misfires"), String(missed), null, missed ? "warn" : ""),
+      tile(t("dash.nodes"), `${live} / ${nodeList.nodes.length}`, "/nodes", live ? "" : "warn")),
+    h("div", { class: "grid2" },
+      h("section", { class: "card" }, h("h2", {}, t("nav.runs"), h("span", { class: "muted small" }, " · 24 h")),
+        chart(lastDay.runs, now), legend()),
+      h("section", { class: "card" }, h("h2", {}, t("dash.lateness")),
+        h("dl", { class: "facts big" },
+          h("dt", {}, t("dash.p50")), h("dd", {}, took(quantile(0.5))),
+          h("dt", {}, t("dash.p99")), h("dd", {}, took(quantile(0.99)))))),
+    h("section", { class: "card" }, h("h2", {}, t("dash.recentFailures")),
+      table([t("col.id"), t("col.task"), t("col.state"), t("col.slot"), t("col.summary")],
+        failures.slice(0, 8).map((r) => [
+          h("a", { href: `/runs/${r.id}` }, `#${r.id}`),
+          h("a", { href: `/tasks/${encodeURIComponent(r.task)}` }, r.task),
+          badge(r.state), whenRelative(r.scheduled_at),
+          h("span", { class: "clip" }, r.error || r.summary || ""),
+        ]), { empty: t("dash.noFailures") })),
+    h("section", { class: "card" }, h("h2", {}, t("dash.recent")),
+      table([t("col.id"), t("col.task"), t("col.state"), t("col.started"), t("col.took")],
+        lastDay.runs.slice(0, 8).map((r) => [
+          h("a", { href: `/runs/${r.id}` }, `#${r.id}`),
+          h("a", { href: `/tasks/${encodeURIComponent(r.task)}` }, r.task),
+          badge(r.state), when(r.started_at),
+          took(r.finished_at && r.started_at ? r.finished_at - r.started_at : null),
+        ]), { empty: t("runs.none") })));
+}
+
+function tile(label, value, href, tone = "") {
+  const body = [h("span", { class: "tile-value" }, value), h("span", { class: "tile-label" }, label)];
+  return href ? h("a", { class: `tile ${tone}`, href }, body) : h("div", { class: `tile ${tone}` }, body);
+}
+
+const SERIES = [
+  ["succeeded", (s) => s === "succeeded"],
+  ["failed", (s) => FAILED.has(s)],
+  ["running", (s) => s === "running" || s === "pending"],
+  ["skipped", (s) => s === "skipped" || s === "cancelled"],
+];
+
+/** Runs per hour over the last 24 hours, stacked by state, as SVG. */
+function chart(runs, now) {
+  const hour = 3600 * 1000;
+  const end = Math.ceil(now / hour) * hour;
+  const buckets = Array.from({ length: 24 }, () => SERIES.map(() => 0));
+  for (const run of runs) {
+    const index = 23 - Math.floor((end - 1 - run.scheduled_at) / hour);
+    if (index < 0 || index > 23) continue;
+    const series = SERIES.findIndex(([, test]) => test(run.state));
+    if (series >= 0) buckets[index][series] += 1;
+  }
+  const most = Math.max(1, ...buckets.map((b) => b.reduce((a, c) => a + c, 0)));
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 480 140");
+  svg.setAttribute("class", "chart");
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", `${runs.length} runs in the last 24 hours`);
+  const width = 480 / 24;
+  buckets.forEach((bucket, i) => {
+    let y = 120;
+    bucket.forEach((count, s) => {
+      if (!count) return;
+      const height = (count / most) * 110;
+      y -= height;
+      const rect = document.createElementNS(ns, "rect");
+      rect.setAttribute("x", String(i * width + 2));
+      rect.setAttribute("y", String(y));
+      rect.setAttribute("width", String(width - 4));
+      rect.setAttribute("height", String(Math.max(1, height)));
+      rect.setAttribute("class", `s-${SERIES[s][0]}`);
+      const tip = document.createElementNS(ns, "title");
+      const at = new Date(end - (24 - i) * hour);
+      tip.textContent = `${at.getHours()}:00 · ${stateName(SERIES[s][0])}: ${count}`;
+      rect.append(tip);
+      svg.append(rect);
+    });
+    if (i % 6 === 0) {
+      const label = document.createElementNS(ns, "text");
+      label.setAttribute("x", String(i * width + 2));
+      label.setAttribute("y", "136");
+      label.textContent = `${new Date(end - (24 - i) * hour).getHours()}:00`;
+      svg.append(label);
+    }
+  });
+  return svg;
+}
+
+function legend() {
+  return h("p", { class: "legend" }, SERIES.map(([state]) =>
+    h("span", {}, h("i", { class: `dot s-${state}` }), stateName(state))));
+}

@@ -1,0 +1,239 @@
+// The console's scenarios in a real browser (Debian's chromium, driven by
+// playwright-core). tests/e2e/console.rs starts a host, makes the users and
+// tasks, and runs this with:
+//   CONSOLE_URL   the host's API address (the console is at /)
+//   PLAYWRIGHT    playwright-core's index.mjs
+//   CHROMIUM      the browser binary
+//   SHOTS         where to save a screenshot per page
+//   ADMIN, VIEWER "name:password" of an admin and of a viewer
+// Each step names what a user would notice; the first that fails saves a
+// screenshot and ends the script with status 1.
+
+import { mkdirSync } from "node:fs";
+
+const { chromium } = await import(process.env.PLAYWRIGHT);
+const base = process.env.CONSOLE_URL;
+const shots = process.env.SHOTS;
+const [adminName, adminPassword] = process.env.ADMIN.split(":");
+const [viewerName, viewerPassword] = process.env.VIEWER.split(":");
+mkdirSync(shots, { recursive: true });
+
+const WAIT = 20000;
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM, args: ["--no-sandbox"] });
+const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "en-US", colorScheme: "light" });
+const page = await context.newPage();
+page.setDefaultTimeout(WAIT);
+const problems = [];
+page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+page.on("console", (message) => {
+  if (message.type() === "error") problems.push(`console error: ${message.text()}`);
+});
+const dialogs = [];
+page.on("dialog", (dialog) => {
+  dialogs.push(dialog.message());
+  dialog.accept();
+});
+
+let current = "";
+async function step(name, body) {
+  current = name;
+  process.stdout.write(`- ${name} … `);
+  await body();
+  const unexpected = problems.filter((p) => !p.includes("401") && !p.includes("403") && !p.includes("422"));
+  if (unexpected.length) throw new Error(unexpected.join("; "));
+  console.log("ok");
+}
+const shot = (name, target = page) => target.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+const text = (selector) => page.locator(selector).first().innerText();
+async function until(what, check) {
+  const deadline = Date.now() + WAIT;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await page.waitForTimeout(150);
+  }
+}
+async function login(name, password) {
+  await page.goto(`${base}/`);
+  await page.waitForURL(/\/login/);
+  await page.fill("input[name=name]", name);
+  await page.fill("input[name=password]", password);
+  await page.click("form.login button[type=submit]");
+  await page.waitForURL((url) => !url.pathname.startsWith("/login"));
+}
+
+try {
+  await step("a page without a session goes to sign-in, and a wrong password is refused on the form", async () => {
+    await page.goto(`${base}/tasks`);
+    await page.waitForURL(/\/login\?next=%2Ftasks/);
+    await page.fill("input[name=name]", adminName);
+    await page.fill("input[name=password]", "not the password");
+    await page.click("form.login button[type=submit]");
+    await until("the refusal", async () => (await text("#login-error")).length > 0);
+    await shot("login");
+  });
+
+  await step("the admin signs in and lands on the page asked for", async () => {
+    await page.fill("input[name=password]", adminPassword);
+    await page.click("form.login button[type=submit]");
+    await page.waitForURL(/\/tasks$/);
+    await page.getByRole("link", { name: "sleepy", exact: true }).waitFor();
+    if (!(await text("#who")).includes(adminName)) throw new Error("the header does not name the user");
+  });
+
+  await step("the dashboard shows counts and the runs chart", async () => {
+    await page.goto(`${base}/`);
+    await page.locator(".tile-value").first().waitFor();
+    const tasks = await page.locator(".tile").first().innerText();
+    if (!/\d/.test(tasks)) throw new Error(`no task count: ${tasks}`);
+    await page.locator("svg.chart").waitFor();
+    await shot("dashboard");
+  });
+
+  await step("a task with a bad cron is refused, with the error on the schedule field", async () => {
+    await page.goto(`${base}/tasks`);
+    await page.click("#new-task");
+    await page.waitForURL(/\/tasks\/new$/);
+    await page.fill("#f-name", "every-second");
+    await page.fill("#f-module", "hello");
+    await page.fill("#f-schedule", "0 0 25 * * ?");
+    await until("the schedule's error while typing", async () => (await text("#f-schedule-error")).includes("25"));
+    await page.click("#save");
+    await until("the refusal on the field", async () =>
+      (await page.getAttribute("#f-schedule", "aria-invalid")) === "true");
+    if (!page.url().endsWith("/tasks/new")) throw new Error("a refused task left the editor");
+    await shot("editor-error");
+  });
+
+  await step("fixing the cron shows it in words and its next five fire times", async () => {
+    await page.fill("#f-schedule", "0/1 * * * * ?");
+    await until("five fire times", async () => (await page.locator("#schedule-preview li").count()) === 5);
+    if ((await text("#f-schedule-error")) !== "") throw new Error("the error stayed");
+    const words = await text("#schedule-words");
+    if (!words.includes("every second")) throw new Error(`words: ${words}`);
+    await page.fill("#f-params", `name=<img src=x onerror="window.__pwned=1">`);
+    await shot("editor-preview");
+  });
+
+  await step("the task is created, fires, and its run opens with its log", async () => {
+    await page.click("#save");
+    await page.waitForURL(/\/tasks\/every-second$/);
+    await until("a run of the new task", async () => {
+      await page.goto(`${base}/tasks/every-second`);
+      await page.locator("h1").waitFor();
+      return (await page.locator("table a[href^='/runs/']").count()) > 0;
+    });
+    await shot("task");
+    await page.locator("table a[href^='/runs/']").last().click();
+    await page.waitForURL(/\/runs\/\d+$/);
+    await until("the run's log", async () => (await page.locator("#log li").count()) > 0);
+    await until("the log's end", async () => (await text(".live")).includes("ended"));
+    const log = await text("#log");
+    if (!log.includes("<img src=x")) throw new Error(`the guest's text is not shown as text: ${log}`);
+    if (await page.evaluate(() => window.__pwned)) throw new Error("a param ran as HTML");
+    await shot("run");
+  });
+
+  await step("a running sleepy's log lines arrive live, and cancel stops it", async () => {
+    await page.goto(`${base}/tasks/sleepy`);
+    await page.click("details.trigger summary");
+    await page.fill("#trigger-params", "seconds=60\nprogress=true\ncheckpoint_every=4");
+    await page.click("details.trigger button");
+    let run = null;
+    await until("the triggered run", async () => {
+      await page.goto(`${base}/runs?task=sleepy&state=running`);
+      await page.locator("h1").waitFor();
+      const link = page.locator("table a[href^='/runs/']").first();
+      if (!(await link.count())) return false;
+      run = await link.getAttribute("href");
+      return true;
+    });
+    await page.goto(`${base}${run}`);
+    await until("a first line", async () => (await page.locator("#log li").count()) >= 1);
+    const first = await page.locator("#log li").count();
+    await until("more lines while it runs", async () => (await page.locator("#log li").count()) >= first + 2);
+    if (!(await text(".live")).includes("live")) throw new Error("the log is not shown as live");
+    await shot("run-live");
+    await page.getByRole("button", { name: "Cancel" }).click();
+    await until("the run to end cancelled", async () => /ended: (cancelled|failed)/.test(await text(".live")));
+  });
+
+  await step("pausing a task shows it paused", async () => {
+    await page.goto(`${base}/tasks/every-second`);
+    await page.getByRole("button", { name: "Pause" }).click();
+    await until("the paused badge", async () => (await text(".title-row .badge")) === "paused");
+  });
+
+  await step("a bulk pause over a filter says how many first, then pauses them all", async () => {
+    await page.goto(`${base}/tasks?name=bulk`);
+    await until("the filtered list", async () => (await page.locator("tbody tr").count()) === 2);
+    dialogs.length = 0;
+    await page.click("[data-bulk=pause]");
+    await until("the confirmation", async () => dialogs.length === 1);
+    if (!dialogs[0].includes("2 tasks")) throw new Error(`the confirmation says: ${dialogs[0]}`);
+    await until("both paused", async () => {
+      const states = await page.locator("tbody tr td:last-child").allInnerTexts();
+      return states.length === 2 && states.every((s) => s === "paused");
+    });
+    await shot("tasks");
+  });
+
+  await step("the runs and nodes pages list what the host did", async () => {
+    await page.goto(`${base}/runs`);
+    await page.locator("tbody tr").first().waitFor();
+    await shot("runs");
+    await page.goto(`${base}/nodes`);
+    await page.locator("tbody tr").first().waitFor();
+    if (!(await text("tbody")).includes("alive")) throw new Error("the host is not shown alive");
+    await shot("nodes");
+  });
+
+  await step("switching to Chinese changes the words, and is remembered", async () => {
+    await page.goto(`${base}/tasks`);
+    await page.selectOption("#lang", "zh");
+    await until("Chinese navigation", async () => (await text("#nav")).includes("任务"));
+    await page.reload();
+    await until("Chinese after a reload", async () => (await text("h1")) === "任务");
+    await shot("tasks-zh");
+    await page.selectOption("#lang", "en");
+  });
+
+  await step("at a phone's width the pages still work, in dark mode", async () => {
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, colorScheme: "dark", storageState: await context.storageState() });
+    const small = await phone.newPage();
+    await small.goto(`${base}/`);
+    await small.locator(".tile-value").first().waitFor();
+    const wide = await small.evaluate(() => document.documentElement.scrollWidth);
+    if (wide > 400) throw new Error(`the page is ${wide} px wide at 390 px`);
+    await shot("dashboard-phone", small);
+    await phone.close();
+  });
+
+  await step("a viewer sees no edit controls, and the server refuses a change anyway", async () => {
+    await page.click("#logout");
+    await page.waitForURL(/\/login/);
+    await login(viewerName, viewerPassword);
+    await page.goto(`${base}/tasks/sleepy`);
+    await page.locator("h1").waitFor();
+    for (const name of ["Trigger now", "Pause", "Resume", "Delete", "Edit"]) {
+      if (await page.getByRole("button", { name, exact: true }).count()) throw new Error(`a viewer sees ${name}`);
+      if (await page.getByRole("link", { name, exact: true }).count()) throw new Error(`a viewer sees ${name}`);
+    }
+    const status = await page.evaluate(async () => {
+      const session = await (await fetch("/api/v1/session")).json();
+      const answer = await fetch("/api/v1/tasks/sleepy/pause", {
+        method: "POST", headers: { "X-CSRF-Token": session.csrf_token },
+      });
+      return answer.status;
+    });
+    if (status !== 403) throw new Error(`the server answered ${status} to a viewer's change`);
+    await shot("task-viewer");
+  });
+} catch (error) {
+  console.log(`FAILED\n${current}: ${error.message}`);
+  await shot("failure").catch(() => {});
+  await browser.close();
+  process.exit(1);
+}
+await browser.close();
+console.log("all console scenarios passed");
