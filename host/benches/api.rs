@@ -12,9 +12,13 @@
 //! 3. The scheduler's 10,000 tasks firing every second (spread;
 //!    `SCHEDULER_TASKS`, `SCHEDULER_SECONDS`), without and with listing
 //!    load on the API, side by side: run lateness.
+//! 4. The console's pages over the same 100,000 tasks and 2,000,000 runs:
+//!    each page's server time, the shell and every API request the page
+//!    makes, fetched as a browser does (in parallel where the page does, at
+//!    most 6 at once), one page after another (`PAGE_VISITS`, default 30).
 //!
 //! `cargo bench -p carillon --bench api`; prints Markdown for
-//! BENCHMARKS.md. `ONLY=listings,delays,scheduler` picks parts; the
+//! BENCHMARKS.md. `ONLY=listings,delays,scheduler,console` picks parts; the
 //! PostgreSQL part needs the server on 127.0.0.1:5432. `CARILLON_BIN`
 //! measures another build of `carillon` (an older commit's, side by side).
 
@@ -544,8 +548,259 @@ fn scheduler(clients: usize, seconds: u64) -> String {
     )
 }
 
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// A console page as the browser loads it: steps one after another, each
+/// a set of requests sent together (the page's `Promise.all`), at most 6 at
+/// once (a browser's connections per host over HTTP/1.1).
+struct Page {
+    name: &'static str,
+    steps: Vec<Vec<String>>,
+}
+
+/// One load of `page`: the time until its last answer, in ms; panics on
+/// an answer other than 200 (a page that fails is not a fast page).
+async fn visit(client: &HttpClient, base: &str, token: &str, page: &Page) -> f64 {
+    let started = Instant::now();
+    for step in &page.steps {
+        for batch in step.chunks(6) {
+            let requests = batch.iter().map(|path| {
+                let request = hyper::Request::get(format!("{base}{path}"))
+                    .header("authorization", format!("Bearer {token}"))
+                    .body(Full::new(Bytes::new()))
+                    .unwrap();
+                let client = client.clone();
+                let path = path.clone();
+                async move {
+                    let answer = client.request(request).await.unwrap();
+                    let status = answer.status().as_u16();
+                    let _ = answer.into_body().collect().await;
+                    assert_eq!(status, 200, "{path}");
+                }
+            });
+            futures_util::future::join_all(requests).await;
+        }
+    }
+    started.elapsed().as_secs_f64() * 1e3
+}
+
+/// The console's pages over the listings' tables, on SQLite.
+fn console_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("carillon.db").display());
+    let token = schema_and_token(dir.path(), &url);
+    fill_listing_tables(&url);
+    let (host, api) = start_host(dir.path(), "console", &url, &[]);
+    let started = Instant::now();
+    while db::query(
+        &url,
+        "SELECT COUNT(*) FROM tasks WHERE next_fire_at IS NULL AND error IS NULL AND NOT paused",
+    )[0][0]
+        > 0
+    {
+        assert!(started.elapsed() < Duration::from_secs(300));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let shell = |path: &str| vec![path.to_owned(), "/assets/js/app.js".to_owned()];
+    let strips = |first: u32| -> Vec<String> {
+        (0..25)
+            .map(|i| format!("/api/v1/runs?task=t-{}&limit=12", first + i))
+            .collect()
+    };
+    let pages = [
+        Page {
+            name: "dashboard `/`",
+            steps: vec![
+                shell("/"),
+                vec![
+                    "/api/v1/session".into(),
+                    "/api/v1/tasks?limit=1".into(),
+                    "/api/v1/runs?limit=1000".into(),
+                    "/api/v1/misfires?limit=1000".into(),
+                    "/api/v1/nodes".into(),
+                ],
+            ],
+        },
+        Page {
+            name: "tasks `/tasks` (first page of 25, with each row's strip)",
+            steps: vec![
+                shell("/tasks"),
+                vec!["/api/v1/session".into(), "/api/v1/tasks?limit=25".into()],
+                strips(100000),
+            ],
+        },
+        Page {
+            name: "tasks, a page deep `/tasks?after=…`",
+            steps: vec![
+                shell("/tasks"),
+                vec![
+                    "/api/v1/session".into(),
+                    "/api/v1/tasks?after=t-150000&limit=25".into(),
+                ],
+                strips(150001),
+            ],
+        },
+        Page {
+            name: "tasks of a group in a state `/tasks?group=g3&state=paused`",
+            steps: vec![
+                shell("/tasks"),
+                vec![
+                    "/api/v1/session".into(),
+                    "/api/v1/tasks?group=g3&state=paused&limit=25".into(),
+                ],
+                strips(100003),
+            ],
+        },
+        Page {
+            name: "tasks by name `/tasks?name=4242`",
+            steps: vec![
+                shell("/tasks"),
+                vec![
+                    "/api/v1/session".into(),
+                    "/api/v1/tasks?name=4242&limit=25".into(),
+                ],
+            ],
+        },
+        Page {
+            name: "task `/tasks/t-100042`",
+            steps: vec![
+                shell("/tasks/t-100042"),
+                vec![
+                    "/api/v1/session".into(),
+                    "/api/v1/tasks/t-100042".into(),
+                    "/api/v1/tasks/t-100042/next?n=5".into(),
+                    "/api/v1/runs?task=t-100042&limit=20".into(),
+                ],
+            ],
+        },
+        Page {
+            name: "editor `/tasks/t-100042/edit`",
+            steps: vec![
+                shell("/tasks/t-100042/edit"),
+                vec!["/api/v1/session".into(), "/api/v1/tasks/t-100042".into()],
+                vec!["/api/v1/cron/next?expr=0%200%203%201%201%20%3F%202099&tz=UTC&n=5".into()],
+            ],
+        },
+        Page {
+            name: "runs `/runs`",
+            steps: vec![
+                shell("/runs"),
+                vec!["/api/v1/session".into(), "/api/v1/runs?limit=50".into()],
+            ],
+        },
+        Page {
+            name: "runs of a task in a state `/runs?task=…&state=failed`",
+            steps: vec![
+                shell("/runs"),
+                vec![
+                    "/api/v1/session".into(),
+                    "/api/v1/runs?task=t-100042&state=failed&limit=50".into(),
+                ],
+            ],
+        },
+        Page {
+            name: "runs running now `/runs?state=running` (none are)",
+            steps: vec![
+                shell("/runs"),
+                vec![
+                    "/api/v1/session".into(),
+                    "/api/v1/runs?state=running&limit=50".into(),
+                ],
+            ],
+        },
+        Page {
+            name: "runs of the last hour `/runs?from=…` (none are)",
+            steps: vec![
+                shell("/runs"),
+                vec![
+                    "/api/v1/session".into(),
+                    format!("/api/v1/runs?from={}&limit=50", now_ms() - 3_600_000),
+                ],
+            ],
+        },
+        Page {
+            name: "runs, a page deep `/runs?before=1000000`",
+            steps: vec![
+                shell("/runs"),
+                vec![
+                    "/api/v1/session".into(),
+                    "/api/v1/runs?before=1000000&limit=50".into(),
+                ],
+            ],
+        },
+        Page {
+            name: "run `/runs/1234567` (its log read whole)",
+            steps: vec![
+                shell("/runs/1234567"),
+                vec![
+                    "/api/v1/session".into(),
+                    "/api/v1/runs/1234567".into(),
+                    "/api/v1/runs/1234567/logs".into(),
+                ],
+            ],
+        },
+        Page {
+            name: "nodes, modules, delays, misfires, audit, users and tokens (each)",
+            steps: vec![
+                shell("/audit"),
+                vec![
+                    "/api/v1/session".into(),
+                    "/api/v1/nodes".into(),
+                    "/api/v1/modules".into(),
+                    "/api/v1/tasks?module=noop&limit=5".into(),
+                    "/api/v1/delays?limit=50".into(),
+                    "/api/v1/misfires?limit=50".into(),
+                    "/api/v1/audit?limit=50".into(),
+                    "/api/v1/users".into(),
+                    "/api/v1/tokens".into(),
+                ],
+            ],
+        },
+    ];
+    let visits = env_number("PAGE_VISITS", 30) as usize;
+    println!(
+        "\n### SQLite: 100,000 tasks, 2,000,000 runs; each page loaded {visits} times, one after another\n"
+    );
+    println!("| page | requests | p50 | p99 | max |");
+    println!("|---|---|---|---|---|");
+    let rt = runtime();
+    let client: HttpClient = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(6)
+        .build_http();
+    for page in &pages {
+        let mut times: Vec<f64> = rt.block_on(async {
+            visit(&client, &api, &token, page).await;
+            let mut times = Vec::new();
+            for _ in 0..visits {
+                times.push(visit(&client, &api, &token, page).await);
+            }
+            times
+        });
+        times.sort_by(f64::total_cmp);
+        println!(
+            "| {} | {} | {:.1} ms | {:.1} ms | {:.1} ms |",
+            page.name,
+            page.steps.iter().map(Vec::len).sum::<usize>(),
+            percentile(&times, 0.5),
+            percentile(&times, 0.99),
+            times.last().copied().unwrap_or(0.0)
+        );
+    }
+    host.stop();
+}
+
 fn main() {
-    let only = std::env::var("ONLY").unwrap_or_else(|_| "listings,delays,scheduler".to_owned());
+    let only =
+        std::env::var("ONLY").unwrap_or_else(|_| "listings,delays,scheduler,console".to_owned());
+    if only.contains("console") {
+        println!("\n## Console pages: server time");
+        console_pages();
+    }
     if only.contains("listings") {
         println!("## Admin API: listings");
         listings("SQLite");
