@@ -657,6 +657,29 @@ fn console_pages() {
             ],
         },
         Page {
+            name: "tasks by next fire `/tasks?sort=next_fire`",
+            steps: vec![
+                shell("/tasks?sort=next_fire"),
+                vec![
+                    "/api/v1/session".into(),
+                    "/api/v1/tasks?sort=next_fire&limit=25".into(),
+                ],
+                strips(100001),
+            ],
+        },
+        Page {
+            name: "tasks by module, a page deep `/tasks?sort=module&after=…`",
+            steps: vec![
+                shell("/tasks?sort=module"),
+                vec![
+                    "/api/v1/session".into(),
+                    "/api/v1/tasks?sort=module&after=%5B%22noop%22%2C%22t-150000%22%5D&limit=25"
+                        .into(),
+                ],
+                strips(150001),
+            ],
+        },
+        Page {
             name: "tasks by name `/tasks?name=4242`",
             steps: vec![
                 shell("/tasks"),
@@ -720,6 +743,34 @@ fn console_pages() {
                 vec![
                     "/api/v1/session".into(),
                     format!("/api/v1/runs?from={}&limit=50", now_ms() - 3_600_000),
+                ],
+            ],
+        },
+        Page {
+            name: "runs of an hour in the middle `/runs?from=…&to=…` (3,600 are)",
+            steps: vec![
+                shell("/runs"),
+                vec![
+                    "/api/v1/session".into(),
+                    format!(
+                        "/api/v1/runs?from={}&to={}&limit=50",
+                        1_700_000_000_000i64 + 1_000_000_000,
+                        1_700_000_000_000i64 + 1_003_600_000
+                    ),
+                ],
+            ],
+        },
+        Page {
+            name: "runs of a day in the middle `/runs?from=…&to=…` (86,400 are)",
+            steps: vec![
+                shell("/runs"),
+                vec![
+                    "/api/v1/session".into(),
+                    format!(
+                        "/api/v1/runs?from={}&to={}&limit=50",
+                        1_700_000_000_000i64 + 1_000_000_000,
+                        1_700_000_000_000i64 + 1_086_400_000
+                    ),
                 ],
             ],
         },

@@ -178,6 +178,39 @@ try {
     await shot("tasks");
   });
 
+  await step("ticking one row and resuming the selection resumes that task only", async () => {
+    await page.goto(`${base}/tasks?name=bulk`);
+    await until("the filtered list", async () => (await page.locator("tbody tr").count()) === 2);
+    await page.getByRole("checkbox", { name: "Select bulk-a" }).check();
+    await until("the selection's bar", async () => (await text(".bulk:not([hidden]) .muted")) === "1 selected:");
+    dialogs.length = 0;
+    await page.click("[data-bulk-selected=resume]");
+    await until("the confirmation", async () => dialogs.length === 1);
+    if (!dialogs[0].includes("1 task?")) throw new Error(`the confirmation says: ${dialogs[0]}`);
+    await until("bulk-a active, bulk-b still paused", async () => {
+      const states = await page.locator("tbody tr td:last-child").allInnerTexts();
+      return states.join(",") === "active,paused";
+    });
+  });
+
+  await step("sorting by next fire puts the soonest first and the paused last", async () => {
+    await page.goto(`${base}/tasks`);
+    await page.click("[data-sort=next]");
+    await page.waitForURL(/sort=next_fire/);
+    await until("the sorted heading", async () =>
+      (await page.locator("th[aria-sort=ascending]").innerText()).includes("Next fire"));
+    const states = await page.locator("tbody tr td:last-child").allInnerTexts();
+    const firstPaused = states.indexOf("paused");
+    if (firstPaused <= 0 || states.slice(firstPaused).includes("active")) {
+      throw new Error(`states in next-fire order: ${states.join(", ")}`);
+    }
+    await page.click("[data-sort=name]");
+    await page.click("[data-sort=name]");
+    await page.waitForURL(/sort=-name/);
+    const names = await page.locator("tbody tr td:nth-child(2)").allInnerTexts();
+    if (names.join() !== [...names].sort().reverse().join()) throw new Error(`names by -name: ${names.join(", ")}`);
+  });
+
   await step("the runs and nodes pages list what the host did", async () => {
     await page.goto(`${base}/runs`);
     await page.locator("tbody tr").first().waitFor();

@@ -104,8 +104,11 @@ export function notify(message, kind = "ok") {
 /** A table with headers `columns` and rows of cells. */
 export function table(columns, rows, { empty } = {}) {
   if (!rows.length) return h("p", { class: "empty" }, empty || t("none"));
+  // A column is its heading, or { label, attrs } for a heading with attributes.
+  const heading = (c) => (c && c.label !== undefined
+    ? h("th", { scope: "col", ...c.attrs }, c.label) : h("th", { scope: "col" }, c));
   return h("div", { class: "table-wrap" }, h("table", {},
-    h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c)))),
+    h("thead", {}, h("tr", {}, columns.map(heading))),
     h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((c) => h("td", {}, c)))))));
 }
 

@@ -18,11 +18,11 @@ use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::server::ApiState;
 use crate::api::views::{
     Affected, BulkTaskAction, BulkTasks, FireTimes, NewTask, Task, TaskFields, TaskList,
-    TaskStateName, TriggerBody, Triggered, fire_count, page_size,
+    TaskSortName, TaskStateName, TriggerBody, Triggered, fire_count, page_size,
 };
 use crate::clock::now_ms;
 use crate::scheduler::shard_runs;
-use crate::store::TaskFilter;
+use crate::store::{TaskCursor, TaskFilter, TaskOrder};
 use crate::vocab::{
     HTTP_MODULE, HttpCall, MAX_TEXT_BYTES, Role, TaskDefinition, TaskRow, TaskSpec, TaskState,
 };
@@ -44,7 +44,9 @@ pub(crate) struct ListQuery {
     module: Option<String>,
     /// Only tasks in this state.
     state: Option<TaskStateName>,
-    /// Start after this name (the `next` of the previous page).
+    /// The order (default `name`); ties are broken by name.
+    sort: Option<TaskSortName>,
+    /// Start after this (the `next` of the previous page of the same order).
     after: Option<String>,
     /// Tasks per page (default 100).
     #[param(minimum = 1, maximum = 1000)]
@@ -121,13 +123,24 @@ pub(crate) async fn list(
         visible_groups: caller.grant.groups.clone(),
         names: None,
     };
+    let order = query.sort.map(TaskOrder::from).unwrap_or_default();
+    let after = match &query.after {
+        None => None,
+        Some(text) => Some(TaskCursor::from_text(order, text).ok_or_else(|| {
+            ApiError::invalid(format!(
+                "`after` is not the `next` of a page in this order: `{text}`; \
+                 start again from the first page"
+            ))
+            .on("after")
+        })?),
+    };
     let page = state
         .store
-        .list_task_page(&filter, query.after.as_deref(), page_size(query.limit)?)
+        .list_task_page(&filter, order, after.as_ref(), page_size(query.limit)?)
         .await?;
     Ok(axum::Json(TaskList {
         tasks: page.tasks.iter().map(Task::from).collect(),
-        next: page.next_after,
+        next: page.next_after.map(|cursor| cursor.to_text()),
         total: page.total,
         total_capped: page.total_capped,
     }))
@@ -404,10 +417,10 @@ pub(crate) async fn bulk(
         BulkTaskAction::Delete => store.delete_where(&filter).await?,
         BulkTaskAction::Trigger => {
             let mut fired = 0u64;
-            let mut after: Option<String> = None;
+            let mut after: Option<TaskCursor> = None;
             loop {
                 let page = store
-                    .list_task_page(&filter, after.as_deref(), 1000)
+                    .list_task_page(&filter, TaskOrder::Name, after.as_ref(), 1000)
                     .await?;
                 for task in &page.tasks {
                     // A task that does not check out has its error on its row; skip it.

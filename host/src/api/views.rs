@@ -746,6 +746,39 @@ impl From<TaskStateName> for crate::vocab::TaskState {
     }
 }
 
+/// The orders of the task list.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
+pub(crate) enum TaskSortName {
+    /// By name.
+    #[serde(rename = "name")]
+    Name,
+    /// By name, last first.
+    #[serde(rename = "-name")]
+    NameDescending,
+    /// By group, then name.
+    #[serde(rename = "group")]
+    Group,
+    /// By module, then name.
+    #[serde(rename = "module")]
+    Module,
+    /// Soonest next fire first, tasks with none last.
+    #[serde(rename = "next_fire")]
+    NextFire,
+}
+
+impl From<TaskSortName> for crate::store::TaskOrder {
+    fn from(name: TaskSortName) -> Self {
+        use crate::store::TaskOrder;
+        match name {
+            TaskSortName::Name => TaskOrder::Name,
+            TaskSortName::NameDescending => TaskOrder::NameDescending,
+            TaskSortName::Group => TaskOrder::Group,
+            TaskSortName::Module => TaskOrder::Module,
+            TaskSortName::NextFire => TaskOrder::NextFire,
+        }
+    }
+}
+
 /// A run's state, as the list filters it.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]

@@ -72,7 +72,7 @@ pub use records::{Completion, FencedCompletion, StoredLogLine};
 pub use rescue::Rescued;
 pub use runs::{CancelOutcome, RetryOutcome, RunFilter, RunRow};
 pub use secrets::{SealedSecret, SecretRow};
-pub use task_pages::{TaskFilter, TaskPage};
+pub use task_pages::{SortKey, TaskCursor, TaskFilter, TaskOrder, TaskPage};
 pub use tasks::ScheduleVerdict;
 pub use tokens::TokenRow;
 pub use users::{SessionRow, UserRow};
