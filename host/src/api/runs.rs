@@ -21,7 +21,7 @@ use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::server::ApiState;
 use crate::api::views::{
     Affected, BulkRunAction, BulkRuns, Cancelled, LogEvent, LogLine, Retried, Run, RunList, RunLog,
-    RunStateName, cut_page, page_size,
+    RunSelection, RunStateName, cut_page, page_size,
 };
 use crate::clock::now_ms;
 use crate::store::{CancelOutcome, RetryOutcome, RunFilter, RunRow, Store, StoredLogLine};
@@ -327,9 +327,12 @@ pub(crate) async fn retry(
 
 /// The most runs one bulk action takes.
 const MAX_BULK_RUNS: i64 = 100_000;
+/// The most ids a selection may list.
+const MAX_PICKED_RUNS: usize = 10_000;
 
 /// Cancel or retry every run a selection matches that the action applies
-/// to (at most 100,000 at once); answers how many it affected.
+/// to (at most 100,000 at once); answers how many it affected, or with
+/// `dry_run` how many it would take.
 #[utoipa::path(post, path = "/api/v1/bulk/runs", tag = "runs", request_body = BulkRuns,
     responses((status = 200, body = Affected), (status = "4XX", body = ErrorBody)))]
 pub(crate) async fn bulk(
@@ -339,6 +342,13 @@ pub(crate) async fn bulk(
 ) -> ApiResult<axum::Json<Affected>> {
     caller.require(Role::Operator)?;
     let select = &bulk.select;
+    if select
+        .ids
+        .as_ref()
+        .is_some_and(|ids| ids.len() > MAX_PICKED_RUNS)
+    {
+        return Err(ApiError::invalid("select at most 10000 ids; use a filter for more").on("ids"));
+    }
     let applies: &[RunState] = match bulk.action {
         BulkRunAction::Cancel => &[RunState::Pending, RunState::Running],
         BulkRunAction::Retry => &[
@@ -349,39 +359,34 @@ pub(crate) async fn bulk(
         ],
     };
     let asked = select.state.map(RunState::from);
+    let states: Vec<RunState> = applies
+        .iter()
+        .copied()
+        .filter(|s| asked.is_none_or(|a| a == *s))
+        .collect();
+    let chosen = match &select.ids {
+        Some(ids) => picked(&state, &caller, select, ids, &states).await?,
+        None => matching(&state, &caller, select, &states).await?,
+    };
+    if bulk.dry_run {
+        return Ok(axum::Json(Affected {
+            affected: i64::try_from(chosen.len()).unwrap_or(i64::MAX),
+        }));
+    }
     let reason = format!("cancelled through the API by {} (bulk)", caller.actor);
-    let (mut affected, mut seen) = (0i64, 0i64);
-    for run_state in applies.iter().filter(|s| asked.is_none_or(|a| a == **s)) {
-        let mut filter = RunFilter {
-            task: select.task.clone(),
-            state: Some(*run_state),
-            node: select.node.clone(),
-            from: select.from,
-            to: select.to,
-            before_id: None,
-            visible_groups: caller.grant.groups.clone(),
-            limit: 1000,
-        };
-        while seen < MAX_BULK_RUNS {
-            let page = state.store.list_runs(&filter).await?;
-            let Some(last) = page.last() else { break };
-            filter.before_id = Some(last.id);
-            for run in &page {
-                seen += 1;
-                let now = now_ms();
-                let done = match bulk.action {
-                    BulkRunAction::Cancel => matches!(
-                        state.store.cancel_run(run.id, &reason, now).await?,
-                        CancelOutcome::Cancelled | CancelOutcome::Requested
-                    ),
-                    BulkRunAction::Retry => matches!(
-                        state.store.retry_run(run.id, now).await?,
-                        RetryOutcome::Retried
-                    ),
-                };
-                affected += i64::from(done);
+    let mut affected = 0i64;
+    for id in chosen {
+        let now = now_ms();
+        let done = match bulk.action {
+            BulkRunAction::Cancel => matches!(
+                state.store.cancel_run(id, &reason, now).await?,
+                CancelOutcome::Cancelled | CancelOutcome::Requested
+            ),
+            BulkRunAction::Retry => {
+                matches!(state.store.retry_run(id, now).await?, RetryOutcome::Retried)
             }
-        }
+        };
+        affected += i64::from(done);
     }
     let action = match bulk.action {
         BulkRunAction::Cancel => "run.bulk-cancel",
@@ -397,4 +402,69 @@ pub(crate) async fn bulk(
     )
     .await?;
     Ok(axum::Json(Affected { affected }))
+}
+
+/// The ids of the runs the filter matches in `states`, newest first, at
+/// most [`MAX_BULK_RUNS`].
+async fn matching(
+    state: &ApiState,
+    caller: &Caller,
+    select: &RunSelection,
+    states: &[RunState],
+) -> ApiResult<Vec<i64>> {
+    let mut chosen = Vec::new();
+    for run_state in states {
+        let mut filter = RunFilter {
+            task: select.task.clone(),
+            state: Some(*run_state),
+            node: select.node.clone(),
+            from: select.from,
+            to: select.to,
+            before_id: None,
+            visible_groups: caller.grant.groups.clone(),
+            limit: 1000,
+        };
+        while chosen.len() < MAX_BULK_RUNS as usize {
+            let page = state.store.list_runs(&filter).await?;
+            let Some(last) = page.last() else { break };
+            filter.before_id = Some(last.id);
+            chosen.extend(page.iter().map(|run| run.id));
+        }
+    }
+    chosen.truncate(MAX_BULK_RUNS as usize);
+    Ok(chosen)
+}
+
+/// Those of the listed runs that exist, that the caller may see, that are
+/// in `states` and that the rest of the filter matches, each once.
+async fn picked(
+    state: &ApiState,
+    caller: &Caller,
+    select: &RunSelection,
+    ids: &[i64],
+    states: &[RunState],
+) -> ApiResult<Vec<i64>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut chosen = Vec::new();
+    for &id in ids {
+        if !seen.insert(id) {
+            continue;
+        }
+        let Some(run) = state.store.get_run(id).await? else {
+            continue;
+        };
+        let fits = caller.sees(&run.task_group)
+            && states.contains(&run.state)
+            && select.task.as_ref().is_none_or(|task| *task == run.task)
+            && select
+                .node
+                .as_ref()
+                .is_none_or(|node| run.node.as_ref() == Some(node))
+            && select.from.is_none_or(|from| run.scheduled_at >= from)
+            && select.to.is_none_or(|to| run.scheduled_at < to);
+        if fits {
+            chosen.push(id);
+        }
+    }
+    Ok(chosen)
 }

@@ -393,6 +393,9 @@ pub(crate) struct RunSelection {
     pub(crate) from: Option<i64>,
     /// Only slots before this time (ms).
     pub(crate) to: Option<i64>,
+    /// Only these runs (the rows picked in a listing).
+    #[schema(max_items = 10000)]
+    pub(crate) ids: Option<Vec<i64>>,
 }
 
 /// A bulk action on runs.
@@ -402,6 +405,9 @@ pub(crate) struct BulkRuns {
     pub(crate) action: BulkRunAction,
     #[serde(default)]
     pub(crate) select: RunSelection,
+    /// Count the runs the action would take, and change nothing.
+    #[serde(default)]
+    pub(crate) dry_run: bool,
 }
 
 /// What a bulk action does to each task it selects.
@@ -447,6 +453,21 @@ pub(crate) struct BulkTasks {
     pub(crate) action: BulkTaskAction,
     #[serde(default)]
     pub(crate) select: TaskSelection,
+}
+
+/// Runs per hour, oldest hour first.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RunHours {
+    pub(crate) hours: Vec<RunHour>,
+}
+
+/// The runs of one hour of slots.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RunHour {
+    /// The hour's start (ms).
+    pub(crate) hour: i64,
+    /// Runs by state (states with none left out).
+    pub(crate) runs: BTreeMap<String, i64>,
 }
 
 /// How many a bulk action affected.

@@ -1,9 +1,11 @@
 // The run list: filter by task, state, node and time range; newest first,
 // a page at a time by id (each page is an index range, as fast on the
-// millionth run as on the first).
+// millionth run as on the first). Operators cancel or retry the rows
+// ticked or every run the filter matches, after a dry run says how many
+// the action would take.
 
 import { api } from "../api.js";
-import { h, fill, when, whenRelative, badge, table, took, input, select } from "../dom.js";
+import { h, fill, when, whenRelative, badge, table, took, input, select, notify } from "../dom.js";
 import { t, stateName } from "../i18n.js";
 
 const PAGE = 50;
@@ -35,12 +37,44 @@ export async function runs(view, app) {
   input(t("runs.to"), "to", toLocal(Number(filter.to)), { type: "datetime-local" }),
   h("button", { type: "submit" }, t("filter")),
   h("a", { class: "button ghost", href: "/runs" }, t("clear")));
+  const operator = app.can("operator");
+  const ticked = new Set();
+  const chosen = h("div", { class: "bulk", hidden: true, "aria-live": "polite" });
+  const drawChosen = () => {
+    chosen.hidden = ticked.size === 0;
+    fill(chosen, h("span", { class: "muted" }, t("tasks.selected", { n: ticked.size })),
+      ["cancel", "retry"].map((action) => h("button", {
+        type: "button", class: "ghost", "data-bulk-selected": action,
+        onclick: () => bulkAction(app, action, { ids: [...ticked].map(Number) }),
+      }, t(`run.${action}`))));
+  };
+  const everything = operator && list.runs.length ? h("div", { class: "bulk" },
+    ["cancel", "retry"].map((action) => h("button", {
+      type: "button", class: "ghost", "data-bulk": action,
+      onclick: () => bulkAction(app, action, matching(filter)),
+    }, t(`runs.${action}Matching`)))) : null;
+  const boxes = [];
+  const tick = (id) => {
+    const box = h("input", { type: "checkbox", "aria-label": t("runs.select", { id }), "data-run": id,
+      onchange: () => { box.checked ? ticked.add(id) : ticked.delete(id); drawChosen(); } });
+    boxes.push(box);
+    return box;
+  };
+  const all = h("input", { type: "checkbox", "aria-label": t("runs.selectPage"), onchange: () => {
+    for (const box of boxes) {
+      box.checked = all.checked;
+      all.checked ? ticked.add(box.dataset.run) : ticked.delete(box.dataset.run);
+    }
+    drawChosen();
+  } });
   fill(view,
     h("h1", {}, t("runs.title")),
-    form,
-    table([t("col.id"), t("col.task"), t("col.state"), t("col.slot"), t("col.started"), t("col.took"),
+    form, everything, chosen,
+    table([...(operator ? [{ label: all, attrs: { class: "tick" } }] : []),
+      t("col.id"), t("col.task"), t("col.state"), t("col.slot"), t("col.started"), t("col.took"),
       t("col.attempt"), t("col.node"), t("col.summary")],
     list.runs.map((r) => [
+      ...(operator ? [tick(String(r.id))] : []),
       h("a", { href: `/runs/${r.id}` }, `#${r.id}`),
       h("a", { href: `/tasks/${encodeURIComponent(r.task)}` }, r.task),
       badge(r.state), whenRelative(r.scheduled_at), when(r.started_at),
@@ -50,4 +84,27 @@ export async function runs(view, app) {
     h("nav", { class: "pager", "aria-label": "pages" },
       before ? h("a", { class: "button ghost", href: "#", onclick: (e) => { e.preventDefault(); go({}); } }, t("first")) : null,
       list.next ? h("a", { class: "button ghost", href: "#", onclick: (e) => { e.preventDefault(); go({ before: list.next }); } }, t("more")) : null));
+}
+
+/** The bulk selection of every run `filter` matches (times as numbers). */
+function matching(filter) {
+  const select = {};
+  for (const [key, value] of Object.entries(filter)) {
+    if (value) select[key] = key === "from" || key === "to" ? Number(value) : value;
+  }
+  return select;
+}
+
+/** Asks the server how many runs `action` would take, confirms, acts. */
+async function bulkAction(app, action, select) {
+  const counted = await api("/bulk/runs", { method: "POST", body: { action, select, dry_run: true } });
+  if (!counted.affected) {
+    notify(t(`runs.no${action === "cancel" ? "Cancel" : "Retry"}`));
+    return;
+  }
+  const what = t(counted.affected === 1 ? "runs.countOne" : "runs.count", { n: counted.affected });
+  if (!confirm(`${t(`run.${action}`)}: ${what}?`)) return;
+  const done = await api("/bulk/runs", { method: "POST", body: { action, select } });
+  notify(`${t(`run.${action}`)}: ${t(done.affected === 1 ? "runs.countOne" : "runs.count", { n: done.affected })}`);
+  app.go(location.pathname + location.search, { replace: true });
 }
