@@ -237,7 +237,8 @@ fn runtime() -> tokio::runtime::Runtime {
 /// 100,000 tasks (`t-100000`…, 20 groups, a tenth paused, firing in 2099)
 /// and 2,000,000 runs of the first 1,000 of them (a tenth failed), with
 /// plain SQL that SQLite and PostgreSQL both take.
-fn fill_listing_tables(url: &str) {
+/// 100,000 tasks and 2,000,000 runs, one a second from `first_run` (ms).
+fn fill_listing_tables(url: &str, first_run: i64) {
     let series = |n: u64| {
         format!("WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < {n} - 1)")
     };
@@ -252,9 +253,9 @@ fn fill_listing_tables(url: &str) {
             "{} INSERT INTO runs (task, task_group, module, shard_index, shard_total, scheduled_at, \
              not_before, state, attempt, params, node, created_at, started_at, finished_at) \
              SELECT 't-' || (100000 + (j % 1000)), 'g' || ((j % 1000) % 20), 'noop', 0, 1, \
-             1700000000000 + j * 1000, 1700000000000 + j * 1000, \
+             {first_run} + j * 1000, {first_run} + j * 1000, \
              CASE WHEN j % 10 = 3 THEN 'failed' ELSE 'succeeded' END, 1, '{{}}', 'bench', \
-             1700000000000 + j * 1000, 1700000000000 + j * 1000, 1700000000005 + j * 1000 \
+             {first_run} + j * 1000, {first_run} + j * 1000, {first_run} + 5 + j * 1000 \
              FROM (SELECT i + {} AS j FROM c) AS s",
             series(500_000),
             chunk * 500_000
@@ -272,7 +273,7 @@ fn listings(backend: &str) {
     };
     let token = schema_and_token(dir.path(), &url);
     let filled = Instant::now();
-    fill_listing_tables(&url);
+    fill_listing_tables(&url, 1_700_000_000_000);
     let fill = filled.elapsed();
     let (host, api) = start_host(dir.path(), "listings", &url, &[]);
     // Wait for the host to have scheduled every row (its first look).
@@ -594,7 +595,10 @@ fn console_pages() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("carillon.db").display());
     let token = schema_and_token(dir.path(), &url);
-    fill_listing_tables(&url);
+    // The runs end now: the dashboard's last day and week hold 86,400 and
+    // 604,800 of them.
+    let first_run = now_ms() / 1000 * 1000 - 2_000_000_000;
+    fill_listing_tables(&url, first_run);
     let (host, api) = start_host(dir.path(), "console", &url, &[]);
     let started = Instant::now();
     while db::query(
@@ -621,6 +625,21 @@ fn console_pages() {
                     "/api/v1/session".into(),
                     "/api/v1/tasks?limit=1".into(),
                     "/api/v1/runs?limit=1000".into(),
+                    "/api/v1/stats/runs?hours=24".into(),
+                    "/api/v1/misfires?limit=1000".into(),
+                    "/api/v1/nodes".into(),
+                ],
+            ],
+        },
+        Page {
+            name: "dashboard, the week's chart `/?chart=week`",
+            steps: vec![
+                shell("/"),
+                vec![
+                    "/api/v1/session".into(),
+                    "/api/v1/tasks?limit=1".into(),
+                    "/api/v1/runs?limit=1000".into(),
+                    "/api/v1/stats/runs?hours=168".into(),
                     "/api/v1/misfires?limit=1000".into(),
                     "/api/v1/nodes".into(),
                 ],
@@ -737,7 +756,7 @@ fn console_pages() {
             ],
         },
         Page {
-            name: "runs of the last hour `/runs?from=…` (none are)",
+            name: "runs of the last hour `/runs?from=…` (3,600 are)",
             steps: vec![
                 shell("/runs"),
                 vec![
@@ -754,8 +773,8 @@ fn console_pages() {
                     "/api/v1/session".into(),
                     format!(
                         "/api/v1/runs?from={}&to={}&limit=50",
-                        1_700_000_000_000i64 + 1_000_000_000,
-                        1_700_000_000_000i64 + 1_003_600_000
+                        first_run + 1_000_000_000,
+                        first_run + 1_003_600_000
                     ),
                 ],
             ],
@@ -768,8 +787,8 @@ fn console_pages() {
                     "/api/v1/session".into(),
                     format!(
                         "/api/v1/runs?from={}&to={}&limit=50",
-                        1_700_000_000_000i64 + 1_000_000_000,
-                        1_700_000_000_000i64 + 1_086_400_000
+                        first_run + 1_000_000_000,
+                        first_run + 1_086_400_000
                     ),
                 ],
             ],

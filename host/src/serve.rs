@@ -236,6 +236,7 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
             egress: egress.clone(),
             delays_wake: delays_wake.clone(),
             delay_writer: Default::default(),
+            settled_hours: Default::default(),
         };
         api.start(state, stopped.clone())
             .context("cannot start the API's threads")?;

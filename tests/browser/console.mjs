@@ -87,6 +87,16 @@ try {
     const tasks = await page.locator(".tile").first().innerText();
     if (!/\d/.test(tasks)) throw new Error(`no task count: ${tasks}`);
     await page.locator("svg.chart").waitFor();
+    if (!(await page.locator("svg.chart").getAttribute("aria-label")).includes("last 24 hours")) {
+      throw new Error("the chart is not of the last day");
+    }
+    await page.click("[data-span=week]");
+    await page.waitForURL(/chart=week/);
+    await until("the week's chart", async () =>
+      (await page.locator("svg.chart").getAttribute("aria-label")).includes("last 7 days"));
+    await page.click("[data-span=day]");
+    await until("the day's chart", async () =>
+      (await page.locator("svg.chart").getAttribute("aria-label")).includes("last 24 hours"));
     await shot("dashboard");
   });
 
@@ -158,6 +168,31 @@ try {
     await until("the run to end cancelled", async () => /ended: (cancelled|failed)/.test(await text(".live")));
   });
 
+  await step("a ticked run is retried and the filter's runs cancelled, each after saying how many", async () => {
+    const stateOf = async (id) => {
+      await page.goto(`${base}/runs?task=sleepy`);
+      const row = page.locator(`tr:has(input[data-run="${id}"])`);
+      await row.waitFor();
+      return row.locator(".badge").innerText();
+    };
+    await page.goto(`${base}/runs?task=sleepy`);
+    const box = page.locator("input[data-run]").first();
+    await box.waitFor();
+    const id = await box.getAttribute("data-run");
+    await box.check();
+    await until("the selection's bar", async () => (await text(".bulk:not([hidden]) .muted")) === "1 selected:");
+    dialogs.length = 0;
+    await page.click("[data-bulk-selected=retry]");
+    await until("the confirmation", async () => dialogs.length === 1);
+    if (!dialogs[0].includes("Retry: 1 run?")) throw new Error(`the confirmation says: ${dialogs[0]}`);
+    await until("the run to wait or run again", async () => ["pending", "running"].includes(await stateOf(id)));
+    dialogs.length = 0;
+    await page.click("[data-bulk=cancel]");
+    await until("the confirmation", async () => dialogs.length === 1);
+    if (!dialogs[0].includes("Cancel: 1 run?")) throw new Error(`the confirmation says: ${dialogs[0]}`);
+    await until("the run to end cancelled", async () => ["cancelled", "failed"].includes(await stateOf(id)));
+  });
+
   await step("pausing a task shows it paused", async () => {
     await page.goto(`${base}/tasks/every-second`);
     await page.getByRole("button", { name: "Pause" }).click();
@@ -205,10 +240,16 @@ try {
       throw new Error(`states in next-fire order: ${states.join(", ")}`);
     }
     await page.click("[data-sort=name]");
+    await until("the list by name", async () =>
+      (await page.locator("th[aria-sort=ascending]").innerText()).includes("Name"));
     await page.click("[data-sort=name]");
     await page.waitForURL(/sort=-name/);
-    const names = await page.locator("tbody tr td:nth-child(2)").allInnerTexts();
-    if (names.join() !== [...names].sort().reverse().join()) throw new Error(`names by -name: ${names.join(", ")}`);
+    let names = [];
+    await until("the list by name, turned round", async () => {
+      if (!(await page.locator("th[aria-sort=descending]").count())) return false;
+      names = await page.locator("tbody tr td:nth-child(2)").allInnerTexts();
+      return names.length > 1 && names.join() === [...names].sort().reverse().join();
+    }).catch(() => { throw new Error(`names by -name: ${names.join(", ")}`); });
   });
 
   await step("the runs and nodes pages list what the host did", async () => {

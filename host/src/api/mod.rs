@@ -13,8 +13,9 @@
 //! query strings, refused in that shape), `views` (the wire types), and
 //! one file per resource: `tasks`, `runs`, `delays` (delay tasks, their
 //! wire types with them; `delay_writer` commits concurrent creations
-//! together), `tokens`, `users`, `system` (health,
-//! metrics, cron previews, nodes, modules, audit).
+//! together), `tokens`, `users`, `stats` (the dashboard's runs per hour,
+//! settled hours remembered), `system` (health, metrics, cron previews,
+//! nodes, modules, audit).
 
 mod auth;
 mod body;
@@ -25,6 +26,7 @@ mod error;
 mod runs;
 mod server;
 mod sessions;
+mod stats;
 mod system;
 mod tasks;
 mod tokens;

@@ -19,7 +19,8 @@ use utoipa_axum::routes;
 
 use crate::api::delay_writer::DelayWriter;
 use crate::api::error::ApiError;
-use crate::api::{auth, delays, runs, sessions, system, tasks, tokens, users};
+use crate::api::stats::SettledHours;
+use crate::api::{auth, delays, runs, sessions, stats, system, tasks, tokens, users};
 use crate::egress::Egress;
 use crate::metrics::Gauge;
 use crate::runtime::Runtime;
@@ -68,6 +69,8 @@ pub struct ApiState {
     /// Writes delay creations in batches; started by the first (give it
     /// `Default::default()`).
     pub(crate) delay_writer: Arc<OnceLock<DelayWriter>>,
+    /// The dashboard's counts of settled hours (give it `Default::default()`).
+    pub(crate) settled_hours: Arc<SettledHours>,
 }
 
 impl ApiState {
@@ -138,6 +141,7 @@ fn routes() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(runs::cancel))
         .routes(routes!(runs::retry))
         .routes(routes!(runs::bulk))
+        .routes(routes!(stats::runs_by_hour))
         .routes(routes!(delays::list, delays::create))
         .routes(routes!(delays::get, delays::cancel))
         .routes(routes!(tokens::list, tokens::create))
@@ -259,6 +263,8 @@ impl ApiServer {
     /// Serves requests until `stopped` turns true.
     async fn serve(self, state: ApiState, mut stopped: watch::Receiver<bool>) {
         let (router, _) = routes();
+        let warming = state.clone();
+        tokio::spawn(async move { warming.settled_hours.warm(&warming.store).await });
         let router = router.layer(Extension(state.clone())).with_state(state);
         let shutdown = async move {
             let _ = stopped.wait_for(|stop| *stop).await;

@@ -265,6 +265,17 @@ pub fn redact(url: &str) -> String {
 }
 
 #[cfg(test)]
+impl Store {
+    /// Runs `statement` as it is: for tests elsewhere in the crate that set
+    /// rows up by hand.
+    pub(crate) async fn run_sql(&self, statement: &str) {
+        if let Err(error) = sqlx::query(statement).execute(&self.pool).await {
+            panic!("{statement}: {error}");
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

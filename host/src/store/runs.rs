@@ -306,6 +306,25 @@ impl Store {
         Ok((count("pending"), count("running")))
     }
 
+    /// How many runs were made (fired, triggered, caught up) in each hour
+    /// of `from..to` (ms), by the task's group and the run's state: `(hour
+    /// start, group, state, runs)`, hours with no run left out. An hour
+    /// once past gets no new run, whatever slot a run is for.
+    pub async fn count_runs_by_hour(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, String, String, i64)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT (created_at / 3600000) * 3600000, task_group, state, COUNT(*) FROM runs \
+             WHERE created_at >= $1 AND created_at < $2 GROUP BY 1, 2, 3",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// One run.
     pub async fn get_run(&self, id: i64) -> Result<Option<RunRow>, StoreError> {
         Ok(

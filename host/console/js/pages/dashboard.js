@@ -1,42 +1,47 @@
 // The dashboard: how the host is doing at a glance. Counts, a chart of the
-// last 24 hours' runs by hour and state, how late runs start, and the most
-// recent failures with links to them.
+// last day's or week's runs by hour and state (counted by the server),
+// how late runs start, and the most recent failures with links to them.
 
 import { api } from "../api.js";
 import { h, fill, when, whenRelative, badge, table, took } from "../dom.js";
 import { t, stateName } from "../i18n.js";
 
 const DAY = 24 * 3600 * 1000;
+const HOUR = 3600 * 1000;
 /** A node is shown silent when its heartbeat is older than this. */
 export const SILENT_AFTER_MS = 30000;
 
 const FAILED = new Set(["failed", "timed-out", "orphaned"]);
 /** How many of the newest runs the dashboard reads. */
 const RECENT = 1000;
+/** The chart's spans: hours asked for, and hours per bar. */
+const SPANS = { day: [24, 1], week: [168, 6] };
 
 export async function dashboard(view, app) {
-  await draw(view);
+  const span = new URLSearchParams(location.search).get("chart") === "week" ? "week" : "day";
+  await draw(view, span);
   const timer = setInterval(() => {
-    if (document.visibilityState === "visible") draw(view).catch(() => {});
+    if (document.visibilityState === "visible") draw(view, span).catch(() => {});
   }, 10000);
   app.cleanup.push(() => clearInterval(timer));
 }
 
-async function draw(view) {
+async function draw(view, span) {
   const now = Date.now();
   // The newest runs by id (an index walk at any table size) rather than a
-  // time filter, which would scan every older run to find none; hosts
-  // report how many runs they hold now.
-  const [taskList, newest, misfires, nodeList] = await Promise.all([
+  // time filter; the hourly counts come from the server, which remembers
+  // the hours that are over; hosts report how many runs they hold now.
+  const [taskList, newest, perHour, misfires, nodeList] = await Promise.all([
     api("/tasks", { query: { limit: 1 } }),
     api("/runs", { query: { limit: RECENT } }),
+    api("/stats/runs", { query: { hours: SPANS[span][0] } }),
     api("/misfires", { query: { limit: 1000 } }),
     api("/nodes"),
   ]);
   const lastDay = newest.runs.filter((r) => r.scheduled_at >= now - DAY);
-  // Whether the newest runs reach back a whole day (else counts are "at least").
-  const partial = newest.runs.length === RECENT && lastDay.length === RECENT;
   const failures = lastDay.filter((r) => FAILED.has(r.state));
+  const failedInDay = perHour.hours.filter((hour) => hour.hour + HOUR > now - DAY)
+    .reduce((sum, hour) => sum + [...FAILED].reduce((n, s) => n + (hour.runs[s] || 0), 0), 0);
   const runningNow = nodeList.nodes.filter((n) => now - n.heartbeat_at < SILENT_AFTER_MS)
     .reduce((sum, n) => sum + n.running, 0);
   const missed = misfires.misfires.filter((m) => m.recorded_at >= now - DAY)
@@ -45,18 +50,22 @@ async function draw(view) {
   const late = lastDay.filter((r) => r.started_at).slice(0, 200)
     .map((r) => Math.max(0, r.started_at - r.scheduled_at)).sort((a, b) => a - b);
   const quantile = (q) => (late.length ? late[Math.min(late.length - 1, Math.floor(q * late.length))] : null);
+  const spanLink = (which) => h("a", { href: which === "day" ? "/" : "/?chart=week", class: "button ghost small",
+    "aria-current": which === span ? "true" : null, "data-span": which }, t(`dash.${which}`));
 
   fill(view,
     h("h1", {}, t("dash.title")),
     h("section", { class: "tiles", "aria-label": t("dash.title") },
       tile(t("dash.tasks"), `${taskList.total}${taskList.total_capped ? "+" : ""}`, "/tasks"),
       tile(t("dash.running"), String(runningNow), "/runs?state=running"),
-      tile(t("dash.failed"), `${failures.length}${partial ? "+" : ""}`, "/runs?state=failed", failures.length ? "bad" : ""),
+      tile(t("dash.failed"), String(failedInDay), "/runs?state=failed", failedInDay ? "bad" : ""),
       tile(t("dash.misfires"), String(missed), null, missed ? "warn" : ""),
       tile(t("dash.nodes"), `${live} / ${nodeList.nodes.length}`, "/nodes", live ? "" : "warn")),
     h("div", { class: "grid2" },
-      h("section", { class: "card" }, h("h2", {}, t("nav.runs"), h("span", { class: "muted small" }, " · 24 h")),
-        chart(lastDay, now), legend()),
+      h("section", { class: "card" },
+        h("div", { class: "card-head" }, h("h2", {}, t("nav.runs")),
+          h("nav", { class: "spans", "aria-label": t("dash.span") }, spanLink("day"), spanLink("week"))),
+        chart(perHour.hours, SPANS[span][1], span), legend()),
       h("section", { class: "card" }, h("h2", {}, t("dash.lateness")),
         h("dl", { class: "facts big" },
           h("dt", {}, t("dash.p50")), h("dd", {}, took(quantile(0.5))),
@@ -91,49 +100,54 @@ const SERIES = [
   ["skipped", (s) => s === "skipped" || s === "cancelled"],
 ];
 
-/** Runs per hour over the last 24 hours, stacked by state, as SVG. */
-function chart(runs, now) {
-  const hour = 3600 * 1000;
-  const end = Math.ceil(now / hour) * hour;
-  const buckets = Array.from({ length: 24 }, () => SERIES.map(() => 0));
-  for (const run of runs) {
-    const index = 23 - Math.floor((end - 1 - run.scheduled_at) / hour);
-    if (index < 0 || index > 23) continue;
-    const series = SERIES.findIndex(([, test]) => test(run.state));
-    if (series >= 0) buckets[index][series] += 1;
+/** The runs of `hours`, `per` hours to a bar, stacked by state, as SVG. */
+function chart(hours, per, span) {
+  const buckets = [];
+  for (let i = 0; i < hours.length; i += per) {
+    const bar = SERIES.map(() => 0);
+    for (const hour of hours.slice(i, i + per)) {
+      for (const [state, count] of Object.entries(hour.runs)) {
+        const series = SERIES.findIndex(([, test]) => test(state));
+        if (series >= 0) bar[series] += count;
+      }
+    }
+    buckets.push({ start: hours[i].hour, counts: bar });
   }
-  const most = Math.max(1, ...buckets.map((b) => b.reduce((a, c) => a + c, 0)));
+  const total = buckets.reduce((sum, b) => sum + b.counts.reduce((a, c) => a + c, 0), 0);
+  const most = Math.max(1, ...buckets.map((b) => b.counts.reduce((a, c) => a + c, 0)));
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
   svg.setAttribute("viewBox", "0 0 480 140");
   svg.setAttribute("class", "chart");
   svg.setAttribute("role", "img");
-  svg.setAttribute("aria-label", `${runs.length} runs in the last 24 hours`);
-  const width = 480 / 24;
+  svg.setAttribute("aria-label", t(span === "week" ? "dash.chartWeek" : "dash.chartDay", { n: total }));
+  const width = 480 / buckets.length;
+  const label = (at) => (span === "week"
+    ? new Date(at).toLocaleDateString([], { weekday: "short", day: "numeric" })
+    : `${new Date(at).getHours()}:00`);
   buckets.forEach((bucket, i) => {
     let y = 120;
-    bucket.forEach((count, s) => {
+    bucket.counts.forEach((count, s) => {
       if (!count) return;
       const height = (count / most) * 110;
       y -= height;
       const rect = document.createElementNS(ns, "rect");
-      rect.setAttribute("x", String(i * width + 2));
+      rect.setAttribute("x", String(i * width + 1.5));
       rect.setAttribute("y", String(y));
-      rect.setAttribute("width", String(width - 4));
+      rect.setAttribute("width", String(Math.max(1, width - 3)));
       rect.setAttribute("height", String(Math.max(1, height)));
       rect.setAttribute("class", `s-${SERIES[s][0]}`);
       const tip = document.createElementNS(ns, "title");
-      const at = new Date(end - (24 - i) * hour);
-      tip.textContent = `${at.getHours()}:00 · ${stateName(SERIES[s][0])}: ${count}`;
+      tip.textContent = `${new Date(bucket.start).toLocaleString()} · ${stateName(SERIES[s][0])}: ${count}`;
       rect.append(tip);
       svg.append(rect);
     });
-    if (i % 6 === 0) {
-      const label = document.createElementNS(ns, "text");
-      label.setAttribute("x", String(i * width + 2));
-      label.setAttribute("y", "136");
-      label.textContent = `${new Date(end - (24 - i) * hour).getHours()}:00`;
-      svg.append(label);
+    if (i % (span === "week" ? 4 : 6) === 0) {
+      const text = document.createElementNS(ns, "text");
+      text.setAttribute("x", String(i * width + 2));
+      text.setAttribute("y", "136");
+      text.textContent = label(bucket.start);
+      svg.append(text);
     }
   });
   return svg;
