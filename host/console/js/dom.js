@@ -123,3 +123,27 @@ export function input(label, name, value = "", attrs = {}) {
   return h("label", { class: "field" }, h("span", {}, label),
     h("input", { name, value, ...attrs }));
 }
+
+/**
+ * Checkboxes to pick rows: `row(key, label, attrs)` makes a row's box,
+ * `all` ticks or clears every row of the page, `keys` holds the ticked
+ * keys, and `changed` runs after every change.
+ */
+export function ticks(pageLabel, changed) {
+  const keys = new Set();
+  const boxes = [];
+  const row = (key, label, attrs = {}) => {
+    const box = h("input", { type: "checkbox", "aria-label": label, ...attrs,
+      onchange: () => { box.checked ? keys.add(key) : keys.delete(key); changed(); } });
+    boxes.push([box, key]);
+    return box;
+  };
+  const all = h("input", { type: "checkbox", "aria-label": pageLabel, onchange: () => {
+    for (const [box, key] of boxes) {
+      box.checked = all.checked;
+      all.checked ? keys.add(key) : keys.delete(key);
+    }
+    changed();
+  } });
+  return { keys, row, all };
+}

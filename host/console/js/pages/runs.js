@@ -5,7 +5,7 @@
 // the action would take.
 
 import { api } from "../api.js";
-import { h, fill, when, whenRelative, badge, table, took, input, select, notify } from "../dom.js";
+import { h, fill, when, whenRelative, badge, table, took, input, select, notify, ticks } from "../dom.js";
 import { t, stateName } from "../i18n.js";
 
 const PAGE = 50;
@@ -38,7 +38,8 @@ export async function runs(view, app) {
   h("button", { type: "submit" }, t("filter")),
   h("a", { class: "button ghost", href: "/runs" }, t("clear")));
   const operator = app.can("operator");
-  const ticked = new Set();
+  const picks = ticks(t("runs.selectPage"), () => drawChosen());
+  const ticked = picks.keys;
   const chosen = h("div", { class: "bulk", hidden: true, "aria-live": "polite" });
   const drawChosen = () => {
     chosen.hidden = ticked.size === 0;
@@ -53,28 +54,14 @@ export async function runs(view, app) {
       type: "button", class: "ghost", "data-bulk": action,
       onclick: () => bulkAction(app, action, matching(filter)),
     }, t(`runs.${action}Matching`)))) : null;
-  const boxes = [];
-  const tick = (id) => {
-    const box = h("input", { type: "checkbox", "aria-label": t("runs.select", { id }), "data-run": id,
-      onchange: () => { box.checked ? ticked.add(id) : ticked.delete(id); drawChosen(); } });
-    boxes.push(box);
-    return box;
-  };
-  const all = h("input", { type: "checkbox", "aria-label": t("runs.selectPage"), onchange: () => {
-    for (const box of boxes) {
-      box.checked = all.checked;
-      all.checked ? ticked.add(box.dataset.run) : ticked.delete(box.dataset.run);
-    }
-    drawChosen();
-  } });
   fill(view,
     h("h1", {}, t("runs.title")),
     form, everything, chosen,
-    table([...(operator ? [{ label: all, attrs: { class: "tick" } }] : []),
+    table([...(operator ? [{ label: picks.all, attrs: { class: "tick" } }] : []),
       t("col.id"), t("col.task"), t("col.state"), t("col.slot"), t("col.started"), t("col.took"),
       t("col.attempt"), t("col.node"), t("col.summary")],
     list.runs.map((r) => [
-      ...(operator ? [tick(String(r.id))] : []),
+      ...(operator ? [picks.row(String(r.id), t("runs.select", { id: r.id }), { "data-run": r.id })] : []),
       h("a", { href: `/runs/${r.id}` }, `#${r.id}`),
       h("a", { href: `/tasks/${encodeURIComponent(r.task)}` }, r.task),
       badge(r.state), whenRelative(r.scheduled_at), when(r.started_at),

@@ -6,7 +6,7 @@
 // that is.
 
 import { api } from "../api.js";
-import { h, fill, whenRelative, badge, strip, table, input, select, notify } from "../dom.js";
+import { h, fill, whenRelative, badge, strip, table, input, select, notify, ticks } from "../dom.js";
 import { t, stateName } from "../i18n.js";
 
 const PAGE = 25;
@@ -44,7 +44,8 @@ export async function tasks(view, app) {
 
   const count = list.total_capped ? t("tasks.countCapped", { n: list.total }) : howMany(list.total);
   // The names ticked on this page; the bar's buttons follow it.
-  const ticked = new Set();
+  const picks = ticks(t("tasks.selectPage"), () => drawChosen());
+  const ticked = picks.keys;
   const chosen = h("div", { class: "bulk", hidden: true, "aria-live": "polite" });
   const drawChosen = () => {
     chosen.hidden = ticked.size === 0;
@@ -62,13 +63,6 @@ export async function tasks(view, app) {
       onclick: () => bulkAction(app, action, matching(filter), count),
     }, `${t(`task.${action}`)} · ${count}`))) : null;
 
-  const boxes = [];
-  const tick = (name) => {
-    const box = h("input", { type: "checkbox", "aria-label": t("tasks.select", { name }), "data-task": name,
-      onchange: () => { box.checked ? ticked.add(name) : ticked.delete(name); drawChosen(); } });
-    boxes.push(box);
-    return box;
-  };
   const rows = list.tasks.map((task) => {
     const recent = h("span", { class: "muted" }, "…");
     const last = h("span", { class: "muted" }, "…");
@@ -77,20 +71,13 @@ export async function tasks(view, app) {
       fill(last, runs.runs[0] ? h("a", { href: `/runs/${runs.runs[0].id}` }, badge(runs.runs[0].state)) : t("never"));
     }).catch(() => fill(recent, ""));
     return [
-      ...(operator ? [tick(task.name)] : []),
+      ...(operator ? [picks.row(task.name, t("tasks.select", { name: task.name }), { "data-task": task.name })] : []),
       h("a", { href: `/tasks/${encodeURIComponent(task.name)}`, class: "strong" }, task.name),
       task.group, h("code", {}, task.module), h("code", {}, task.schedule),
       task.paused ? badge("paused") : whenRelative(task.next_fire_at),
       last, recent, badge(task.state),
     ];
   });
-  const all = h("input", { type: "checkbox", "aria-label": t("tasks.selectPage"), onchange: () => {
-    for (const box of boxes) {
-      box.checked = all.checked;
-      all.checked ? ticked.add(box.dataset.task) : ticked.delete(box.dataset.task);
-    }
-    drawChosen();
-  } });
   // A heading that sorts by its column: a click picks its first order, a
   // second click on name turns it round.
   const sorted = sort || "name";
@@ -109,7 +96,7 @@ export async function tasks(view, app) {
     h("div", { class: "title-row" }, h("h1", {}, t("tasks.title")), h("span", { class: "muted" }, count),
       app.can("editor") ? h("div", { class: "actions" }, h("a", { class: "button", href: "/tasks/new", id: "new-task" }, t("tasks.new"))) : null),
     form, everything, chosen,
-    table([...(operator ? [{ label: all, attrs: { class: "tick" } }] : []),
+    table([...(operator ? [{ label: picks.all, attrs: { class: "tick" } }] : []),
       heading(t("col.name"), "name"), heading(t("col.group"), "group"), heading(t("col.module"), "module"),
       t("col.schedule"), heading(t("col.next"), "next"),
       t("col.last"), t("col.recent"), t("col.state")], rows, { empty: t("tasks.none") }),
