@@ -31,6 +31,7 @@ mod runtime_cache;
 mod runtime_contract;
 mod runtime_faults;
 mod serve_bad_rows;
+mod serve_calendars;
 mod serve_cluster;
 mod serve_config;
 mod serve_http_tasks;

@@ -19,6 +19,7 @@
 
 mod auth;
 mod body;
+mod calendars;
 mod changes;
 mod delay_writer;
 mod delays;

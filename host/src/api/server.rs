@@ -20,7 +20,7 @@ use utoipa_axum::routes;
 use crate::api::delay_writer::DelayWriter;
 use crate::api::error::ApiError;
 use crate::api::stats::SettledHours;
-use crate::api::{auth, delays, runs, sessions, stats, system, tasks, tokens, users};
+use crate::api::{auth, calendars, delays, runs, sessions, stats, system, tasks, tokens, users};
 use crate::egress::Egress;
 use crate::metrics::Gauge;
 use crate::runtime::Runtime;
@@ -93,7 +93,7 @@ impl std::fmt::Debug for ApiState {
 #[openapi(
     info(
         title = "Carillon admin API",
-        description = "Tasks, runs, logs, delays, tokens, users and the host's health. Every error is \
+        description = "Tasks, runs, logs, calendars, delays, tokens, users and the host's health. Every error is \
             `{\"error\": {\"code\", \"message\", \"field\"}}`."
     ),
     modifiers(&BearerAuth),
@@ -150,6 +150,8 @@ fn routes() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(users::remove))
         .routes(routes!(sessions::current))
         .routes(routes!(sessions::logout))
+        .routes(routes!(calendars::list))
+        .routes(routes!(calendars::get, calendars::put, calendars::delete))
         .routes(routes!(system::cron_next))
         .routes(routes!(system::nodes))
         .routes(routes!(system::misfires))

@@ -22,7 +22,7 @@ use crate::clock::now_ms;
 use crate::digest::Digest;
 use crate::metrics::{self, Gauge};
 use crate::plugins::reserved_name;
-use crate::schedule::{Schedule, TaskTiming, parse_time_zone};
+use crate::schedule::{Calendars, Schedule, TaskTiming, parse_time_zone};
 use crate::vocab::{HTTP_MODULE, MAX_NAME_CHARS, Role};
 
 /// The process answers.
@@ -75,12 +75,16 @@ pub(crate) struct CronQuery {
     /// How many fire times (default 5).
     #[param(minimum = 1, maximum = 100)]
     n: Option<i64>,
+    /// Skip the times this calendar excludes.
+    #[param(min_length = 1)]
+    calendar: Option<String>,
 }
 
 /// The next fire times of a schedule, from now.
 #[utoipa::path(get, path = "/api/v1/cron/next", tag = "tasks", params(CronQuery),
     responses((status = 200, body = FireTimes), (status = "4XX", body = ErrorBody)))]
 pub(crate) async fn cron_next(
+    State(state): State<ApiState>,
     caller: Caller,
     Query(query): Query<CronQuery>,
 ) -> ApiResult<axum::Json<FireTimes>> {
@@ -98,6 +102,14 @@ pub(crate) async fn cron_next(
         created_at_ms: now,
         start_at_ms: None,
         end_at_ms: None,
+        calendar: match &query.calendar {
+            None => None,
+            Some(name) => Some(
+                Calendars::resolve(&state.store.calendar_rows().await?)
+                    .get(name)
+                    .map_err(|e| ApiError::invalid(e.to_string()).on("calendar"))?,
+            ),
+        },
     };
     let times = timing.upcoming(now, fire_count(query.n)?);
     Ok(axum::Json(FireTimes { times }))

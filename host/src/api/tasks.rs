@@ -21,6 +21,7 @@ use crate::api::views::{
     TaskSortName, TaskStateName, TriggerBody, Triggered, fire_count, page_size,
 };
 use crate::clock::now_ms;
+use crate::schedule::Calendars;
 use crate::scheduler::shard_runs;
 use crate::store::{TaskCursor, TaskFilter, TaskOrder};
 use crate::vocab::{
@@ -63,12 +64,19 @@ pub(crate) struct NextQuery {
     n: Option<i64>,
 }
 
-/// Checks `spec` as the scheduler will, created at `created_at`.
-fn check(spec: &TaskSpec, created_at: i64) -> ApiResult<TaskDefinition> {
-    Ok(TaskDefinition::from_row(&TaskRow::new(
-        spec.clone(),
-        created_at,
-    ))?)
+/// Checks `spec` as the scheduler will (its calendar included), created at
+/// `created_at`.
+async fn check(state: &ApiState, spec: &TaskSpec, created_at: i64) -> ApiResult<TaskDefinition> {
+    let definition = TaskDefinition::from_row(&TaskRow::new(spec.clone(), created_at))?;
+    Ok(definition.with_calendar(&calendars_for(state, spec).await?)?)
+}
+
+/// The calendars, read only when `spec` names one.
+async fn calendars_for(state: &ApiState, spec: &TaskSpec) -> ApiResult<Calendars> {
+    Ok(match spec.calendar {
+        Some(_) => Calendars::resolve(&state.store.calendar_rows().await?),
+        None => Calendars::default(),
+    })
 }
 
 /// The task `name`, if it exists and the caller may see it.
@@ -171,7 +179,7 @@ pub(crate) async fn create(
 ) -> ApiResult<(StatusCode, axum::Json<Task>)> {
     caller.require(Role::Editor)?;
     let spec = new.into_spec();
-    check(&spec, now_ms())?;
+    check(&state, &spec, now_ms()).await?;
     refuse_group(&caller, &spec.group)?;
     if !state.store.insert_task(&spec).await? {
         return Err(ApiError::conflict(format!(
@@ -219,7 +227,7 @@ pub(crate) async fn update(
         }
         let mut spec = existing.spec.clone();
         fields.clone().apply(&mut spec);
-        check(&spec, existing.created_at)?;
+        check(&state, &spec, existing.created_at).await?;
         refuse_group(&caller, &spec.group)?;
         if state.store.update_task_at(&spec, existing.revision).await? {
             break existing;
@@ -374,7 +382,8 @@ pub(crate) async fn next(
 ) -> ApiResult<axum::Json<FireTimes>> {
     caller.require(Role::Viewer)?;
     let task = visible(&state, &caller, &name).await?;
-    let definition = TaskDefinition::from_row(&task)?;
+    let definition = TaskDefinition::from_row(&task)?
+        .with_calendar(&calendars_for(&state, &task.spec).await?)?;
     let times = definition.timing.upcoming(now_ms(), fire_count(query.n)?);
     Ok(axum::Json(FireTimes { times }))
 }

@@ -48,6 +48,9 @@ pub(crate) struct Task {
     /// The databases its runs may query through the `sql` import (`crm,
     /// warehouse`: the host's `[databases.NAME]`); `null`: none.
     pub(crate) databases: Option<String>,
+    /// The calendar whose excluded times its slots skip (`GET
+    /// /api/v1/calendars`); `null`: none.
+    pub(crate) calendar: Option<String>,
     /// `active`, `paused`, `error` or `finished`.
     pub(crate) state: String,
     pub(crate) created_at: i64,
@@ -88,6 +91,7 @@ impl From<&TaskRow> for Task {
             secrets: spec.secrets.clone(),
             mounts: spec.mounts.clone(),
             databases: spec.databases.clone(),
+            calendar: spec.calendar.clone(),
             state: row.state().as_str().to_owned(),
             created_at: row.created_at,
             next_fire_at: row.next_fire_at,
@@ -159,6 +163,9 @@ pub(crate) struct TaskFields {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub(crate) databases: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub(crate) calendar: Option<Option<String>>,
 }
 
 impl TaskFields {
@@ -194,6 +201,7 @@ impl TaskFields {
         set(&mut spec.secrets, self.secrets);
         set(&mut spec.mounts, self.mounts);
         set(&mut spec.databases, self.databases);
+        set(&mut spec.calendar, self.calendar);
     }
 }
 
@@ -228,6 +236,7 @@ pub(crate) struct NewTask {
     pub(crate) secrets: Option<String>,
     pub(crate) mounts: Option<String>,
     pub(crate) databases: Option<String>,
+    pub(crate) calendar: Option<String>,
 }
 
 impl NewTask {
@@ -258,6 +267,7 @@ impl NewTask {
             secrets: Some(self.secrets),
             mounts: Some(self.mounts),
             databases: Some(self.databases),
+            calendar: Some(self.calendar),
         }
         .apply(&mut spec);
         spec
@@ -910,4 +920,50 @@ pub(crate) struct Health {
     /// `ok`, or why not.
     pub(crate) status: String,
     pub(crate) node: String,
+}
+
+/// A calendar: times the tasks naming it do not fire in.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CalendarView {
+    pub(crate) name: String,
+    /// `annual`, `holiday`, `monthly`, `weekly`, `daily` or `cron`.
+    pub(crate) kind: String,
+    /// What it excludes, in its kind's words: `12-25, 01-01`;
+    /// `2026-12-25`; `1, 15`; `SAT, SUN`; `12:00-13:00` or `outside
+    /// 08:00-18:00`; a Quartz cron expression.
+    pub(crate) excludes: String,
+    /// A calendar that excludes more; `null`: none.
+    pub(crate) base: Option<String>,
+    /// The IANA zone it is read in; `null`: each task's own.
+    pub(crate) time_zone: Option<String>,
+    pub(crate) description: Option<String>,
+    pub(crate) created_at: i64,
+    pub(crate) updated_at: i64,
+    /// Why tasks cannot use it (a row written with SQL that does not check
+    /// out, or a broken base); `null` when it is fine.
+    pub(crate) problem: Option<String>,
+    /// The tasks naming it (only on `GET /api/v1/calendars/{name}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) tasks: Option<Vec<String>>,
+}
+
+/// Calendars, by name.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CalendarList {
+    pub(crate) calendars: Vec<CalendarView>,
+}
+
+/// A calendar to create or replace.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CalendarBody {
+    /// `annual`, `holiday`, `monthly`, `weekly`, `daily` or `cron`.
+    #[schema(min_length = 1)]
+    pub(crate) kind: String,
+    /// What it excludes, in its kind's words.
+    #[schema(min_length = 1)]
+    pub(crate) excludes: String,
+    pub(crate) base: Option<String>,
+    pub(crate) time_zone: Option<String>,
+    pub(crate) description: Option<String>,
 }

@@ -1,12 +1,14 @@
 //! `carillon cron next "EXPR"`: prints the next fire times of a schedule, one
 //! RFC 3339 UTC timestamp per line, nothing else on stdout. Any schedule the
-//! task table accepts works (`every 30s`, `at …`, `after 10m` too).
+//! task table accepts works (`every 30s`, `at …`, `after 10m` too), and
+//! `--calendar NAME` skips what that calendar of the database excludes.
 
 use anyhow::Context as _;
 use chrono::{DateTime, SecondsFormat, Utc};
 use clap::{Args, Subcommand};
 
-use crate::schedule::{Schedule, TaskTiming, parse_time_zone};
+use crate::cli::database::DbArgs;
+use crate::schedule::{Calendars, Schedule, TaskTiming, parse_time_zone};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum CronCommand {
@@ -27,9 +29,14 @@ pub(crate) struct NextArgs {
     /// IANA time zone the expression is read in.
     #[arg(long, value_name = "ZONE", default_value = "UTC")]
     tz: String,
+    /// Skip the times this calendar (of the database) excludes.
+    #[arg(long, value_name = "NAME")]
+    calendar: Option<String>,
+    #[command(flatten)]
+    db: DbArgs,
 }
 
-pub(crate) fn run(command: CronCommand) -> anyhow::Result<()> {
+pub(crate) async fn run(command: CronCommand) -> anyhow::Result<()> {
     let CronCommand::Next(args) = command;
     let schedule: Schedule = args.expression.parse()?;
     let tz = parse_time_zone(&args.tz).map_err(anyhow::Error::msg)?;
@@ -47,6 +54,13 @@ pub(crate) fn run(command: CronCommand) -> anyhow::Result<()> {
         created_at_ms: from.timestamp_millis(),
         start_at_ms: None,
         end_at_ms: None,
+        calendar: match &args.calendar {
+            None => None,
+            Some(name) => {
+                let store = args.db.open_existing().await?;
+                Some(Calendars::resolve(&store.calendar_rows().await?).get(name)?)
+            }
+        },
     };
     let mut out = String::new();
     for next in timing.upcoming(from.timestamp_millis(), args.count) {

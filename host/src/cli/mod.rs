@@ -2,6 +2,7 @@
 //! its module. Exit codes: 0 success, 1 a job reported failure, 2 bad input or a
 //! contained fault.
 
+mod calendar;
 mod cron;
 mod database;
 mod delay;
@@ -91,6 +92,13 @@ enum Command {
         #[command(subcommand)]
         command: user::UserCommand,
     },
+    /// Manage the calendars tasks skip times by (holidays, weekends, hours).
+    Calendar {
+        #[command(flatten)]
+        db: database::DbArgs,
+        #[command(subcommand)]
+        command: calendar::CalendarCommand,
+    },
     /// Add, list and cancel delay tasks (HTTP callbacks at a time).
     Delay {
         #[command(flatten)]
@@ -117,7 +125,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run::run(args),
-        Command::Cron(command) => cron::run(command).map(|()| ExitCode::SUCCESS),
+        Command::Cron(command) => block_on(cron::run(command)),
         Command::Serve(args) => serve::run(args).map(|()| ExitCode::SUCCESS),
         Command::Task { db, command } => block_on(task::task(&db, command)),
         Command::Runs { db, args } => block_on(runs::runs(&db, args)),
@@ -126,6 +134,7 @@ pub fn main() -> ExitCode {
         Command::Token { db, command } => block_on(token::token(&db, command)),
         Command::User { db, command } => block_on(user::user(&db, command)),
         Command::Secret { db, command } => block_on(secret::secret(&db, command)),
+        Command::Calendar { db, command } => block_on(calendar::calendar(&db, command)),
         Command::Delay { db, command } => block_on(delay::delay(&db, command)),
         Command::Nodes { db, json } => block_on(nodes::nodes(&db, json)),
     };

@@ -13,6 +13,7 @@ use crate::cli::output::say;
 use crate::cli::output::{table, time_or_dash};
 use crate::cli::parse_param;
 use crate::clock::now_ms;
+use crate::schedule::Calendars;
 use crate::scheduler::shard_runs;
 use crate::store::Store;
 use crate::units::{ByteSize, parse_duration};
@@ -130,6 +131,10 @@ pub(crate) struct TaskSettings {
     /// the host config's `[databases.NAME]` (`none` clears).
     #[arg(long)]
     databases: Option<String>,
+    /// The calendar whose excluded times its slots skip (`carillon calendar
+    /// list`; `none` clears).
+    #[arg(long)]
+    calendar: Option<String>,
 }
 
 impl TaskSettings {
@@ -200,6 +205,9 @@ impl TaskSettings {
         if let Some(v) = &s.databases {
             spec.databases = (v.trim() != "none").then(|| v.clone());
         }
+        if let Some(v) = &s.calendar {
+            spec.calendar = (v.trim() != "none").then(|| v.clone());
+        }
     }
 }
 
@@ -222,10 +230,17 @@ pub(crate) struct TaskEditArgs {
     settings: TaskSettings,
 }
 
-/// Checks a spec the way the scheduler will, before it reaches the table.
-fn check(spec: &TaskSpec) -> anyhow::Result<TaskDefinition> {
+/// Checks a spec the way the scheduler will (its calendar included), before
+/// it reaches the table.
+async fn check(store: &Store, spec: &TaskSpec) -> anyhow::Result<TaskDefinition> {
     let row = TaskRow::new(spec.clone(), now_ms());
-    TaskDefinition::from_row(&row).map_err(|e| anyhow::anyhow!("task `{}`: {e}", spec.name))
+    let calendars = match &spec.calendar {
+        Some(_) => Calendars::resolve(&store.calendar_rows().await?),
+        None => Calendars::default(),
+    };
+    TaskDefinition::from_row(&row)
+        .and_then(|definition| definition.with_calendar(&calendars))
+        .map_err(|e| anyhow::anyhow!("task `{}`: {e}", spec.name))
 }
 
 pub(crate) async fn task(db: &DbArgs, command: TaskCommand) -> anyhow::Result<()> {
@@ -243,7 +258,7 @@ pub(crate) async fn task(db: &DbArgs, command: TaskCommand) -> anyhow::Result<()
             let mut spec = TaskSpec::new(&args.name, module, schedule);
             args.settings.apply(&mut spec);
             spec.paused = args.paused;
-            check(&spec)?;
+            check(&store, &spec).await?;
             if store.get_task(&spec.name).await?.is_some() {
                 bail!(
                     "task `{}` already exists; change it with `carillon task edit`",
@@ -264,7 +279,7 @@ pub(crate) async fn task(db: &DbArgs, command: TaskCommand) -> anyhow::Result<()
             }
             let mut spec = task.spec;
             args.settings.apply(&mut spec);
-            check(&spec)?;
+            check(&store, &spec).await?;
             store.upsert_task(&spec).await?;
             say!("task `{}` updated", spec.name);
         }

@@ -23,6 +23,7 @@
 //! secrets = ["api_token"]       # what it may read (wasi:config, `secret.api_token`)
 //! mounts = ["reports"]          # folders it sees (the host's [mounts.reports], at /reports)
 //! databases = ["crm"]           # databases it may query (the host's [databases.crm])
+//! calendar = "workdays"         # skip the times this calendar excludes
 //! paused = false
 //! ```
 
@@ -64,6 +65,7 @@ struct ManifestTask {
     secrets: Option<Vec<String>>,
     mounts: Option<Vec<String>>,
     databases: Option<Vec<String>>,
+    calendar: Option<String>,
     #[serde(default)]
     paused: bool,
 }
@@ -134,6 +136,7 @@ pub fn parse_manifest(module: &str, text: &str) -> Result<Vec<TaskSpec>, String>
             spec.secrets = task.secrets.map(|names| names.join(", "));
             spec.mounts = task.mounts.map(|names| names.join(", "));
             spec.databases = task.databases.map(|names| names.join(", "));
+            spec.calendar = task.calendar;
             spec.paused = task.paused;
             Ok(spec)
         })

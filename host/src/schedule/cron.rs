@@ -979,7 +979,7 @@ fn nearest_weekday(year: i64, mon: i64, day: i64) -> Option<i64> {
 
 /// The instant of a local time: the earlier one when the time occurs twice,
 /// the moment the clocks jump when it falls in a gap.
-fn resolve_local(local: NaiveDateTime, tz: Tz) -> Option<DateTime<Utc>> {
+pub(super) fn resolve_local(local: NaiveDateTime, tz: Tz) -> Option<DateTime<Utc>> {
     if let Some(instant) = tz.from_local_datetime(&local).earliest() {
         return Some(instant.with_timezone(&Utc));
     }

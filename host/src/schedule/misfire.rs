@@ -91,7 +91,13 @@ pub fn plan_fires(
     let mut plan = FirePlan::default();
     let mut late: VecDeque<i64> = VecDeque::new();
     let mut late_total: u64 = 0;
-    let mut slot = Some(due);
+    // A slot its calendar now excludes (the calendar changed since the slot
+    // was computed) is skipped, not fired and not missed.
+    let mut slot = if timing.includes(due) {
+        Some(due)
+    } else {
+        timing.next_after(due)
+    };
     let mut scanned = 0;
     while let Some(current) = slot {
         if current > now || past_end(current) {
@@ -149,6 +155,7 @@ mod tests {
             created_at_ms: 0,
             start_at_ms: None,
             end_at_ms,
+            calendar: None,
         }
     }
 

@@ -3,16 +3,19 @@
 //! reads; "now" always comes in as an argument, so every rule here is tested
 //! exhaustively without waiting.
 
+pub mod calendar;
 pub mod cron;
 mod misfire;
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
+pub use calendar::{Calendar, CalendarError, CalendarKind, CalendarRow, Calendars};
 pub use cron::{CronError, CronExpr};
 pub use misfire::{FirePlan, MAX_CATCH_UP, MisfirePolicy, plan_fires};
 
@@ -150,13 +153,19 @@ pub struct TaskTiming {
     pub start_at_ms: Option<i64>,
     /// No slot after this, if set.
     pub end_at_ms: Option<i64>,
+    /// No slot in a time this calendar excludes, if set.
+    pub calendar: Option<Arc<Calendar>>,
 }
 
+/// Slots a calendar may skip in a row before the search gives up (a task
+/// whose calendar leaves it no slot in reach fires no more).
+const CALENDAR_SKIPS: usize = 10_000;
+
 impl TaskTiming {
-    /// The first slot strictly after `after_ms` inside the window, or `None`
-    /// when the task will not fire again.
+    /// The first slot strictly after `after_ms` inside the window and not
+    /// excluded by the calendar, or `None` when the task will not fire again.
     pub fn next_after(&self, after_ms: i64) -> Option<i64> {
-        let after = match self.start_at_ms {
+        let mut after = match self.start_at_ms {
             Some(start) => after_ms.max(start.saturating_sub(1)),
             None => after_ms,
         };
@@ -164,9 +173,29 @@ impl TaskTiming {
             Schedule::Every(_) => self.start_at_ms.unwrap_or(self.created_at_ms),
             _ => self.created_at_ms,
         };
-        self.schedule
-            .next_after(after, self.tz, anchor)
-            .filter(|slot| self.end_at_ms.is_none_or(|end| *slot <= end))
+        for _ in 0..CALENDAR_SKIPS {
+            let slot = self
+                .schedule
+                .next_after(after, self.tz, anchor)
+                .filter(|slot| self.end_at_ms.is_none_or(|end| *slot <= end))?;
+            let Some(calendar) = &self.calendar else {
+                return Some(slot);
+            };
+            // An excluded slot: on from the first time the calendar includes.
+            let included = calendar.next_included(slot, self.tz)?;
+            if included == slot {
+                return Some(slot);
+            }
+            after = included - 1;
+        }
+        None
+    }
+
+    /// Whether `slot` is outside every time the calendar excludes.
+    pub fn includes(&self, slot: i64) -> bool {
+        self.calendar
+            .as_ref()
+            .is_none_or(|calendar| calendar.includes(slot, self.tz))
     }
 
     /// Up to `count` slots after `after_ms`, in order (fewer when the task
@@ -332,6 +361,7 @@ mod properties {
                     created_at_ms: anchor,
                     start_at_ms: start,
                     end_at_ms: end,
+                    calendar: None,
                 };
                 if let Some(slot) = timing.next_after(after) {
                     prop_assert!(slot > after);
@@ -353,6 +383,7 @@ mod properties {
                 created_at_ms: 0,
                 start_at_ms: None,
                 end_at_ms: None,
+                calendar: None,
             };
             let now = due.saturating_add(lag).min(LATEST_MS);
             let plan = plan_fires(&timing, due, now, threshold, MisfirePolicy::CatchUp(catch_up));

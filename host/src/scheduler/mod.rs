@@ -16,7 +16,7 @@ use crate::cluster::ClusterView;
 use crate::labels::Labels;
 use crate::panics::catch;
 use crate::plugins::{ModuleRegistry, missing_module};
-use crate::schedule::Schedule;
+use crate::schedule::{CalendarRow, Calendars, Schedule};
 use crate::store::{ClaimedRun, NewRun, ScheduleVerdict, Store, StoreError};
 use crate::vocab::{HTTP_MODULE, TaskDefinition, TaskError, TaskErrorKind, TaskRow};
 use planner::Planner;
@@ -72,13 +72,27 @@ pub struct Scheduler {
     /// Live hosts: each new run is offered to one of them.
     cluster: Arc<ClusterView>,
     config: SchedulerConfig,
-    /// Checked definitions by task name, with the revision they were read
-    /// from: a task firing every second is parsed once, not every second.
+    /// Checked definitions by task name, with the revision and calendars
+    /// generation they were read with: a task firing every second is parsed
+    /// once, not every second.
     definitions: Arc<Mutex<DefinitionCache>>,
+    /// The calendars as last read, reread on each pass.
+    calendars: Arc<Mutex<CalendarState>>,
 }
 
-/// Task name → (revision read, checked definition).
-type DefinitionCache = HashMap<String, (i64, Arc<TaskDefinition>)>;
+/// Task name → ((revision, calendars generation) read, checked definition).
+type DefinitionCache = HashMap<String, ((i64, u64), Arc<TaskDefinition>)>;
+
+/// The calendars table as last read, and what it resolved to.
+#[derive(Debug, Default)]
+struct CalendarState {
+    /// Bumped on every change, so cached definitions take the new calendars.
+    generation: u64,
+    /// Whether the table was read yet by this host.
+    loaded: bool,
+    rows: Vec<CalendarRow>,
+    resolved: Arc<Calendars>,
+}
 
 impl Scheduler {
     /// A scheduler over `store`, checking modules against `modules` and
@@ -95,6 +109,7 @@ impl Scheduler {
             cluster,
             config,
             definitions: Arc::default(),
+            calendars: Arc::default(),
         }
     }
 
@@ -109,6 +124,7 @@ impl Scheduler {
         horizon_ms: i64,
         claim_permits: usize,
     ) -> Result<TickReport, StoreError> {
+        self.refresh_calendars(now_ms).await?;
         let mut report = TickReport {
             scheduled: self.schedule_new_rows(now_ms).await?,
             ..TickReport::default()
@@ -187,6 +203,43 @@ impl Scheduler {
         }
     }
 
+    /// Rereads the calendars; when they changed, the tasks using a changed
+    /// one are rescheduled under it (on this host's first read, only those
+    /// its calendar blocked are let go: their fire times were computed with
+    /// the calendars as they are, as far as anyone knows).
+    async fn refresh_calendars(&self, now_ms: i64) -> Result<(), StoreError> {
+        let rows = self.store.calendar_rows().await?;
+        let (changed, first) = {
+            let mut state = self.calendars.lock().unwrap_or_else(|e| e.into_inner());
+            if state.loaded && state.rows == rows {
+                return Ok(());
+            }
+            let resolved = Calendars::resolve(&rows);
+            let changed = resolved.changed_from(&state.resolved);
+            let first = !state.loaded;
+            for name in &changed {
+                if let Err(error) = resolved.get(name)
+                    && rows.iter().any(|row| &row.name == name)
+                {
+                    tracing::warn!(calendar = %name, "calendar cannot be used: {error}");
+                }
+            }
+            *state = CalendarState {
+                generation: state.generation + 1,
+                loaded: true,
+                rows,
+                resolved: Arc::new(resolved),
+            };
+            (changed, first)
+        };
+        if !changed.is_empty() {
+            self.store
+                .reschedule_calendar_tasks(&changed, now_ms, !first)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// The row's checked definition, if its module is loaded too.
     fn check(&self, row: &TaskRow) -> Result<Arc<TaskDefinition>, TaskError> {
         let definition = self.definition(row)?;
@@ -198,14 +251,19 @@ impl Scheduler {
     }
 
     fn definition(&self, row: &TaskRow) -> Result<Arc<TaskDefinition>, TaskError> {
+        let (generation, calendars) = {
+            let state = self.calendars.lock().unwrap_or_else(|e| e.into_inner());
+            (state.generation, state.resolved.clone())
+        };
+        let key = (row.revision, generation);
         let mut cache = self.definitions.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((revision, definition)) = cache.get(&row.spec.name)
-            && *revision == row.revision
+        if let Some((read, definition)) = cache.get(&row.spec.name)
+            && *read == key
         {
             return Ok(definition.clone());
         }
-        let definition = Arc::new(TaskDefinition::from_row(row)?);
-        cache.insert(row.spec.name.clone(), (row.revision, definition.clone()));
+        let definition = Arc::new(TaskDefinition::from_row(row)?.with_calendar(&calendars)?);
+        cache.insert(row.spec.name.clone(), (key, definition.clone()));
         Ok(definition)
     }
 }

@@ -14,7 +14,7 @@
 //! and `new_runs` (inserting runs), `claims`, `runs` (listings, checkpoints,
 //! cancel requests), `records` (log lines and fenced completions), `rescue`
 //! (runs of stopped hosts), `nodes`, `modules`, `misfires` (listings),
-//! `state`, `tokens` and
+//! `state`, `calendars` (the named calendars tasks skip times by), `tokens` and
 //! `audit` (the admin API's bearer tokens and change log), `users`
 //! (console users and their sessions), `delays` (delay
 //! tasks and their callback attempts); on PostgreSQL also
@@ -23,6 +23,7 @@
 //! runs jobs' statements on the databases the host config names for them.
 
 mod audit;
+mod calendars;
 mod claims;
 mod delays;
 mod error;
@@ -55,6 +56,7 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 
 pub use audit::{AuditEntry, AuditRow};
+pub use calendars::CalendarRecord;
 pub use claims::ClaimedRun;
 pub use delays::{
     AttemptRecord, CancelDelay, DelayAttempt, DelayAudit, DelayCreation, DelayFilter, DelayRow,

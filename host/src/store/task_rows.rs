@@ -38,14 +38,14 @@ pub(crate) fn columns(backend: Backend) -> &'static str {
             "rowid AS row_key, name, task_group, module, schedule, time_zone, \
              CASE WHEN typeof(paused) = 'integer' THEN paused ELSE quote(paused) END AS paused, shard_total, \
              shard_params, page_size, params, concurrency, misfire, timeout_ms, memory_mib, max_retries, \
-             retry_backoff_ms, selector, start_at, end_at, keep_runs, allowed_hosts, secrets, mounts, databases, created_at, \
+             retry_backoff_ms, selector, start_at, end_at, keep_runs, allowed_hosts, secrets, mounts, databases, calendar, created_at, \
              next_fire_at, last_fire_at, error, error_code, revision"
         }
         Backend::Postgres => {
             "NULL AS row_key, name, task_group, module, schedule, time_zone, \
              CASE WHEN paused THEN 1 ELSE 0 END AS paused, shard_total, shard_params, page_size, params, \
              concurrency, misfire, timeout_ms, memory_mib, max_retries, retry_backoff_ms, selector, \
-             start_at, end_at, keep_runs, allowed_hosts, secrets, mounts, databases, created_at, next_fire_at, last_fire_at, error, error_code, \
+             start_at, end_at, keep_runs, allowed_hosts, secrets, mounts, databases, calendar, created_at, next_fire_at, last_fire_at, error, error_code, \
              revision"
         }
     }
@@ -84,6 +84,7 @@ pub(crate) fn read_task(row: &AnyRow) -> ReadRow {
         secrets: reader.optional_text("secrets"),
         mounts: reader.optional_text("mounts"),
         databases: reader.optional_text("databases"),
+        calendar: reader.optional_text("calendar"),
         name,
     };
     let created_at = reader.int("created_at", 0);

@@ -24,7 +24,7 @@ pub struct ScheduleVerdict {
 }
 
 /// The columns a user sets, in the order [`Store::upsert_task`] binds them.
-const SPEC_COLUMNS: [&str; 24] = [
+const SPEC_COLUMNS: [&str; 25] = [
     "name",
     "task_group",
     "module",
@@ -49,6 +49,7 @@ const SPEC_COLUMNS: [&str; 24] = [
     "secrets",
     "mounts",
     "databases",
+    "calendar",
 ];
 
 /// `task_group = $2, module = $3, …`: every definition column but the
@@ -90,6 +91,7 @@ fn bind_spec<'q>(query: AnyQuery<'q>, spec: &'q TaskSpec) -> AnyQuery<'q> {
         .bind(&spec.secrets)
         .bind(&spec.mounts)
         .bind(&spec.databases)
+        .bind(&spec.calendar)
 }
 
 /// Splits rows into readable tasks and unreadable rows.

@@ -8,7 +8,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::labels::Labels;
-use crate::schedule::{LATEST_MS, MisfirePolicy, Schedule, TaskTiming, parse_time_zone};
+use crate::schedule::calendar::check_name as check_calendar_name;
+use crate::schedule::{Calendars, LATEST_MS, MisfirePolicy, Schedule, TaskTiming, parse_time_zone};
 use crate::vocab::{
     AllowList, GrantKind, HTTP_MODULE, HttpCall, TaskError, TaskRow, parse_grant_names,
     parse_secret_names,
@@ -72,6 +73,9 @@ pub struct TaskDefinition {
     pub misfire: MisfirePolicy,
     /// The params every scheduled fire gets, as the JSON stored on its runs.
     pub fire_params: String,
+    /// The calendar the row names, if any: [`TaskDefinition::with_calendar`]
+    /// puts it into `timing`.
+    pub calendar: Option<String>,
 }
 
 /// Shards per fire at most.
@@ -226,6 +230,13 @@ impl TaskDefinition {
             parse_grant_names(GrantKind::Database, names)
                 .map_err(|e| column("databases", names, e))?;
         }
+        let calendar = match spec.calendar.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(name) => {
+                check_calendar_name(name).map_err(|e| column("calendar", name, e))?;
+                Some(name.to_owned())
+            }
+        };
         if let Some(selector) = &spec.selector {
             check_length("selector", selector)?;
             Labels::parse(selector).map_err(|e| column("selector", selector, e))?;
@@ -257,13 +268,28 @@ impl TaskDefinition {
                 created_at_ms: row.created_at,
                 start_at_ms: spec.start_at,
                 end_at_ms: spec.end_at,
+                calendar: None,
             },
+            calendar,
             shard_total,
             shard_params,
             params,
             concurrency,
             misfire,
         })
+    }
+
+    /// The definition with the calendar it names taken from `calendars`;
+    /// a calendar that does not exist or does not check out is the task's
+    /// error ([`crate::vocab::TaskErrorKind::Calendar`]: cleared when the calendars change).
+    pub fn with_calendar(mut self, calendars: &Calendars) -> Result<Self, TaskError> {
+        if let Some(name) = &self.calendar {
+            let calendar = calendars.get(name).map_err(|error| {
+                TaskError::calendar(format!("column `calendar`: {error}")).in_column("calendar")
+            })?;
+            self.timing.calendar = Some(calendar);
+        }
+        Ok(self)
     }
 
     /// The params as a JSON object, with `overrides` (per-fire params) winning.
@@ -457,12 +483,13 @@ mod properties {
             secrets in proptest::option::of(text()),
             mounts in proptest::option::of(text()),
             databases in proptest::option::of(text()),
+            calendar in proptest::option::of(text()),
         ) -> TaskSpec {
             TaskSpec {
                 name, group, module, schedule, time_zone, paused: false, shard_total, shard_params,
                 page_size, params, concurrency, misfire, timeout_ms, memory_mib, max_retries,
                 retry_backoff_ms, selector, start_at, end_at, keep_runs, allowed_hosts, secrets,
-                mounts, databases,
+                mounts, databases, calendar,
             }
         }
     }

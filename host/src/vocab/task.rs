@@ -61,6 +61,9 @@ pub struct TaskSpec {
     /// The databases its runs may query through the `sql` import, `crm,
     /// warehouse` (names of the host's `[databases.NAME]`); unset: none.
     pub databases: Option<String>,
+    /// The calendar whose excluded times its slots skip (a row of
+    /// `calendars`); unset: none.
+    pub calendar: Option<String>,
 }
 
 impl TaskSpec {
@@ -91,6 +94,7 @@ impl TaskSpec {
             secrets: None,
             mounts: None,
             databases: None,
+            calendar: None,
         }
     }
 

@@ -18,6 +18,9 @@ pub enum TaskErrorKind {
     MissingModule,
     /// The schedule has no fire times left.
     Finished,
+    /// The task's calendar does not exist or does not check out; cleared
+    /// when the calendars change.
+    Calendar,
 }
 
 impl TaskErrorKind {
@@ -27,6 +30,7 @@ impl TaskErrorKind {
             TaskErrorKind::Invalid => "invalid",
             TaskErrorKind::MissingModule => "missing-module",
             TaskErrorKind::Finished => "finished",
+            TaskErrorKind::Calendar => "calendar",
         }
     }
 }
@@ -45,6 +49,7 @@ impl FromStr for TaskErrorKind {
             TaskErrorKind::Invalid,
             TaskErrorKind::MissingModule,
             TaskErrorKind::Finished,
+            TaskErrorKind::Calendar,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == code)
@@ -80,6 +85,15 @@ impl TaskError {
         self
     }
 
+    /// The task's calendar cannot be used: `message` says why.
+    pub fn calendar(message: impl Into<String>) -> Self {
+        Self {
+            kind: TaskErrorKind::Calendar,
+            message: message.into(),
+            column: None,
+        }
+    }
+
     /// The schedule has no fire times left.
     pub fn finished() -> Self {
         Self {
@@ -106,6 +120,7 @@ mod tests {
             TaskErrorKind::Invalid,
             TaskErrorKind::MissingModule,
             TaskErrorKind::Finished,
+            TaskErrorKind::Calendar,
         ] {
             assert_eq!(kind.as_str().parse::<TaskErrorKind>(), Ok(kind));
         }

@@ -13,7 +13,7 @@ import { scheduleInWords } from "../schedule_words.js";
 // choice:a|b|c, params.
 const SECTIONS = [
   ["editor.basics", [["name", "text", true], ["module", "text", true], ["schedule", "text", true],
-    ["time_zone", "text"], ["group", "text"], ["paused", "bool"]]],
+    ["time_zone", "text"], ["calendar", "text"], ["group", "text"], ["paused", "bool"]]],
   ["editor.running", [["shard_total", "int"], ["shard_params", "text"], ["page_size", "int"],
     ["concurrency", "choice:allow|forbid|replace"], ["misfire", "text"], ["timeout_ms", "int"],
     ["memory_mib", "int"], ["max_retries", "int"], ["retry_backoff_ms", "int"], ["selector", "text"]]],
@@ -80,6 +80,7 @@ export async function editor(view, app, name) {
   const refresh = async () => {
     const expr = controls.schedule[0].value.trim();
     const tz = controls.time_zone[0].value.trim() || "UTC";
+    const calendar = controls.calendar[0].value.trim() || undefined;
     const mine = ++asked;
     if (!expr) {
       fill(words);
@@ -87,7 +88,7 @@ export async function editor(view, app, name) {
       return;
     }
     try {
-      const next = await api("/cron/next", { query: { expr, tz, n: 5 } });
+      const next = await api("/cron/next", { query: { expr, tz, n: 5, calendar } });
       if (mine !== asked) return;
       setError("schedule", "");
       const said = scheduleInWords(expr);
@@ -98,7 +99,9 @@ export async function editor(view, app, name) {
       if (mine !== asked) return;
       fill(words);
       fill(times);
-      if (error instanceof ApiError) setError(error.field === "tz" ? "time_zone" : "schedule", error.message);
+      if (error instanceof ApiError) {
+        setError({ tz: "time_zone", calendar: "calendar" }[error.field] || "schedule", error.message);
+      }
     }
   };
   let timer = 0;
@@ -109,6 +112,7 @@ export async function editor(view, app, name) {
   if (app.can("editor")) {
     controls.schedule[0].addEventListener("input", soon);
     controls.time_zone[0].addEventListener("input", soon);
+    controls.calendar[0].addEventListener("input", soon);
     app.cleanup.push(() => clearTimeout(timer));
     refresh();
   }

@@ -13,7 +13,7 @@ const SHOWN = [
   ["memory_mib", "memory_mib"], ["max_retries", "max_retries"], ["retry_backoff_ms", "retry_backoff_ms"],
   ["selector", "selector"], ["start_at", "start_at"], ["end_at", "end_at"], ["keep_runs", "keep_runs"],
   ["allowed_hosts", "allowed_hosts"], ["secrets", "secrets"], ["mounts", "mounts"],
-  ["databases", "databases"], ["created_at", "created_at"], ["last_fire_at", "last_fire_at"],
+  ["databases", "databases"], ["calendar", "calendar"], ["created_at", "created_at"], ["last_fire_at", "last_fire_at"],
   ["revision", "revision"],
 ];
 const TIMES = new Set(["start_at", "end_at", "created_at", "last_fire_at"]);
