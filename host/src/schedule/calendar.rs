@@ -28,9 +28,9 @@ pub const MAX_BASE_DEPTH: usize = 8;
 /// Days an exclusion of whole days is searched for an included one.
 const DAYS_SEARCHED: i64 = 366 * 8;
 
-/// Seconds a cron exclusion is stepped through per call; a longer excluded
-/// stretch is crossed in several calls.
-const CRON_SECONDS_STEPPED: i64 = 3600;
+/// Steps (of a second, a minute or an hour) a cron exclusion is searched
+/// through per call; a longer excluded stretch is crossed in several calls.
+const CRON_STEPS: usize = 3600;
 
 /// The kinds of calendar, as Quartz names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -256,12 +256,19 @@ impl Exclusion {
 
     /// Whether instant `at` is excluded, read in `tz`.
     fn excludes(&self, at: DateTime<Utc>, tz: Tz) -> bool {
-        let local = at.with_timezone(&tz).naive_local();
+        self.excludes_local(at, at.with_timezone(&tz).naive_local(), tz)
+    }
+
+    /// [`Exclusion::excludes`], given `at`'s local time in `tz`.
+    fn excludes_local(&self, at: DateTime<Utc>, local: NaiveDateTime, tz: Tz) -> bool {
         match self {
-            Exclusion::Cron(cron) => {
-                let second = at.with_nanosecond(0).unwrap_or(at);
-                cron.next_after(second - Duration::seconds(1), tz) == Some(second)
-            }
+            Exclusion::Cron(cron) => match cron.matches_local(local) {
+                Some(matches) => matches,
+                None => {
+                    let second = at.with_nanosecond(0).unwrap_or(at);
+                    cron.next_after(second - Duration::seconds(1), tz) == Some(second)
+                }
+            },
             Exclusion::Daily { from, to, outside } => {
                 in_range(local.time(), *from, *to) != *outside
             }
@@ -290,15 +297,27 @@ impl Exclusion {
         }
         let local = at.with_timezone(&tz).naive_local();
         match self {
-            Exclusion::Cron(_) => {
-                let mut probe = at.with_nanosecond(0).unwrap_or(at);
-                for _ in 0..CRON_SECONDS_STEPPED {
-                    probe += Duration::seconds(1);
-                    if !self.excludes(probe, tz) {
+            Exclusion::Cron(cron) => {
+                // Step by the span the expression matches wholly (a second,
+                // a minute, an hour) from the start of the one `at` is in.
+                let span = cron.whole_span_seconds();
+                let start = local.with_nanosecond(0)?;
+                let into = i64::from(start.second())
+                    + if span == 3600 {
+                        i64::from(start.minute()) * 60
+                    } else {
+                        0
+                    };
+                let mut probe = start - Duration::seconds(if span == 1 { 0 } else { into });
+                let mut instant = at;
+                for _ in 0..CRON_STEPS {
+                    probe += Duration::seconds(span);
+                    instant = instant_after(probe, tz, at)?;
+                    if !self.excludes(instant, tz) {
                         break;
                     }
                 }
-                Some(probe)
+                Some(instant)
             }
             Exclusion::Daily { from, to, outside } => {
                 // Where the excluded stretch containing `local` ends.
@@ -408,11 +427,25 @@ impl Calendar {
     }
 
     fn includes_at(&self, at: DateTime<Utc>, tz: Tz) -> bool {
-        !self.exclusion.excludes(at, self.tz.unwrap_or(tz))
-            && self
-                .base
-                .as_ref()
-                .is_none_or(|base| base.includes_at(at, tz))
+        // Down the chain, the local time is worked out once per zone met.
+        let mut local: Option<(Tz, NaiveDateTime)> = None;
+        let mut level = Some(self);
+        while let Some(calendar) = level {
+            let zone = calendar.tz.unwrap_or(tz);
+            let here = match local {
+                Some((known, time)) if known == zone => time,
+                _ => {
+                    let time = at.with_timezone(&zone).naive_local();
+                    local = Some((zone, time));
+                    time
+                }
+            };
+            if calendar.exclusion.excludes_local(at, here, zone) {
+                return false;
+            }
+            level = calendar.base.as_deref();
+        }
+        true
     }
 
     /// The first time at or after `at_ms` this calendar and its bases
@@ -420,6 +453,10 @@ impl Calendar {
     pub fn next_included(&self, at_ms: i64, tz: Tz) -> Option<i64> {
         let own_tz = self.tz.unwrap_or(tz);
         let mut at = DateTime::from_timestamp_millis(at_ms)?;
+        // Most slots are included: one look each.
+        if self.includes_at(at, tz) {
+            return Some(at_ms);
+        }
         for _ in 0..1000 {
             let own = self.exclusion.next_not_excluded(at, own_tz)?;
             if self.exclusion.excludes(own, own_tz) {

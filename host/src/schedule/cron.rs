@@ -744,6 +744,47 @@ impl CronExpr {
         }
     }
 
+    /// Whether local time `local` (its whole second) matches, read field by
+    /// field; `None` for an expression with `L`, `W` or `#`, whose days only
+    /// the search knows.
+    pub(super) fn matches_local(&self, local: NaiveDateTime) -> Option<bool> {
+        if self.lastday_of_week
+            || self.nthday_of_week != 0
+            || self.lastday_of_month
+            || self.nearest_weekday
+        {
+            return None;
+        }
+        let has = |field: usize, value: u32| self.sets[field].contains(value as i32);
+        let day = if self.sets[DAY_OF_MONTH].contains(NO_SPEC) {
+            has(DAY_OF_WEEK, local.weekday().num_days_from_sunday() + 1)
+        } else if self.sets[DAY_OF_WEEK].contains(NO_SPEC) {
+            has(DAY_OF_MONTH, local.day())
+        } else {
+            return None;
+        };
+        Some(
+            day && has(SECOND, local.second())
+                && has(MINUTE, local.minute())
+                && has(HOUR, local.hour())
+                && has(MONTH, local.month())
+                && self.sets[YEAR].contains(local.year()),
+        )
+    }
+
+    /// The longest span, in seconds (1, 60 or 3600), that the expression
+    /// matches wholly or not at all when it starts on a local boundary of
+    /// that span: 60 when every second matches, 3600 when every minute does
+    /// too. A search for a time it does not match steps by this much.
+    pub(super) fn whole_span_seconds(&self) -> i64 {
+        let full = |set: &ValueSet, last: i32| (0..=last).all(|value| set.contains(value));
+        match (full(&self.sets[SECOND], 59), full(&self.sets[MINUTE], 59)) {
+            (true, true) => 3600,
+            (true, false) => 60,
+            _ => 1,
+        }
+    }
+
     /// Quartz's `getTimeAfter`, on local time read as UTC: the first time of
     /// a whole second at least a second after `after` that matches.
     fn time_after(&self, after: NaiveDateTime, max_year: i32) -> Option<NaiveDateTime> {
