@@ -475,11 +475,6 @@ impl Calendar {
         }
         None
     }
-
-    /// The calendar's bases, nearest first.
-    pub fn bases(&self) -> impl Iterator<Item = &Calendar> {
-        std::iter::successors(self.base.as_deref(), |calendar| calendar.base.as_deref())
-    }
 }
 
 /// Checks a calendar's own columns (not its base, which is resolved with
@@ -572,16 +567,6 @@ impl Calendars {
             .collect();
         names.sort();
         names
-    }
-
-    /// How many calendars there are, broken ones included.
-    pub fn len(&self) -> usize {
-        self.by_name.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.by_name.is_empty()
     }
 }
 
