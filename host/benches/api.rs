@@ -616,18 +616,31 @@ fn console_pages() {
             .map(|i| format!("/api/v1/runs?task=t-{}&limit=12", first + i))
             .collect()
     };
+    let day_ago = now_ms() - 86_400_000;
+    // The shell, the session (the console waits for it), then the page's data.
+    let simple = |name: &'static str, path: &str, data: &[&str]| Page {
+        name,
+        steps: vec![
+            shell(path),
+            vec!["/api/v1/session".into()],
+            data.iter().map(|path| (*path).to_owned()).collect(),
+        ],
+    };
     let pages = [
         Page {
             name: "dashboard `/`",
             steps: vec![
                 shell("/"),
+                vec!["/api/v1/session".into()],
                 vec![
-                    "/api/v1/session".into(),
                     "/api/v1/tasks?limit=1".into(),
                     "/api/v1/runs?limit=1000".into(),
                     "/api/v1/stats/runs?hours=24".into(),
                     "/api/v1/misfires?limit=1000".into(),
                     "/api/v1/nodes".into(),
+                    format!("/api/v1/runs?state=failed&from={day_ago}&limit=8"),
+                    format!("/api/v1/runs?state=timed-out&from={day_ago}&limit=8"),
+                    format!("/api/v1/runs?state=orphaned&from={day_ago}&limit=8"),
                 ],
             ],
         },
@@ -635,13 +648,16 @@ fn console_pages() {
             name: "dashboard, the week's chart `/?chart=week`",
             steps: vec![
                 shell("/"),
+                vec!["/api/v1/session".into()],
                 vec![
-                    "/api/v1/session".into(),
                     "/api/v1/tasks?limit=1".into(),
                     "/api/v1/runs?limit=1000".into(),
                     "/api/v1/stats/runs?hours=168".into(),
                     "/api/v1/misfires?limit=1000".into(),
                     "/api/v1/nodes".into(),
+                    format!("/api/v1/runs?state=failed&from={day_ago}&limit=8"),
+                    format!("/api/v1/runs?state=timed-out&from={day_ago}&limit=8"),
+                    format!("/api/v1/runs?state=orphaned&from={day_ago}&limit=8"),
                 ],
             ],
         },
@@ -649,7 +665,8 @@ fn console_pages() {
             name: "tasks `/tasks` (first page of 25, with each row's strip)",
             steps: vec![
                 shell("/tasks"),
-                vec!["/api/v1/session".into(), "/api/v1/tasks?limit=25".into()],
+                vec!["/api/v1/session".into()],
+                vec!["/api/v1/tasks?limit=25".into()],
                 strips(100000),
             ],
         },
@@ -657,10 +674,8 @@ fn console_pages() {
             name: "tasks, a page deep `/tasks?after=…`",
             steps: vec![
                 shell("/tasks"),
-                vec![
-                    "/api/v1/session".into(),
-                    "/api/v1/tasks?after=t-150000&limit=25".into(),
-                ],
+                vec!["/api/v1/session".into()],
+                vec!["/api/v1/tasks?after=t-150000&limit=25".into()],
                 strips(150001),
             ],
         },
@@ -668,10 +683,8 @@ fn console_pages() {
             name: "tasks of a group in a state `/tasks?group=g3&state=paused`",
             steps: vec![
                 shell("/tasks"),
-                vec![
-                    "/api/v1/session".into(),
-                    "/api/v1/tasks?group=g3&state=paused&limit=25".into(),
-                ],
+                vec!["/api/v1/session".into()],
+                vec!["/api/v1/tasks?group=g3&state=paused&limit=25".into()],
                 strips(100003),
             ],
         },
@@ -679,10 +692,8 @@ fn console_pages() {
             name: "tasks by next fire `/tasks?sort=next_fire`",
             steps: vec![
                 shell("/tasks?sort=next_fire"),
-                vec![
-                    "/api/v1/session".into(),
-                    "/api/v1/tasks?sort=next_fire&limit=25".into(),
-                ],
+                vec!["/api/v1/session".into()],
+                vec!["/api/v1/tasks?sort=next_fire&limit=25".into()],
                 strips(100001),
             ],
         },
@@ -690,8 +701,8 @@ fn console_pages() {
             name: "tasks by module, a page deep `/tasks?sort=module&after=…`",
             steps: vec![
                 shell("/tasks?sort=module"),
+                vec!["/api/v1/session".into()],
                 vec![
-                    "/api/v1/session".into(),
                     "/api/v1/tasks?sort=module&after=%5B%22noop%22%2C%22t-150000%22%5D&limit=25"
                         .into(),
                 ],
@@ -702,18 +713,16 @@ fn console_pages() {
             name: "tasks by name `/tasks?name=4242`",
             steps: vec![
                 shell("/tasks"),
-                vec![
-                    "/api/v1/session".into(),
-                    "/api/v1/tasks?name=4242&limit=25".into(),
-                ],
+                vec!["/api/v1/session".into()],
+                vec!["/api/v1/tasks?name=4242&limit=25".into()],
             ],
         },
         Page {
             name: "task `/tasks/t-100042`",
             steps: vec![
                 shell("/tasks/t-100042"),
+                vec!["/api/v1/session".into()],
                 vec![
-                    "/api/v1/session".into(),
                     "/api/v1/tasks/t-100042".into(),
                     "/api/v1/tasks/t-100042/next?n=5".into(),
                     "/api/v1/runs?task=t-100042&limit=20".into(),
@@ -724,7 +733,8 @@ fn console_pages() {
             name: "editor `/tasks/t-100042/edit`",
             steps: vec![
                 shell("/tasks/t-100042/edit"),
-                vec!["/api/v1/session".into(), "/api/v1/tasks/t-100042".into()],
+                vec!["/api/v1/session".into()],
+                vec!["/api/v1/tasks/t-100042".into()],
                 vec!["/api/v1/cron/next?expr=0%200%203%201%201%20%3F%202099&tz=UTC&n=5".into()],
             ],
         },
@@ -732,105 +742,107 @@ fn console_pages() {
             name: "runs `/runs`",
             steps: vec![
                 shell("/runs"),
-                vec!["/api/v1/session".into(), "/api/v1/runs?limit=50".into()],
+                vec!["/api/v1/session".into()],
+                vec!["/api/v1/runs?limit=50".into()],
             ],
         },
         Page {
             name: "runs of a task in a state `/runs?task=…&state=failed`",
             steps: vec![
                 shell("/runs"),
-                vec![
-                    "/api/v1/session".into(),
-                    "/api/v1/runs?task=t-100042&state=failed&limit=50".into(),
-                ],
+                vec!["/api/v1/session".into()],
+                vec!["/api/v1/runs?task=t-100042&state=failed&limit=50".into()],
             ],
         },
         Page {
             name: "runs running now `/runs?state=running` (none are)",
             steps: vec![
                 shell("/runs"),
-                vec![
-                    "/api/v1/session".into(),
-                    "/api/v1/runs?state=running&limit=50".into(),
-                ],
+                vec!["/api/v1/session".into()],
+                vec!["/api/v1/runs?state=running&limit=50".into()],
             ],
         },
         Page {
             name: "runs of the last hour `/runs?from=…` (3,600 are)",
             steps: vec![
                 shell("/runs"),
-                vec![
-                    "/api/v1/session".into(),
-                    format!("/api/v1/runs?from={}&limit=50", now_ms() - 3_600_000),
-                ],
+                vec!["/api/v1/session".into()],
+                vec![format!(
+                    "/api/v1/runs?from={}&limit=50",
+                    now_ms() - 3_600_000
+                )],
             ],
         },
         Page {
             name: "runs of an hour in the middle `/runs?from=…&to=…` (3,600 are)",
             steps: vec![
                 shell("/runs"),
-                vec![
-                    "/api/v1/session".into(),
-                    format!(
-                        "/api/v1/runs?from={}&to={}&limit=50",
-                        first_run + 1_000_000_000,
-                        first_run + 1_003_600_000
-                    ),
-                ],
+                vec!["/api/v1/session".into()],
+                vec![format!(
+                    "/api/v1/runs?from={}&to={}&limit=50",
+                    first_run + 1_000_000_000,
+                    first_run + 1_003_600_000
+                )],
             ],
         },
         Page {
             name: "runs of a day in the middle `/runs?from=…&to=…` (86,400 are)",
             steps: vec![
                 shell("/runs"),
-                vec![
-                    "/api/v1/session".into(),
-                    format!(
-                        "/api/v1/runs?from={}&to={}&limit=50",
-                        first_run + 1_000_000_000,
-                        first_run + 1_086_400_000
-                    ),
-                ],
+                vec!["/api/v1/session".into()],
+                vec![format!(
+                    "/api/v1/runs?from={}&to={}&limit=50",
+                    first_run + 1_000_000_000,
+                    first_run + 1_086_400_000
+                )],
             ],
         },
         Page {
             name: "runs, a page deep `/runs?before=1000000`",
             steps: vec![
                 shell("/runs"),
-                vec![
-                    "/api/v1/session".into(),
-                    "/api/v1/runs?before=1000000&limit=50".into(),
-                ],
+                vec!["/api/v1/session".into()],
+                vec!["/api/v1/runs?before=1000000&limit=50".into()],
             ],
         },
         Page {
             name: "run `/runs/1234567` (its log read whole)",
             steps: vec![
                 shell("/runs/1234567"),
+                vec!["/api/v1/session".into()],
                 vec![
-                    "/api/v1/session".into(),
                     "/api/v1/runs/1234567".into(),
                     "/api/v1/runs/1234567/logs".into(),
                 ],
             ],
         },
+        simple("nodes `/nodes`", "/nodes", &["/api/v1/nodes"]),
         Page {
-            name: "nodes, modules, delays, misfires, audit, users and tokens (each)",
+            name: "modules `/modules` (and the tasks using each)",
             steps: vec![
-                shell("/audit"),
-                vec![
-                    "/api/v1/session".into(),
-                    "/api/v1/nodes".into(),
-                    "/api/v1/modules".into(),
-                    "/api/v1/tasks?module=noop&limit=5".into(),
-                    "/api/v1/delays?limit=50".into(),
-                    "/api/v1/misfires?limit=50".into(),
-                    "/api/v1/audit?limit=50".into(),
-                    "/api/v1/users".into(),
-                    "/api/v1/tokens".into(),
-                ],
+                shell("/modules"),
+                vec!["/api/v1/session".into()],
+                vec!["/api/v1/modules".into()],
+                vec!["/api/v1/tasks?module=noop&limit=5".into()],
             ],
         },
+        simple("delays `/delays`", "/delays", &["/api/v1/delays?limit=50"]),
+        simple(
+            "misfires `/misfires`",
+            "/misfires",
+            &["/api/v1/misfires?limit=50"],
+        ),
+        simple(
+            "calendars `/calendars`",
+            "/calendars",
+            &["/api/v1/calendars"],
+        ),
+        simple("audit `/audit`", "/audit", &["/api/v1/audit?limit=50"]),
+        simple(
+            "users and tokens `/access`",
+            "/access",
+            &["/api/v1/users", "/api/v1/tokens"],
+        ),
     ];
     let visits = env_number("PAGE_VISITS", 30) as usize;
     println!(

@@ -149,6 +149,8 @@ try {
     await page.click("details.trigger summary");
     await page.fill("#trigger-params", "seconds=60\nprogress=true\ncheckpoint_every=4");
     await page.click("details.trigger button");
+    // Leaving the page before the trigger's answer would abort its request.
+    await until("the trigger's confirmation", async () => (await text("#banner")).includes("Triggered"));
     let run = null;
     await until("the triggered run", async () => {
       await page.goto(`${base}/runs?task=sleepy&state=running`);
@@ -262,6 +264,32 @@ try {
     await shot("nodes");
   });
 
+  await step("a calendar is added with its error on the field first, then used by a task", async () => {
+    await page.goto(`${base}/calendars`);
+    await page.locator("#calendar-form").waitFor();
+    await page.fill("#cal-name", "weekends");
+    await page.selectOption("#cal-kind", "weekly");
+    await page.fill("#cal-excludes", "SAT, FUNDAY");
+    await page.click("#calendar-save");
+    await until("the refusal on the field", async () =>
+      (await page.getAttribute("#cal-excludes", "aria-invalid")) === "true" && (await text("#cal-excludes-error")).includes("FUNDAY"));
+    await page.fill("#cal-excludes", "SAT, SUN");
+    await page.click("#calendar-save");
+    await until("the calendar listed", async () => (await page.locator("tbody tr").count()) === 1);
+    if (!(await text("tbody")).includes("SAT, SUN")) throw new Error("the calendar's days are not shown");
+    await shot("calendars");
+  });
+
+  await step("the modules, delays, misfires, audit and access pages show what the host holds", async () => {
+    for (const [path, name, ready] of [["/modules", "modules", "tbody tr"], ["/delays", "delays", "form.filters"],
+      ["/misfires", "misfires", "form.filters"], ["/audit", "audit", "tbody tr"], ["/access", "access", "tbody tr"]]) {
+      await page.goto(`${base}${path}`);
+      await page.locator(ready).first().waitFor();
+      await shot(name);
+    }
+    if (!(await text("#nav")).includes("Audit")) throw new Error("an admin does not see the audit log in the menu");
+  });
+
   await step("switching to Chinese changes the words, and is remembered", async () => {
     await page.goto(`${base}/tasks`);
     await page.selectOption("#lang", "zh");
@@ -301,6 +329,10 @@ try {
       return answer.status;
     });
     if (status !== 403) throw new Error(`the server answered ${status} to a viewer's change`);
+    if ((await text("#nav")).includes("Audit")) throw new Error("a viewer sees the audit log in the menu");
+    await page.goto(`${base}/calendars`);
+    await page.locator("tbody tr").first().waitFor();
+    if (await page.locator("#calendar-form").count()) throw new Error("a viewer sees the calendar form");
     await shot("task-viewer");
   });
 } catch (error) {

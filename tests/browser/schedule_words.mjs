@@ -11,12 +11,19 @@ const wanted = {
     ["0 15 10 ? * 6L", "at 10:15:00, on the last Friday of the month"],
     ["0 0 0 ? JAN-MAR 2#1", "at 00:00:00, in January to March, on the first Monday of the month"],
     ["0 0 12 15W * ? 2027", "at 12:00:00, on the weekday nearest day 15, in 2027"],
-    ["every 30s", null],
+    ["every 30s", "every 30 seconds"],
+    ["every 1h30m", "every 1 hour 30 minutes"],
+    ["after 10m", "once, 10 minutes after the task was created"],
+    ["at 2026-12-24T18:00:00Z", "once, at 2026-12-24T18:00:00Z"],
+    ["manual", "only when triggered, chained or run in a workflow"],
+    ["every 30 parsecs", null],
+    ["at tomorrow", null],
   ],
   zh: [
     ["0/1 * * * * ?", "每秒"],
     ["0 30 9 ? * MON-FRI", "在 09:30:00，周一至周五"],
     ["0 15 10 ? * 6L", "在 10:15:00，每月最后一个周五"],
+    ["every 5m", "每 5 分钟"],
   ],
 };
 

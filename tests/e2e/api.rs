@@ -232,6 +232,17 @@ fn serves_tasks_runs_and_logs_by_role(database: Option<String>) {
             .json()["state"],
         "paused"
     );
+    // A dry run counts what the action would take and changes nothing.
+    let counted = bulk(
+        &admin,
+        json!({"action": "resume", "select": {}, "dry_run": true}),
+    );
+    assert_eq!(counted.json()["affected"], 2, "{}", counted.body);
+    let nothing_to_pause = bulk(
+        &admin,
+        json!({"action": "pause", "select": {"state": "paused"}, "dry_run": true}),
+    );
+    assert_eq!(nothing_to_pause.json()["affected"], 0);
     let resumed = bulk(
         &admin,
         json!({"action": "resume", "select": {"state": "paused"}}),
@@ -330,6 +341,29 @@ fn serves_tasks_runs_and_logs_by_role(database: Option<String>) {
         let expected = (expected.0.into(), expected.1.into(), expected.2.into());
         assert!(events.contains(&expected), "{expected:?} in {events:?}");
     }
+
+    // Hosts, alive by the node timeout; a host silent past it is not.
+    host.sql(
+        "INSERT INTO nodes (id, labels, capacity, started_at, heartbeat_at) \
+         VALUES ('gone', '', 4, 1000, 2000)",
+    );
+    let nodes = get(&api, "/api/v1/nodes").token(&viewer).send().json();
+    let alive: Vec<(String, bool)> = nodes["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["id"].as_str().unwrap().to_owned(),
+                n["alive"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert!(alive.contains(&("gone".to_owned(), false)), "{alive:?}");
+    assert!(
+        alive.iter().any(|(id, up)| id != "gone" && *up),
+        "{alive:?}"
+    );
 
     // Prometheus metrics, behind a token like the rest.
     assert_eq!(get(&api, "/metrics").send().status, 401);

@@ -18,6 +18,7 @@ import { delays } from "./pages/delays.js";
 import { misfires } from "./pages/misfires.js";
 import { audit } from "./pages/audit.js";
 import { access } from "./pages/access.js";
+import { calendars } from "./pages/calendars.js";
 
 const ROUTES = [
   [/^\/$/, dashboard, "nav.dashboard"],
@@ -31,14 +32,15 @@ const ROUTES = [
   [/^\/modules$/, modules, "nav.modules"],
   [/^\/delays$/, delays, "nav.delays"],
   [/^\/misfires$/, misfires, "nav.misfires"],
+  [/^\/calendars$/, calendars, "nav.calendars"],
   [/^\/audit$/, audit, "nav.audit"],
   [/^\/access$/, access, "nav.access"],
   [/^\/login$/, login, null],
 ];
 
 const NAV = [["/", "nav.dashboard"], ["/tasks", "nav.tasks"], ["/runs", "nav.runs"], ["/delays", "nav.delays"],
-  ["/modules", "nav.modules"], ["/nodes", "nav.nodes"], ["/misfires", "nav.misfires"], ["/audit", "nav.audit"],
-  ["/access", "nav.access", "admin"]];
+  ["/calendars", "nav.calendars"], ["/modules", "nav.modules"], ["/nodes", "nav.nodes"], ["/misfires", "nav.misfires"],
+  ["/audit", "nav.audit", "admin"], ["/access", "nav.access", "admin"]];
 
 /** What every view is given: the session and how to move on. */
 const app = {
@@ -89,9 +91,14 @@ function header(section) {
   document.querySelector(".skip").textContent = language() === "zh" ? "跳到内容" : "Skip to content";
 }
 
+/** The path last drawn: focus moves to the view only when it changes. */
+let drawn = null;
+
 async function render() {
   for (const stop of app.cleanup.splice(0)) stop();
   const path = location.pathname;
+  const moved = drawn !== null && drawn !== path;
+  drawn = path;
   const view = document.getElementById("view");
   if (app.session === null && path !== "/login") {
     try {
@@ -126,6 +133,8 @@ async function render() {
   }
   const title = view.querySelector("h1");
   document.title = title ? `${title.textContent} · Carillon` : "Carillon";
+  // A new page: keyboard and screen reader users start at its content.
+  if (moved) view.focus({ preventScroll: true });
 }
 
 document.addEventListener("click", (event) => {

@@ -1,5 +1,6 @@
 // A schedule in words, for the editor's helper: Quartz cron fields read
-// out ("at 09:30:00, Monday to Friday"), in English or Chinese. The
+// out ("at 09:30:00, Monday to Friday"), and `every`, `after`, `at` and
+// `manual` schedules, in English or Chinese. The
 // expression's validity and its fire times come from the API (the same
 // parser the scheduler uses); this only phrases it, and gives up (null) on
 // what it cannot phrase.
@@ -83,10 +84,54 @@ function dayOfWeek(text, w, lang) {
   return parts.every(Boolean) ? w.days(parts.join(w.and)) : null;
 }
 
+const UNITS = {
+  en: { ms: ["millisecond", "milliseconds"], s: ["second", "seconds"], m: ["minute", "minutes"],
+    h: ["hour", "hours"], d: ["day", "days"] },
+  zh: { ms: "毫秒", s: "秒", m: "分钟", h: "小时", d: "天" },
+};
+const UNIT_OF = { ms: "ms", s: "s", sec: "s", secs: "s", m: "m", min: "m", mins: "m", h: "h", hr: "h", hrs: "h", d: "d" };
+
+/** `1h30m` in words (`1 hour 30 minutes`), or null. */
+function duration(text, lang) {
+  const parts = [];
+  const rest = text.trim().replace(/(\d+(?:\.\d+)?)\s*([a-z]+)\s*/g, (_, n, unit) => {
+    const u = UNIT_OF[unit];
+    if (!u) return "?";
+    parts.push(lang === "zh" ? `${n} ${UNITS.zh[u]}` : `${n} ${UNITS.en[u][n === "1" ? 0 : 1]}`);
+    return "";
+  });
+  return parts.length && !rest ? parts.join(" ") : null;
+}
+
+/** `every …`, `after …`, `at …` and `manual` in words, or null. */
+function plainSchedule(text, lang) {
+  const [word, ...rest] = text.trim().split(/\s+/);
+  const arg = rest.join(" ");
+  switch (word.toLowerCase()) {
+    case "every": {
+      const d = duration(arg, lang);
+      return d && (lang === "zh" ? `每 ${d}` : `every ${d}`);
+    }
+    case "after": {
+      const d = duration(arg, lang);
+      return d && (lang === "zh" ? `任务创建 ${d}后执行一次` : `once, ${d} after the task was created`);
+    }
+    case "at":
+      return arg && !Number.isNaN(Date.parse(arg)) ? (lang === "zh" ? `在 ${arg} 执行一次` : `once, at ${arg}`) : null;
+    case "manual":
+      return rest.length ? null : lang === "zh" ? "仅在手动触发、被链式触发或在工作流中运行"
+        : "only when triggered, chained or run in a workflow";
+    default:
+      return undefined;
+  }
+}
+
 /** `expr` in words, or null. */
 export function scheduleInWords(expr) {
   const lang = language() in W ? language() : "en";
   const w = W[lang];
+  const plain = plainSchedule(expr, lang);
+  if (plain !== undefined) return plain;
   const fields = expr.trim().split(/\s+/);
   if (fields.length < 6 || fields.length > 7) return null;
   const [sec, min, hour, dom, month, dow, year] = fields;

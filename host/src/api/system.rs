@@ -124,8 +124,12 @@ pub(crate) async fn nodes(
 ) -> ApiResult<axum::Json<NodeList>> {
     caller.require(Role::Viewer)?;
     let nodes = state.store.list_nodes().await?;
+    let alive_since = now_ms() - state.node_timeout.as_millis() as i64;
     Ok(axum::Json(NodeList {
-        nodes: nodes.into_iter().map(Node::from).collect(),
+        nodes: nodes
+            .into_iter()
+            .map(|row| Node::new(row, alive_since))
+            .collect(),
     }))
 }
 

@@ -389,7 +389,8 @@ pub(crate) async fn next(
 }
 
 /// Pause, resume, trigger or delete every task a selection matches, at
-/// once; answers how many it affected.
+/// once; answers how many it affected, or with `dry_run` how many it
+/// would take.
 #[utoipa::path(post, path = "/api/v1/bulk/tasks", tag = "tasks", request_body = BulkTasks,
     responses((status = 200, body = Affected), (status = "4XX", body = ErrorBody)))]
 pub(crate) async fn bulk(
@@ -420,6 +421,17 @@ pub(crate) async fn bulk(
         names: select.names.clone(),
     };
     let store = &state.store;
+    if bulk.dry_run {
+        let paused = match bulk.action {
+            BulkTaskAction::Pause => Some(false),
+            BulkTaskAction::Resume => Some(true),
+            BulkTaskAction::Trigger | BulkTaskAction::Delete => None,
+        };
+        let count = store.count_tasks_where(&filter, paused).await?;
+        return Ok(axum::Json(Affected {
+            affected: i64::try_from(count).unwrap_or(i64::MAX),
+        }));
+    }
     let affected = match bulk.action {
         BulkTaskAction::Pause => store.set_paused_where(&filter, true).await?,
         BulkTaskAction::Resume => store.set_paused_where(&filter, false).await?,

@@ -463,6 +463,9 @@ pub(crate) struct BulkTasks {
     pub(crate) action: BulkTaskAction,
     #[serde(default)]
     pub(crate) select: TaskSelection,
+    /// Count the tasks the action would take, and change nothing.
+    #[serde(default)]
+    pub(crate) dry_run: bool,
 }
 
 /// Runs per hour, oldest hour first.
@@ -594,11 +597,16 @@ pub(crate) struct Node {
     pub(crate) running: i64,
     pub(crate) started_at: i64,
     pub(crate) heartbeat_at: i64,
+    /// Whether its last heartbeat is within the node timeout: a silent
+    /// host's runs are rescued by the others.
+    pub(crate) alive: bool,
 }
 
-impl From<NodeRow> for Node {
-    fn from(row: NodeRow) -> Self {
+impl Node {
+    /// The host of `row`, alive when it heartbeat at or after `alive_since`.
+    pub(crate) fn new(row: NodeRow, alive_since: i64) -> Self {
         Self {
+            alive: row.heartbeat_at >= alive_since,
             id: row.id,
             labels: row.labels,
             capacity: row.capacity,

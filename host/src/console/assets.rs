@@ -40,6 +40,7 @@ files! {
     "js/pages/misfires.js" => JS,
     "js/pages/audit.js" => JS,
     "js/pages/access.js" => JS,
+    "js/pages/calendars.js" => JS,
 }
 
 /// The file at `/assets/NAME`, with its type.

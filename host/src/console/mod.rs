@@ -41,6 +41,7 @@ const VIEWS: &[&str] = &[
     "/modules",
     "/delays",
     "/misfires",
+    "/calendars",
     "/audit",
     "/access",
 ];

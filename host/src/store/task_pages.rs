@@ -320,6 +320,29 @@ impl Store {
 }
 
 impl Store {
+    /// How many tasks match `filter` (and, when `paused` is given, are
+    /// paused or not): what a bulk action would take.
+    pub async fn count_tasks_where(
+        &self,
+        filter: &TaskFilter,
+        paused: Option<bool>,
+    ) -> Result<u64, StoreError> {
+        let (conditions, values) = filter.conditions(self.backend);
+        let sql = match paused {
+            None => format!("SELECT COUNT(*) FROM tasks WHERE {conditions}"),
+            Some(_) => format!(
+                "SELECT COUNT(*) FROM tasks WHERE {conditions} AND paused = ${}",
+                values.len() + 1
+            ),
+        };
+        let mut query = bind_all(sqlx::query(&sql), &values);
+        if let Some(paused) = paused {
+            query = query.bind(paused);
+        }
+        let count: i64 = sqlx::Row::try_get(&query.fetch_one(&self.pool).await?, 0)?;
+        Ok(count.max(0) as u64)
+    }
+
     /// Pauses (or resumes) every task matching `filter`; returns how many
     /// changed.
     pub async fn set_paused_where(

@@ -8,12 +8,11 @@ import { t, stateName } from "../i18n.js";
 
 const DAY = 24 * 3600 * 1000;
 const HOUR = 3600 * 1000;
-/** A node is shown silent when its heartbeat is older than this. */
-export const SILENT_AFTER_MS = 30000;
-
 const FAILED = new Set(["failed", "timed-out", "orphaned"]);
-/** How many of the newest runs the dashboard reads. */
+/** How many of the newest runs the dashboard reads for lateness. */
 const RECENT = 1000;
+/** How many recent failures it lists. */
+const FAILURES_SHOWN = 8;
 /** The chart's spans: hours asked for, and hours per bar. */
 const SPANS = { day: [24, 1], week: [168, 6] };
 
@@ -31,22 +30,23 @@ async function draw(view, span) {
   // The newest runs by id (an index walk at any table size) rather than a
   // time filter; the hourly counts come from the server, which remembers
   // the hours that are over; hosts report how many runs they hold now.
-  const [taskList, newest, perHour, misfires, nodeList] = await Promise.all([
+  // Failures are read by state, so a busy host's successes do not hide them.
+  const [taskList, newest, perHour, misfires, nodeList, ...failedLists] = await Promise.all([
     api("/tasks", { query: { limit: 1 } }),
     api("/runs", { query: { limit: RECENT } }),
     api("/stats/runs", { query: { hours: SPANS[span][0] } }),
     api("/misfires", { query: { limit: 1000 } }),
     api("/nodes"),
+    ...[...FAILED].map((state) => api("/runs", { query: { state, from: now - DAY, limit: FAILURES_SHOWN } })),
   ]);
   const lastDay = newest.runs.filter((r) => r.scheduled_at >= now - DAY);
-  const failures = lastDay.filter((r) => FAILED.has(r.state));
+  const failures = failedLists.flatMap((list) => list.runs).sort((a, b) => b.id - a.id);
   const failedInDay = perHour.hours.filter((hour) => hour.hour + HOUR > now - DAY)
     .reduce((sum, hour) => sum + [...FAILED].reduce((n, s) => n + (hour.runs[s] || 0), 0), 0);
-  const runningNow = nodeList.nodes.filter((n) => now - n.heartbeat_at < SILENT_AFTER_MS)
-    .reduce((sum, n) => sum + n.running, 0);
+  const runningNow = nodeList.nodes.filter((n) => n.alive).reduce((sum, n) => sum + n.running, 0);
   const missed = misfires.misfires.filter((m) => m.recorded_at >= now - DAY)
     .reduce((sum, m) => sum + m.missed, 0);
-  const live = nodeList.nodes.filter((n) => now - n.heartbeat_at < SILENT_AFTER_MS).length;
+  const live = nodeList.nodes.filter((n) => n.alive).length;
   const late = lastDay.filter((r) => r.started_at).slice(0, 200)
     .map((r) => Math.max(0, r.started_at - r.scheduled_at)).sort((a, b) => a - b);
   const quantile = (q) => (late.length ? late[Math.min(late.length - 1, Math.floor(q * late.length))] : null);
@@ -59,7 +59,7 @@ async function draw(view, span) {
       tile(t("dash.tasks"), `${taskList.total}${taskList.total_capped ? "+" : ""}`, "/tasks"),
       tile(t("dash.running"), String(runningNow), "/runs?state=running"),
       tile(t("dash.failed"), String(failedInDay), "/runs?state=failed", failedInDay ? "bad" : ""),
-      tile(t("dash.misfires"), String(missed), null, missed ? "warn" : ""),
+      tile(t("dash.misfires"), String(missed), "/misfires", missed ? "warn" : ""),
       tile(t("dash.nodes"), `${live} / ${nodeList.nodes.length}`, "/nodes", live ? "" : "warn")),
     h("div", { class: "grid2" },
       h("section", { class: "card" },
@@ -72,7 +72,7 @@ async function draw(view, span) {
           h("dt", {}, t("dash.p99")), h("dd", {}, took(quantile(0.99)))))),
     h("section", { class: "card" }, h("h2", {}, t("dash.recentFailures")),
       table([t("col.id"), t("col.task"), t("col.state"), t("col.slot"), t("col.summary")],
-        failures.slice(0, 8).map((r) => [
+        failures.slice(0, FAILURES_SHOWN).map((r) => [
           h("a", { href: `/runs/${r.id}` }, `#${r.id}`),
           h("a", { href: `/tasks/${encodeURIComponent(r.task)}` }, r.task),
           badge(r.state), whenRelative(r.scheduled_at),

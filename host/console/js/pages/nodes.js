@@ -1,10 +1,10 @@
-// The hosts serving this database: alive or silent by heartbeat age, their
-// labels, and how many runs each holds against its capacity.
+// The hosts serving this database: alive or silent (the server decides,
+// by its node timeout), their labels, and how many runs each holds
+// against its capacity.
 
 import { api } from "../api.js";
 import { h, fill, when, relative, table } from "../dom.js";
 import { t } from "../i18n.js";
-import { SILENT_AFTER_MS } from "./dashboard.js";
 
 export async function nodes(view, app) {
   const draw = async () => {
@@ -13,7 +13,7 @@ export async function nodes(view, app) {
     fill(view, h("h1", {}, t("nodes.title")),
       table([t("col.node"), t("col.alive"), t("col.heartbeat"), t("col.held"), t("col.labels"), t("col.since")],
         list.nodes.map((n) => {
-          const alive = now - n.heartbeat_at < SILENT_AFTER_MS;
+          const alive = n.alive;
           return [
             h("code", {}, n.id),
             h("span", { class: `badge ${alive ? "s-succeeded" : "s-failed"}` }, t(alive ? "nodes.alive" : "nodes.dead")),

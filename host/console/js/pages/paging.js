@@ -24,7 +24,7 @@ export function pager(app, path, filter, cursor, next) {
     event.preventDefault();
     goWith(app, path, { ...filter, ...extra });
   } }, label);
-  return h("nav", { class: "pager", "aria-label": "pages" },
+  return h("nav", { class: "pager", "aria-label": t("pages") },
     here ? link(t("first"), {}) : null,
     next ? link(t("more"), { [cursor]: next }) : null);
 }

@@ -5,7 +5,7 @@
 
 import { api } from "../api.js";
 import { h, fill, when, badge, took, notify } from "../dom.js";
-import { t } from "../i18n.js";
+import { t, stateName } from "../i18n.js";
 
 const LEVELS = ["trace", "debug", "info", "warn", "error"];
 
@@ -86,7 +86,7 @@ export async function run(view, app, id) {
   source.addEventListener("end", async (event) => {
     source.close();
     const { state } = JSON.parse(event.data);
-    fill(status, t("run.ended", { state }));
+    fill(status, t("run.ended", { state: stateName(state) }));
     if (!lines.children.length) lines.append(h("li", { class: "muted" }, t("run.noLines")));
     drawHead(await api(`/runs/${id}`));
   });

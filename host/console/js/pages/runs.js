@@ -68,7 +68,7 @@ export async function runs(view, app) {
       took(r.finished_at && r.started_at ? r.finished_at - r.started_at : null),
       String(r.attempt), r.node || "", h("span", { class: "clip" }, r.error || r.summary || ""),
     ]), { empty: t("runs.none") }),
-    h("nav", { class: "pager", "aria-label": "pages" },
+    h("nav", { class: "pager", "aria-label": t("pages") },
       before ? h("a", { class: "button ghost", href: "#", onclick: (e) => { e.preventDefault(); go({}); } }, t("first")) : null,
       list.next ? h("a", { class: "button ghost", href: "#", onclick: (e) => { e.preventDefault(); go({ before: list.next }); } }, t("more")) : null));
 }

@@ -53,14 +53,14 @@ export async function tasks(view, app) {
     fill(chosen, h("span", { class: "muted" }, t("tasks.selected", { n: ticked.size })),
       actions.map((action) => h("button", {
         type: "button", class: action === "delete" ? "ghost danger" : "ghost", "data-bulk-selected": action,
-        onclick: () => bulkAction(app, action, { names: [...ticked] }, howMany(ticked.size)),
+        onclick: () => bulkAction(app, action, { names: [...ticked] }),
       }, t(`bulk.${action}`))));
   };
   const operator = app.can("operator");
   const everything = operator && list.total > 0 ? h("div", { class: "bulk" },
     ["pause", "resume"].map((action) => h("button", {
       type: "button", class: "ghost", "data-bulk": action,
-      onclick: () => bulkAction(app, action, matching(filter), count),
+      onclick: () => bulkAction(app, action, matching(filter)),
     }, `${t(`task.${action}`)} · ${count}`))) : null;
 
   const rows = list.tasks.map((task) => {
@@ -100,7 +100,7 @@ export async function tasks(view, app) {
       heading(t("col.name"), "name"), heading(t("col.group"), "group"), heading(t("col.module"), "module"),
       t("col.schedule"), heading(t("col.next"), "next"),
       t("col.last"), t("col.recent"), t("col.state")], rows, { empty: t("tasks.none") }),
-    h("nav", { class: "pager", "aria-label": "pages" },
+    h("nav", { class: "pager", "aria-label": t("pages") },
       after ? h("a", { class: "button ghost", href: "#", onclick: (e) => { e.preventDefault(); go({}); } }, t("first")) : null,
       list.next ? h("a", { class: "button ghost", href: "#", onclick: (e) => { e.preventDefault(); go({ after: list.next }); } }, t("more")) : null));
 }
@@ -115,9 +115,19 @@ function matching(filter) {
   return Object.fromEntries(Object.entries(filter).filter(([, v]) => v));
 }
 
-async function bulkAction(app, action, select, what) {
-  if (!confirm(`${t(`bulk.${action}`)}: ${what}?`)) return;
-  const done = await api("/bulk/tasks", { method: "POST", body: { action, select } });
-  notify(`${t(`bulk.${action}`)}: ${done.affected}`);
-  app.go(location.pathname + location.search, { replace: true });
+/** Counts what `action` would take now, asks, then acts. */
+async function bulkAction(app, action, select) {
+  try {
+    const counted = await api("/bulk/tasks", { method: "POST", body: { action, select, dry_run: true } });
+    if (!counted.affected) {
+      notify(t("tasks.noneToAct"));
+      return;
+    }
+    if (!confirm(`${t(`bulk.${action}`)}: ${howMany(counted.affected)}?`)) return;
+    const done = await api("/bulk/tasks", { method: "POST", body: { action, select } });
+    notify(`${t(`bulk.${action}`)}: ${howMany(done.affected)}`);
+    app.go(location.pathname + location.search, { replace: true });
+  } catch (error) {
+    notify(error.message, "error");
+  }
 }
