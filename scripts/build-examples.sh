@@ -14,7 +14,7 @@ tools="$target/tools"
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then
     rustup target add wasm32-wasip2 >&2
 fi
-packages=(hello sharded-sum pager flaky sleepy hog hostile fetch notify report order-tally not-a-job future-job contract-0-1-job)
+packages=(hello sharded-sum pager flaky sleepy hog hostile fetch notify report order-tally not-a-job future-job contract-0-1-job contract-0-2-job)
 args=()
 for p in "${packages[@]}"; do args+=(-p "$p"); done
 cargo build --quiet --release --target wasm32-wasip2 "${args[@]}" >&2

@@ -16,6 +16,8 @@
 //   got `abc`), which fail the run without a retry.
 // - `trace` … `error`: log lines with key/value fields.
 // - `saveCheckpoint`, `cancelled`, `state`: the host calls, with bytes or text.
+// - `setOutput(key, value)`: a value handed on to the tasks chained after this
+//   one (`parent.output.KEY`) and the workflow steps after it (`${STEP.KEY}`).
 // - `sql.query(database, statement, ...params)` (rows as objects) and
 //   `sql.execute(...)` (rows affected): parameterised SQL on the databases the
 //   task is granted.
@@ -23,11 +25,12 @@
 //   Anything else thrown fails the run as retryable, with its message, as `?`
 //   does for a Rust error.
 
-import { log } from 'carillon:job/log@0.2.0';
-import { save } from 'carillon:job/checkpoint@0.2.0';
-import { cancelled as hostCancelled } from 'carillon:job/cancel@0.2.0';
-import * as hostState from 'carillon:job/state@0.2.0';
-import * as hostSql from 'carillon:job/sql@0.2.0';
+import { log } from 'carillon:job/log@0.3.0';
+import { save } from 'carillon:job/checkpoint@0.3.0';
+import { cancelled as hostCancelled } from 'carillon:job/cancel@0.3.0';
+import * as hostState from 'carillon:job/state@0.3.0';
+import * as hostSql from 'carillon:job/sql@0.3.0';
+import { set as hostSetOutput } from 'carillon:job/output@0.3.0';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -161,6 +164,15 @@ export function saveCheckpoint(data) {
 
 /** True once the host wants this run to stop: save a checkpoint and return. */
 export const cancelled = () => hostCancelled();
+
+/** Hand `value` (text) on under `key` to what follows this run. */
+export function setOutput(key, value) {
+  try {
+    hostSetOutput(key, String(value));
+  } catch (e) {
+    throw hostError('setting an output', e);
+  }
+}
 
 /** The per-task key/value store, kept between runs. */
 export const state = {

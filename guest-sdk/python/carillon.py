@@ -17,6 +17,8 @@ componentize-py against `wit/job.wit`:
   `abc```), which fail the run without a retry.
 - `trace` … `error`: log lines with key/value fields.
 - `save_checkpoint`, `cancelled`, `state`: the host calls, with bytes or text.
+- `set_output(key, value)`: a value handed on to the tasks chained after this
+  one (`parent.output.KEY`) and the workflow steps after it (`${STEP.KEY}`).
 - `sql.query(database, statement, *params)` (rows as dicts) and
   `sql.execute(...)` (rows affected): parameterised SQL on the databases the
   task is granted.
@@ -32,6 +34,7 @@ from componentize_py_types import Err
 from wit_world.imports import cancel as _cancel
 from wit_world.imports import checkpoint as _checkpoint
 from wit_world.imports import log as _log
+from wit_world.imports import output as _output
 from wit_world.imports import sql as _sql
 from wit_world.imports import state as _state
 from wit_world.imports import types as _types
@@ -226,6 +229,14 @@ def save_checkpoint(data: Any) -> None:
 def cancelled() -> bool:
     """True once the host wants this run to stop: save a checkpoint and return."""
     return _cancel.cancelled()
+
+
+def set_output(key: str, value: Any) -> None:
+    """Hand `value` (text) on under `key` to what follows this run."""
+    try:
+        _output.set(key, str(value))
+    except Err as err:
+        raise HostError("setting an output", str(err.value)) from None
 
 
 class _TaskState:

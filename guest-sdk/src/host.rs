@@ -1,6 +1,7 @@
-//! Calls into the host: checkpoints, per-task state and the cancellation flag.
+//! Calls into the host: checkpoints, per-task state, outputs and the
+//! cancellation flag.
 
-use crate::bindings::carillon::job::{cancel, checkpoint, state};
+use crate::bindings::carillon::job::{cancel, checkpoint, output, state};
 use crate::error::HostError;
 
 /// Durably save progress for this shard run. A retry or failover of the run
@@ -17,6 +18,17 @@ pub fn save_checkpoint(data: &[u8]) -> Result<(), HostError> {
 /// return.
 pub fn cancelled() -> bool {
     cancel::cancelled()
+}
+
+/// Hand `value` on under `key`: the tasks this task chains to read it as the
+/// param `parent.output.KEY`, and the workflow steps after this one as
+/// `${STEP.KEY}` in their params. At most 64 outputs of 16 KiB in all per
+/// run: hand on an id or a path, not the data.
+pub fn set_output(key: &str, value: impl AsRef<str>) -> Result<(), HostError> {
+    output::set(key, value.as_ref()).map_err(|message| HostError {
+        operation: "setting an output",
+        message,
+    })
 }
 
 /// The per-task key/value store, shared by every run of the task and kept

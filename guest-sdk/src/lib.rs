@@ -3,7 +3,7 @@
 //!
 //! A job is a function from the run's [`Context`] to an [`Outcome`] or a
 //! [`JobError`]. One line, [`export_job!`], turns it into the `run` export of the
-//! `carillon:job@0.2.0` world; build the crate as a `cdylib` for `wasm32-wasip2`
+//! `carillon:job@0.3.0` world; build the crate as a `cdylib` for `wasm32-wasip2`
 //! and the `.wasm` it produces is a job component any Carillon host can run.
 //!
 //! ```no_run
@@ -63,7 +63,8 @@
 //! the folders it is granted (its `mounts`) are at `/NAME`, for `std::fs`.
 //! What a job has is
 //! its context (params, shard, page, checkpoint), its log, its checkpoints,
-//! its task's state and the cancel flag. Anything printed to stdout/stderr
+//! its task's state, the outputs it hands on ([`set_output`]) and the
+//! cancel flag. Anything printed to stdout/stderr
 //! lands in the run's log.
 //! Memory, wall-clock time and log volume are capped per run; a job that
 //! exceeds a cap, panics or traps fails that run and nothing else.
@@ -87,7 +88,7 @@ pub mod sql;
 pub use config::{config, secret};
 pub use context::{Context, Page, Shard};
 pub use error::{HostError, JobError, ParamError};
-pub use host::{cancelled, save_checkpoint, task_state};
+pub use host::{cancelled, save_checkpoint, set_output, task_state};
 pub use outcome::Outcome;
 
 /// Export a job function as the component's `run`.

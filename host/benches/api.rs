@@ -634,7 +634,7 @@ fn console_pages() {
                 vec!["/api/v1/session".into()],
                 vec![
                     "/api/v1/tasks?limit=1".into(),
-                    "/api/v1/runs?limit=1000".into(),
+                    "/api/v1/runs?limit=200".into(),
                     "/api/v1/stats/runs?hours=24".into(),
                     "/api/v1/misfires?limit=1000".into(),
                     "/api/v1/nodes".into(),
@@ -651,7 +651,7 @@ fn console_pages() {
                 vec!["/api/v1/session".into()],
                 vec![
                     "/api/v1/tasks?limit=1".into(),
-                    "/api/v1/runs?limit=1000".into(),
+                    "/api/v1/runs?limit=200".into(),
                     "/api/v1/stats/runs?hours=168".into(),
                     "/api/v1/misfires?limit=1000".into(),
                     "/api/v1/nodes".into(),

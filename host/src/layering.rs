@@ -20,8 +20,9 @@ const LAYERS: &[&[&str]] = &[
     &["console"],
     &["config"],
     // Turning due tasks into runs; claiming, running and recording them.
-    // Delay callbacks due: claiming, calling, recording.
-    &["scheduler", "dispatch", "retention", "delays"],
+    // Delay callbacks due: claiming, calling, recording. Following up what
+    // ended (chains).
+    &["scheduler", "dispatch", "retention", "delays", "followups"],
     // Job modules; the other hosts of a cluster.
     &["plugins", "cluster", "secrets"],
     // The boundaries: the only SQL, the only wasmtime, the only outbound

@@ -11,9 +11,10 @@
 //!   command line; wiring a serving host and owning its loops; the admin
 //!   HTTP API it serves and the web console on it; `carillon.toml`, `CARILLON_*` and flags from one
 //!   table of keys.
-//! - [`scheduler`], [`dispatch`], [`retention`], [`delays`]: turning due
-//!   tasks into runs; claiming, running and recording them; purging old run
-//!   history; calling the callbacks of due delay tasks.
+//! - [`scheduler`], [`dispatch`], [`retention`], [`delays`], [`followups`]:
+//!   turning due tasks into runs; claiming, running and recording them;
+//!   purging old run history; calling the callbacks of due delay tasks;
+//!   following up what ended (the tasks a finished fire chains to).
 //! - [`plugins`], [`cluster`], [`secrets`]: job modules (plugins folder,
 //!   manifests, the registry of loaded components); the other hosts (live
 //!   set, run offers, heartbeat, rescue, the fence signal, change
@@ -42,6 +43,7 @@ pub mod delays;
 pub mod digest;
 pub mod dispatch;
 pub mod egress;
+pub mod followups;
 pub mod labels;
 pub mod metrics;
 pub mod panics;

@@ -26,6 +26,7 @@ use crate::config::Config;
 use crate::delays::Deliverer;
 use crate::dispatch::{DispatchConfig, Dispatcher};
 use crate::egress::{Egress, EgressConfig};
+use crate::followups::FollowUps;
 use crate::metrics::{self, Gauge};
 use crate::plugins::{ModuleRegistry, Plugins};
 use crate::repeats::Repeats;
@@ -254,6 +255,8 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
     let tasks_changed = Arc::new(tokio::sync::Notify::new());
     // Wakes the module sync: modules were pushed or removed elsewhere.
     let modules_changed = Arc::new(tokio::sync::Notify::new());
+    // Wakes the follow-up loop: another host wrote the outbox.
+    let outbox_written = Arc::new(tokio::sync::Notify::new());
     let mut loops = tokio::task::JoinSet::new();
     loops.spawn(schedule_loop(
         scheduler,
@@ -311,6 +314,15 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
         }
         .run(stopped.clone()),
     );
+    loops.spawn(
+        FollowUps {
+            store: store.clone(),
+            poll_interval: config.poll_interval,
+            wake: outbox_written.clone(),
+            runnable: runnable.clone(),
+        }
+        .run(stopped.clone()),
+    );
     if store.backend() == Backend::Postgres {
         loops.spawn(notify::listen(
             store.clone(),
@@ -319,6 +331,7 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
                 tasks: tasks_changed,
                 runs: runnable,
                 modules: modules_changed,
+                outbox: outbox_written,
             },
             stopped.clone(),
         ));

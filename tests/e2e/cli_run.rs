@@ -18,6 +18,11 @@ fn hello_prints_its_log_with_shard_and_param_then_its_outcome() {
         lines[0]
     );
     assert!(out.stdout.contains("param name value=x"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("\noutput greeted = x\n"),
+        "{}",
+        out.stdout
+    );
     let last = lines.last().unwrap();
     assert!(last.starts_with("succeeded in"), "{last}");
     assert!(last.contains("said hello to x"), "{last}");

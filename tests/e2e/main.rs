@@ -32,6 +32,7 @@ mod runtime_contract;
 mod runtime_faults;
 mod serve_bad_rows;
 mod serve_calendars;
+mod serve_chains;
 mod serve_cluster;
 mod serve_config;
 mod serve_http_tasks;

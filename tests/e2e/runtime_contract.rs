@@ -209,3 +209,37 @@ fn a_job_built_for_contract_0_1_0_runs_unchanged() {
     }
     assert_eq!(stores.checkpoints.last(2).as_deref(), Some(&b"done"[..]));
 }
+
+#[test]
+fn a_job_built_for_contract_0_2_0_runs_unchanged() {
+    let job = load("contract-0-2-job");
+    let stores = Stores::default();
+    let run = stores.run(&job, RunContext::new("older", 1), RunLimits::default());
+    assert!(
+        run.log_text()
+            .contains("built for carillon:job@0.2.0 task=older"),
+        "{}",
+        run.log_text()
+    );
+    match run.report.outcome {
+        RunOutcome::Succeeded { summary, items } => {
+            assert_eq!(items, 1);
+            let summary = summary.unwrap_or_default();
+            assert_eq!(
+                summary, "0.2.0 job, run 1, sql: this host runs no SQL for jobs",
+                "its sql import answers (here: a runtime without job databases)"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn outputs_a_job_sets_are_reported_with_the_run() {
+    let run = run_example("hello", &[("name", "Ada")], RunLimits::default());
+    assert!(run.report.outcome.is_success(), "{:?}", run.report.outcome);
+    assert_eq!(
+        run.report.outputs.get("greeted").map(String::as_str),
+        Some("Ada")
+    );
+}

@@ -219,7 +219,7 @@ fn components_of_another_world_or_version_are_refused_at_load() {
 
     let error = runtime().load(&examples::bytes("future-job")).unwrap_err();
     assert!(
-        matches!(&error, LoadError::ContractVersion { found, .. } if found == "0.3.0"),
+        matches!(&error, LoadError::ContractVersion { found, .. } if found == "0.9.0"),
         "{error}"
     );
 

@@ -1,7 +1,9 @@
-//! `hello`: logs the context it was given and counts its runs in the task's
-//! state. The smallest useful job, and the one to copy when starting a new job.
+//! `hello`: logs the context it was given (a chained run's `parent.*`
+//! params too), counts its runs in the task's state and hands on whom it
+//! greeted. The smallest useful job, and the one to copy when starting a
+//! new job.
 
-use carillon_guest::{Context, JobError, Outcome, export_job, info, task_state};
+use carillon_guest::{Context, JobError, Outcome, export_job, info, set_output, task_state};
 
 fn run(ctx: &Context) -> Result<Outcome, JobError> {
     let shard = ctx.shard();
@@ -27,6 +29,7 @@ fn run(ctx: &Context) -> Result<Outcome, JobError> {
         None => 1,
     };
     task_state::set("runs", runs.to_string())?;
+    set_output("greeted", &name)?;
     Ok(Outcome::items(1).with_summary(format!("said hello to {name} (run {runs} of this task)")))
 }
 

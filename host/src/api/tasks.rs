@@ -68,6 +68,9 @@ pub(crate) struct NextQuery {
 /// `created_at`.
 async fn check(state: &ApiState, spec: &TaskSpec, created_at: i64) -> ApiResult<TaskDefinition> {
     let definition = TaskDefinition::from_row(&TaskRow::new(spec.clone(), created_at))?;
+    if let Some(problem) = state.store.chain_problem(spec).await? {
+        return Err(problem.into());
+    }
     Ok(definition.with_calendar(&calendars_for(state, spec).await?)?)
 }
 

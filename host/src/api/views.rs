@@ -9,7 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
 use crate::store::{AuditRow, ModuleRow, NodeRow, RunRow, StoredLogLine, TokenRow, UserRow};
-use crate::vocab::{Role, TaskRow, TaskSpec, parse_params};
+use crate::vocab::{Role, TaskRow, TaskSpec, parse_outputs, parse_params};
 
 /// A task: its columns, and where it stands.
 #[derive(Debug, Serialize, ToSchema)]
@@ -51,6 +51,12 @@ pub(crate) struct Task {
     /// The calendar whose excluded times its slots skip (`GET
     /// /api/v1/calendars`); `null`: none.
     pub(crate) calendar: Option<String>,
+    /// Tasks fired once when a fire of this one succeeded (every shard,
+    /// after retries), comma separated; `null`: none.
+    pub(crate) on_success: Option<String>,
+    /// Tasks fired once when a fire of this one failed, timed out or was
+    /// orphaned; `null`: none.
+    pub(crate) on_failure: Option<String>,
     /// `active`, `paused`, `error` or `finished`.
     pub(crate) state: String,
     pub(crate) created_at: i64,
@@ -92,6 +98,8 @@ impl From<&TaskRow> for Task {
             mounts: spec.mounts.clone(),
             databases: spec.databases.clone(),
             calendar: spec.calendar.clone(),
+            on_success: spec.on_success.clone(),
+            on_failure: spec.on_failure.clone(),
             state: row.state().as_str().to_owned(),
             created_at: row.created_at,
             next_fire_at: row.next_fire_at,
@@ -166,6 +174,12 @@ pub(crate) struct TaskFields {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub(crate) calendar: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub(crate) on_success: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub(crate) on_failure: Option<Option<String>>,
 }
 
 impl TaskFields {
@@ -202,6 +216,8 @@ impl TaskFields {
         set(&mut spec.mounts, self.mounts);
         set(&mut spec.databases, self.databases);
         set(&mut spec.calendar, self.calendar);
+        set(&mut spec.on_success, self.on_success);
+        set(&mut spec.on_failure, self.on_failure);
     }
 }
 
@@ -237,6 +253,8 @@ pub(crate) struct NewTask {
     pub(crate) mounts: Option<String>,
     pub(crate) databases: Option<String>,
     pub(crate) calendar: Option<String>,
+    pub(crate) on_success: Option<String>,
+    pub(crate) on_failure: Option<String>,
 }
 
 impl NewTask {
@@ -268,6 +286,8 @@ impl NewTask {
             mounts: Some(self.mounts),
             databases: Some(self.databases),
             calendar: Some(self.calendar),
+            on_success: Some(self.on_success),
+            on_failure: Some(self.on_failure),
         }
         .apply(&mut spec);
         spec
@@ -307,6 +327,12 @@ pub(crate) struct Run {
     pub(crate) node: Option<String>,
     pub(crate) summary: Option<String>,
     pub(crate) items: Option<i64>,
+    /// What it handed on (`output.set` in the job).
+    pub(crate) outputs: BTreeMap<String, String>,
+    /// Why it exists outside its task's schedule: `after TASK@SLOT END`
+    /// (chained), `workflow RUN STEP TRY`; `null` for scheduled and
+    /// triggered runs.
+    pub(crate) cause: Option<String>,
 }
 
 impl From<RunRow> for Run {
@@ -328,6 +354,8 @@ impl From<RunRow> for Run {
             node: row.node,
             summary: row.summary,
             items: row.items,
+            outputs: parse_outputs(row.outputs.as_deref()),
+            cause: row.cause,
         }
     }
 }

@@ -180,6 +180,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             "checkpoints_saved": report.checkpoints_saved,
             "http": report.http,
             "sql": report.sql,
+            "outputs": report.outputs,
             "last_checkpoint": last_checkpoint.as_ref().map(|c| String::from_utf8_lossy(c).into_owned()),
             "logs": lines,
         });
@@ -187,6 +188,9 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         for line in &lines {
             say!("{}", output::log_line(line));
+        }
+        for (key, value) in &report.outputs {
+            say!("output {key} = {value}");
         }
         say!("{}", outcome_line(&report.outcome, report.duration));
         if let Some(checkpoint) = &last_checkpoint {

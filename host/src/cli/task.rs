@@ -135,6 +135,14 @@ pub(crate) struct TaskSettings {
     /// list`; `none` clears).
     #[arg(long)]
     calendar: Option<String>,
+    /// Tasks to fire once when a fire of this one succeeded,
+    /// `report,notify` (`none` clears).
+    #[arg(long)]
+    on_success: Option<String>,
+    /// Tasks to fire once when a fire of this one failed, timed out or was
+    /// orphaned (`none` clears).
+    #[arg(long)]
+    on_failure: Option<String>,
 }
 
 impl TaskSettings {
@@ -208,6 +216,12 @@ impl TaskSettings {
         if let Some(v) = &s.calendar {
             spec.calendar = (v.trim() != "none").then(|| v.clone());
         }
+        if let Some(v) = &s.on_success {
+            spec.on_success = (v.trim() != "none").then(|| v.clone());
+        }
+        if let Some(v) = &s.on_failure {
+            spec.on_failure = (v.trim() != "none").then(|| v.clone());
+        }
     }
 }
 
@@ -238,6 +252,9 @@ async fn check(store: &Store, spec: &TaskSpec) -> anyhow::Result<TaskDefinition>
         Some(_) => Calendars::resolve(&store.calendar_rows().await?),
         None => Calendars::default(),
     };
+    if let Some(problem) = store.chain_problem(spec).await? {
+        bail!("task `{}`: {problem}", spec.name);
+    }
     TaskDefinition::from_row(&row)
         .and_then(|definition| definition.with_calendar(&calendars))
         .map_err(|e| anyhow::anyhow!("task `{}`: {e}", spec.name))

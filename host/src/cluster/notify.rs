@@ -22,6 +22,8 @@ pub struct Wakers {
     pub runs: Arc<Notify>,
     /// Woken when modules changed (the module sync).
     pub modules: Arc<Notify>,
+    /// Woken when the outbox has entries (the follow-up loop).
+    pub outbox: Arc<Notify>,
 }
 
 /// Listens until `stopped`; reconnects after a lost connection, waking every
@@ -40,6 +42,7 @@ pub async fn listen(store: Store, wakers: Wakers, mut stopped: watch::Receiver<b
                 wakers.tasks.notify_one();
                 wakers.runs.notify_one();
                 wakers.modules.notify_one();
+                wakers.outbox.notify_one();
                 listener
             }
             Err(error) => {
@@ -63,6 +66,7 @@ pub async fn listen(store: Store, wakers: Wakers, mut stopped: watch::Receiver<b
             match received {
                 Ok(Some(Change::Tasks)) => wakers.tasks.notify_one(),
                 Ok(Some(Change::Modules)) => wakers.modules.notify_one(),
+                Ok(Some(Change::Outbox)) => wakers.outbox.notify_one(),
                 Ok(Some(change)) if change.offers_runs_to(&wakers.node_id) => {
                     wakers.runs.notify_one();
                 }
@@ -73,6 +77,7 @@ pub async fn listen(store: Store, wakers: Wakers, mut stopped: watch::Receiver<b
                     wakers.tasks.notify_one();
                     wakers.runs.notify_one();
                     wakers.modules.notify_one();
+                    wakers.outbox.notify_one();
                     break;
                 }
             }

@@ -39,6 +39,7 @@ pub fn completion(
         refund_attempt: false,
         started_at: None,
         log_lines_dropped: 0,
+        outputs: None,
     };
     let may_retry = run.attempt < run.max_attempts;
     let retry = |error: String| Completion {

@@ -31,6 +31,8 @@ struct Attempt {
     started_at: Option<i64>,
     /// Log lines the host could not keep.
     log_lines_dropped: u64,
+    /// What the job handed on, as a JSON object.
+    outputs: Option<String>,
 }
 
 impl Attempt {
@@ -41,6 +43,7 @@ impl Attempt {
             digest: None,
             started_at: None,
             log_lines_dropped: 0,
+            outputs: None,
         }
     }
 }
@@ -73,6 +76,7 @@ impl Dispatcher {
         );
         record.started_at = attempt.started_at;
         record.log_lines_dropped = attempt.log_lines_dropped;
+        record.outputs = attempt.outputs;
         if record.state.is_final() {
             let ran_for = attempt.started_at.map(|started| now_ms() - started);
             metrics::global().run_ended(&run.task, record.state, ran_for);
@@ -178,6 +182,8 @@ impl Dispatcher {
                     digest: Some(job.digest().to_string()),
                     started_at: None,
                     log_lines_dropped: report.log_lines_dropped,
+                    outputs: (!report.outputs.is_empty())
+                        .then(|| serde_json::to_string(&report.outputs).unwrap_or_default()),
                 }
             }
         }

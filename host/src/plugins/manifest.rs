@@ -4,7 +4,7 @@
 //! ```toml
 //! [[task]]
 //! name = "hello-every-2s"       # required
-//! schedule = "every 2s"         # required: cron, `every`, `at` or `after`
+//! schedule = "every 2s"         # required: cron, `every`, `at`, `after` or `manual`
 //! time_zone = "UTC"
 //! group = "examples"
 //! shards = 2
@@ -24,6 +24,8 @@
 //! mounts = ["reports"]          # folders it sees (the host's [mounts.reports], at /reports)
 //! databases = ["crm"]           # databases it may query (the host's [databases.crm])
 //! calendar = "workdays"         # skip the times this calendar excludes
+//! on_success = ["report"]       # fire these once when a fire of it succeeded
+//! on_failure = ["page-oncall"]  # … or failed, timed out or was orphaned
 //! paused = false
 //! ```
 
@@ -66,6 +68,8 @@ struct ManifestTask {
     mounts: Option<Vec<String>>,
     databases: Option<Vec<String>>,
     calendar: Option<String>,
+    on_success: Option<Vec<String>>,
+    on_failure: Option<Vec<String>>,
     #[serde(default)]
     paused: bool,
 }
@@ -137,6 +141,8 @@ pub fn parse_manifest(module: &str, text: &str) -> Result<Vec<TaskSpec>, String>
             spec.mounts = task.mounts.map(|names| names.join(", "));
             spec.databases = task.databases.map(|names| names.join(", "));
             spec.calendar = task.calendar;
+            spec.on_success = task.on_success.map(|names| names.join(", "));
+            spec.on_failure = task.on_failure.map(|names| names.join(", "));
             spec.paused = task.paused;
             Ok(spec)
         })

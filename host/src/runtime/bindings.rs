@@ -19,7 +19,26 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-/// `carillon:job@0.1.0`: log, checkpoint, cancel and state, as in 0.2.0.
+/// `carillon:job@0.2.0`: everything but `output`.
+pub(crate) mod v0_2 {
+    wasmtime::component::bindgen!({
+        world: "job",
+        path: "../wit/compat/0.2.0",
+        imports: {
+            "carillon:job/log.log": trappable,
+            "carillon:job/checkpoint.save": async,
+            "carillon:job/state.get": async,
+            "carillon:job/state.set": async,
+            "carillon:job/state.delete": async,
+            "carillon:job/sql.query": async,
+            "carillon:job/sql.execute": async,
+            default: tracing,
+        },
+        exports: { default: async },
+    });
+}
+
+/// `carillon:job@0.1.0`: log, checkpoint, cancel and state, as in 0.3.0.
 pub(crate) mod v0_1 {
     wasmtime::component::bindgen!({
         world: "job",

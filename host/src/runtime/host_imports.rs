@@ -1,11 +1,13 @@
-//! The contract's imports, implemented for a run: `log`, `checkpoint`, `cancel`
-//! and `state` (`sql` is in `sql.rs`). Each forwards to the run's seams
-//! ([`crate::runtime::io`]) after checking the job's input against the host's
-//! caps. The same imports of `carillon:job@0.1.0` forward to these.
+//! The contract's imports, implemented for a run: `log`, `checkpoint`, `cancel`,
+//! `state` and `output` (`sql` is in `sql.rs`). Each forwards to the run's
+//! seams ([`crate::runtime::io`]) after checking the job's input against the
+//! host's caps; outputs are kept with the run and reported at its end. The
+//! same imports of `carillon:job@0.1.0` and `0.2.0` forward to these.
 
-use crate::runtime::bindings::carillon::job::{cancel, checkpoint, log, state, types};
+use crate::runtime::bindings::carillon::job::{cancel, checkpoint, log, output, state, types};
 use crate::runtime::io::{Level, SeamError};
 use crate::runtime::store_data::RunData;
+use crate::vocab::check_output;
 
 impl types::Host for RunData {}
 
@@ -107,7 +109,120 @@ impl state::Host for RunData {
     }
 }
 
-/// `carillon:job@0.1.0`'s imports: the same calls as 0.2.0's.
+impl output::Host for RunData {
+    fn set(&mut self, key: String, value: String) -> Result<(), String> {
+        check_output(&self.outputs, &key, &value)?;
+        self.outputs.insert(key, value);
+        Ok(())
+    }
+}
+
+/// `carillon:job@0.2.0`'s imports: the same calls as 0.3.0's.
+mod v0_2 {
+    use crate::runtime::bindings::carillon::job::{checkpoint, log, sql, state};
+    use crate::runtime::bindings::v0_2::carillon::job as old;
+    use crate::runtime::store_data::RunData;
+
+    impl old::types::Host for RunData {}
+
+    impl old::log::Host for RunData {
+        fn log(
+            &mut self,
+            level: old::log::Level,
+            message: String,
+            fields: Vec<(String, String)>,
+        ) -> wasmtime::Result<()> {
+            let level = match level {
+                old::log::Level::Trace => log::Level::Trace,
+                old::log::Level::Debug => log::Level::Debug,
+                old::log::Level::Info => log::Level::Info,
+                old::log::Level::Warn => log::Level::Warn,
+                old::log::Level::Error => log::Level::Error,
+            };
+            log::Host::log(self, level, message, fields)
+        }
+    }
+
+    impl old::checkpoint::Host for RunData {
+        async fn save(&mut self, data: Vec<u8>) -> Result<(), String> {
+            checkpoint::Host::save(self, data).await
+        }
+    }
+
+    impl old::cancel::Host for RunData {
+        fn cancelled(&mut self) -> bool {
+            self.cancel.is_cancelled()
+        }
+    }
+
+    impl old::state::Host for RunData {
+        async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, String> {
+            state::Host::get(self, key).await
+        }
+
+        async fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), String> {
+            state::Host::set(self, key, value).await
+        }
+
+        async fn delete(&mut self, key: String) -> Result<(), String> {
+            state::Host::delete(self, key).await
+        }
+    }
+
+    fn value(old: old::sql::Value) -> sql::Value {
+        match old {
+            old::sql::Value::Null => sql::Value::Null,
+            old::sql::Value::Boolean(v) => sql::Value::Boolean(v),
+            old::sql::Value::Integer(v) => sql::Value::Integer(v),
+            old::sql::Value::Real(v) => sql::Value::Real(v),
+            old::sql::Value::Text(v) => sql::Value::Text(v),
+            old::sql::Value::Blob(v) => sql::Value::Blob(v),
+        }
+    }
+
+    fn old_value(new: sql::Value) -> old::sql::Value {
+        match new {
+            sql::Value::Null => old::sql::Value::Null,
+            sql::Value::Boolean(v) => old::sql::Value::Boolean(v),
+            sql::Value::Integer(v) => old::sql::Value::Integer(v),
+            sql::Value::Real(v) => old::sql::Value::Real(v),
+            sql::Value::Text(v) => old::sql::Value::Text(v),
+            sql::Value::Blob(v) => old::sql::Value::Blob(v),
+        }
+    }
+
+    impl old::sql::Host for RunData {
+        async fn query(
+            &mut self,
+            database: String,
+            statement: String,
+            params: Vec<old::sql::Value>,
+        ) -> Result<old::sql::Rows, String> {
+            let params = params.into_iter().map(value).collect();
+            let rows = sql::Host::query(self, database, statement, params).await?;
+            Ok(old::sql::Rows {
+                columns: rows.columns,
+                rows: rows
+                    .rows
+                    .into_iter()
+                    .map(|row| row.into_iter().map(old_value).collect())
+                    .collect(),
+            })
+        }
+
+        async fn execute(
+            &mut self,
+            database: String,
+            statement: String,
+            params: Vec<old::sql::Value>,
+        ) -> Result<u64, String> {
+            let params = params.into_iter().map(value).collect();
+            sql::Host::execute(self, database, statement, params).await
+        }
+    }
+}
+
+/// `carillon:job@0.1.0`'s imports: the same calls as 0.3.0's.
 mod v0_1 {
     use crate::runtime::bindings::carillon::job::{checkpoint, log, state};
     use crate::runtime::bindings::v0_1::carillon::job as old;

@@ -258,8 +258,8 @@ mod tests {
         assert!(compatible("0.1.0", "0.1.0"));
         assert!(compatible("0.1.3", "0.1.0"));
         assert!(!compatible("0.2.0", "0.1.0"));
-        assert!(compatible("0.2.1", CONTRACT_VERSION));
-        assert!(!compatible("0.3.0", CONTRACT_VERSION));
+        assert!(compatible("0.3.1", CONTRACT_VERSION));
+        assert!(!compatible("0.4.0", CONTRACT_VERSION));
         assert!(!compatible("1.0.0", "0.1.0"));
         assert!(!compatible("", "0.1.0"));
     }

@@ -78,10 +78,10 @@ use store_data::RunData;
 
 /// The contract version this host implements (`package carillon:job@…` in
 /// `wit/job.wit`).
-pub const CONTRACT_VERSION: &str = "0.2.0";
+pub const CONTRACT_VERSION: &str = "0.3.0";
 
 /// Earlier contract versions this host still serves (`wit/compat/`).
-pub const EARLIER_CONTRACTS: &[&str] = &["0.1.0"];
+pub const EARLIER_CONTRACTS: &[&str] = &["0.2.0", "0.1.0"];
 
 /// How the runtime is sized.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,7 +164,10 @@ impl Runtime {
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(wasm_error)?;
         bindings::Job::add_to_linker::<RunData, HasSelf<RunData>>(&mut linker, |state| state)
             .map_err(wasm_error)?;
-        // Jobs built for 0.1.0 import its interfaces by their own names.
+        // Jobs built for 0.1.0 and 0.2.0 import their interfaces by their
+        // own names.
+        bindings::v0_2::Job::add_to_linker::<RunData, HasSelf<RunData>>(&mut linker, |state| state)
+            .map_err(wasm_error)?;
         bindings::v0_1::Job::add_to_linker::<RunData, HasSelf<RunData>>(&mut linker, |state| state)
             .map_err(wasm_error)?;
         config::ConfigImports::add_to_linker::<RunData, HasSelf<RunData>>(&mut linker, |state| {

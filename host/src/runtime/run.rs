@@ -4,6 +4,7 @@
 //! the job is first asked to stop (`cancelled()` turns true) and, if it has not
 //! returned within the grace period, stopped.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -235,6 +236,8 @@ pub struct RunReport {
     pub http: HttpStats,
     /// What its SQL statements came to.
     pub sql: SqlStats,
+    /// What it handed on (`output.set`), secrets it read redacted.
+    pub outputs: BTreeMap<String, String>,
 }
 
 /// The report of a run that ended with `fault` before it could start.
@@ -248,6 +251,7 @@ pub(crate) fn not_run(fault: RunFault) -> RunReport {
         log_lines_dropped: 0,
         http: HttpStats::default(),
         sql: SqlStats::default(),
+        outputs: BTreeMap::new(),
     }
 }
 
@@ -419,6 +423,11 @@ pub(crate) async fn execute(engine: &Engine, job: &JobComponent, request: RunReq
             ),
         );
     }
+    let outputs = state
+        .outputs
+        .iter()
+        .map(|(key, value)| (key.clone(), log.redacted(value)))
+        .collect();
     RunReport {
         outcome,
         started_at_ms,
@@ -428,6 +437,7 @@ pub(crate) async fn execute(engine: &Engine, job: &JobComponent, request: RunReq
         log_lines_dropped,
         http,
         sql,
+        outputs,
     }
 }
 

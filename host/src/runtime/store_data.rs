@@ -4,6 +4,7 @@
 //! its `wasi:http` hooks and what its `wasi:config` reads from. A run
 //! granted folders has its WASI context built up front, with them in it.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use wasmtime::ResourceLimiter;
@@ -46,6 +47,8 @@ pub(crate) struct RunData {
     http_ctx: WasiHttpCtx,
     pub(crate) config: RunConfig,
     pub(crate) sql: JobSql,
+    /// What the job handed on through `output.set`.
+    pub(crate) outputs: BTreeMap<String, String>,
     wasi: Option<WasiCtx>,
     table: ResourceTable,
 }
@@ -77,6 +80,7 @@ impl RunData {
             http_ctx: WasiHttpCtx::new(),
             config,
             sql,
+            outputs: BTreeMap::new(),
             wasi: None,
             table: ResourceTable::new(),
         }

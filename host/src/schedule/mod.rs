@@ -39,6 +39,9 @@ pub enum Schedule {
     At(DateTime<Utc>),
     /// `after 10m`: once, that long after the task was created.
     After(Duration),
+    /// `manual`: never on its own; only when triggered, chained, or run as
+    /// a workflow step.
+    Manual,
 }
 
 /// A schedule that does not parse.
@@ -78,6 +81,10 @@ impl FromStr for Schedule {
                 Ok(Schedule::Every(interval))
             }
             "after" => Ok(Schedule::After(parse_duration(rest).map_err(|e| other(e.to_string()))?)),
+            "manual" if rest.trim().is_empty() => Ok(Schedule::Manual),
+            "manual" => Err(other(
+                "`manual` takes nothing after it: the task fires only when triggered, chained or run in a workflow".into(),
+            )),
             "at" => {
                 let at = DateTime::parse_from_rfc3339(rest.trim())
                     .map(|t| t.with_timezone(&Utc))
@@ -88,7 +95,7 @@ impl FromStr for Schedule {
                 Ok(Schedule::At(at))
             }
             "" => Err(other(
-                "empty; write a Quartz cron expression (`0 0/5 * * * ?`), `every 30s`, `at 2026-12-01T10:00:00Z` or `after 10m`".into(),
+                "empty; write a Quartz cron expression (`0 0/5 * * * ?`), `every 30s`, `at 2026-12-01T10:00:00Z`, `after 10m` or `manual`".into(),
             )),
             _ => Ok(Schedule::Cron(Box::new(CronExpr::parse(trimmed)?))),
         }
@@ -106,6 +113,7 @@ impl fmt::Display for Schedule {
                 at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             ),
             Schedule::After(delay) => write!(f, "after {}", format_duration(*delay)),
+            Schedule::Manual => f.write_str("manual"),
         }
     }
 }
@@ -134,6 +142,7 @@ impl Schedule {
             Schedule::After(delay) => anchor_ms
                 .checked_add(millis(*delay))
                 .filter(|t| *t > after_ms),
+            Schedule::Manual => None,
         }
     }
 }

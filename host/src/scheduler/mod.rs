@@ -18,7 +18,7 @@ use crate::panics::catch;
 use crate::plugins::{ModuleRegistry, missing_module};
 use crate::schedule::{CalendarRow, Calendars, Schedule};
 use crate::store::{ClaimedRun, NewRun, ScheduleVerdict, Store, StoreError};
-use crate::vocab::{HTTP_MODULE, TaskDefinition, TaskError, TaskErrorKind, TaskRow};
+use crate::vocab::{HTTP_MODULE, TaskDefinition, TaskError, TaskRow};
 use planner::Planner;
 
 /// How the scheduler behaves.
@@ -175,6 +175,9 @@ impl Scheduler {
                 .map(|row| {
                     let verdict = catch(|| match self.check(&row) {
                         Err(error) => (None, Some(error)),
+                        Ok(definition) if definition.timing.schedule == Schedule::Manual => {
+                            (None, Some(TaskError::manual()))
+                        }
                         Ok(definition) => match first_slot(&definition, &row, now_ms) {
                             Some(slot) => (Some(slot), None),
                             None => (None, Some(TaskError::finished())),
@@ -182,9 +185,7 @@ impl Scheduler {
                     });
                     let (next_fire_at, error) = verdict
                         .unwrap_or_else(|panic| (None, Some(planner::evaluation_failed(&panic))));
-                    if let Some(error) =
-                        error.as_ref().filter(|e| e.kind != TaskErrorKind::Finished)
-                    {
+                    if let Some(error) = error.as_ref().filter(|e| !e.is_note()) {
                         tracing::warn!(task = %row.spec.name, "task cannot be scheduled: {error}");
                     }
                     ScheduleVerdict {
@@ -291,6 +292,9 @@ pub fn shard_runs(
             skipped: skipped.clone(),
             offered_to: None,
             claim_here: false,
+            cause: None,
+            watch: false,
+            not_before: None,
         })
         .collect()
 }
@@ -308,5 +312,6 @@ fn first_slot(definition: &TaskDefinition, row: &TaskRow, now_ms: i64) -> Option
             }
         }
         Schedule::Cron(_) | Schedule::Every(_) => definition.timing.next_after(now_ms - 1),
+        Schedule::Manual => None,
     }
 }

@@ -14,6 +14,7 @@
 //! and `new_runs` (inserting runs), `claims`, `runs` (listings, checkpoints,
 //! cancel requests), `records` (log lines and fenced completions), `rescue`
 //! (runs of stopped hosts), `nodes`, `modules`, `misfires` (listings),
+//! `outbox` (following up what ended: chains),
 //! `state`, `calendars` (the named calendars tasks skip times by), `tokens` and
 //! `audit` (the admin API's bearer tokens and change log), `users`
 //! (console users and their sessions), `delays` (delay
@@ -34,6 +35,7 @@ mod modules;
 mod new_runs;
 mod nodes;
 mod notifications;
+mod outbox;
 mod records;
 mod rescue;
 mod retention;
@@ -70,6 +72,7 @@ pub use modules::ModuleRow;
 pub use new_runs::NewRun;
 pub use nodes::NodeRow;
 pub use notifications::{Change, ChangeListener};
+pub use outbox::FollowedUp;
 pub use records::{Completion, FencedCompletion, StoredLogLine};
 pub use rescue::Rescued;
 pub use runs::{CancelOutcome, RetryOutcome, RunFilter, RunRow};
@@ -104,6 +107,8 @@ pub struct Store {
     /// SQLite allows one writer; writers of this process queue here instead
     /// of failing with `database is locked`.
     write_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Told when this process recorded an end the outbox follows up.
+    outbox_written: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Store {
@@ -182,6 +187,7 @@ impl Store {
             backend,
             url: Arc::from(url),
             write_lock: Default::default(),
+            outbox_written: Default::default(),
         })
     }
 
@@ -202,6 +208,7 @@ impl Store {
             backend: self.backend,
             url: self.url.clone(),
             write_lock: self.write_lock.clone(),
+            outbox_written: self.outbox_written.clone(),
         })
     }
 
@@ -239,6 +246,12 @@ impl Store {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         }
+    }
+
+    /// Resolves when this process has recorded a run end the outbox
+    /// follows up (a watched run, a failure) since the last call.
+    pub async fn outbox_written(&self) {
+        self.outbox_written.notified().await;
     }
 
     /// Closes the pool.

@@ -34,6 +34,14 @@ pub struct NewRun {
     /// attempt 1). Runs of paged tasks are always inserted pending: each
     /// takes its page in an insert of its own.
     pub claim_here: bool,
+    /// Why it exists outside the task's schedule (a chain, a workflow
+    /// step): one run per cause and shard.
+    pub cause: Option<String>,
+    /// Its end is written to the outbox even if its task does not chain
+    /// (a workflow step).
+    pub watch: bool,
+    /// When it may start, if not at `scheduled_at`.
+    pub not_before: Option<i64>,
 }
 
 /// Rows per multi-row statement: well under SQLite's 32,766 and
@@ -43,8 +51,8 @@ pub(crate) const ROWS_PER_STATEMENT: usize = 500;
 /// Columns of a run row as the scheduler creates it.
 const RUN_COLUMNS: &str = "task, task_group, scheduled_at, shard_index, shard_total, shard_param, params, \
     module, selector, timeout_ms, memory_mib, max_attempts, retry_backoff_ms, state, not_before, \
-    created_at, finished_at, error, offered_to, node, attempt, started_at";
-const RUN_COLUMN_COUNT: usize = 22;
+    created_at, finished_at, error, offered_to, node, attempt, started_at, cause, watched";
+const RUN_COLUMN_COUNT: usize = 24;
 
 type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
 
@@ -78,7 +86,7 @@ fn bind_run<'q>(
         .bind(spec.max_retries.max(0) + 1)
         .bind(spec.retry_backoff_ms.max(0))
         .bind(state.as_str())
-        .bind(run.scheduled_at)
+        .bind(run.not_before.unwrap_or(run.scheduled_at))
         .bind(now)
         .bind(finished_at)
         .bind(&run.skipped)
@@ -90,6 +98,8 @@ fn bind_run<'q>(
         .bind(claimed_by)
         .bind(i64::from(claimed_by.is_some()))
         .bind(claimed_by.map(|_| run.scheduled_at.max(now)))
+        .bind(&run.cause)
+        .bind(run.watch || spec.chains())
 }
 
 /// The key a run is inserted under, as `RETURNING` gives it back.
@@ -153,7 +163,7 @@ fn claimed_at_insert(id: i64, task: &TaskRow, run: &NewRun, now: i64) -> Claimed
         shard_param: run.shard_param.clone(),
         page_index: None,
         page_size: None,
-        not_before: run.scheduled_at,
+        not_before: run.not_before.unwrap_or(run.scheduled_at),
         params: run.params.clone(),
         module: spec.module.clone(),
         timeout_ms: spec.timeout_ms,
@@ -199,17 +209,28 @@ pub(crate) async fn insert_one(
     run: &NewRun,
     now: i64,
 ) -> Result<bool, StoreError> {
+    Ok(insert_returning(tx, task, run, now).await?.is_some())
+}
+
+/// Inserts one pending run unless its slot and shard, or its cause and
+/// shard, already have one; for a paged task, hands it a page. Returns
+/// the new run's id.
+async fn insert_returning(
+    tx: &mut Tx,
+    task: &TaskRow,
+    run: &NewRun,
+    now: i64,
+) -> Result<Option<i64>, StoreError> {
     let spec = &task.spec;
     let sql = format!(
-        "INSERT INTO runs ({RUN_COLUMNS}) VALUES ({}) \
-         ON CONFLICT (task, scheduled_at, shard_index) DO NOTHING RETURNING id",
+        "INSERT INTO runs ({RUN_COLUMNS}) VALUES ({}) ON CONFLICT DO NOTHING RETURNING id",
         placeholders(0, RUN_COLUMN_COUNT)
     );
     let inserted = bind_run(sqlx::query(&sql), task, run, now, None)
         .fetch_optional(&mut **tx)
         .await?;
     let Some(row) = inserted else {
-        return Ok(false);
+        return Ok(None);
     };
     let run_id: i64 = row.try_get("id")?;
     if let (Some(page_size), None) = (spec.page_size.filter(|_| spec.is_paged()), &run.skipped) {
@@ -221,7 +242,68 @@ pub(crate) async fn insert_one(
             .execute(&mut **tx)
             .await?;
     }
-    Ok(true)
+    Ok(Some(run_id))
+}
+
+/// How many later slots a caused fire tries before giving up.
+const STAMP_TRIES: i64 = 10_000;
+
+/// Inserts the runs of one caused fire of `task` (a chained run, a workflow
+/// step: every run carries the same cause): each shard once per cause, so
+/// a second insert of the same cause is a no-op. The fire is stamped with
+/// the first slot from `first_stamp` on that the task has no run at (its
+/// shards share it, as a scheduled fire's do). Returns each new run's id
+/// and slot.
+pub(crate) async fn insert_caused(
+    tx: &mut Tx,
+    task: &TaskRow,
+    runs: &[NewRun],
+    first_stamp: i64,
+    now: i64,
+) -> Result<Vec<(i64, i64)>, StoreError> {
+    let name = &task.spec.name;
+    let mut stamp = first_stamp;
+    'slots: for _ in 0..STAMP_TRIES {
+        let taken: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM runs WHERE task = $1 AND scheduled_at = $2 LIMIT 1")
+                .bind(name)
+                .bind(stamp)
+                .fetch_optional(&mut **tx)
+                .await?;
+        if taken.is_some() {
+            stamp += 1;
+            continue;
+        }
+        let mut made = Vec::with_capacity(runs.len());
+        for run in runs {
+            let run = NewRun {
+                scheduled_at: stamp,
+                ..run.clone()
+            };
+            match insert_returning(tx, task, &run, now).await? {
+                Some(id) => made.push((id, stamp)),
+                None => {
+                    let already: Option<i64> = sqlx::query_scalar(
+                        "SELECT id FROM runs WHERE task = $1 AND cause = $2 AND shard_index = $3",
+                    )
+                    .bind(name)
+                    .bind(&run.cause)
+                    .bind(run.shard_index)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                    if already.is_none() {
+                        // Another writer took the slot meanwhile: the next one.
+                        stamp += 1;
+                        continue 'slots;
+                    }
+                }
+            }
+        }
+        return Ok(made);
+    }
+    Err(StoreError::Corrupt(format!(
+        "task `{name}` has runs at {STAMP_TRIES} slots in a row from {first_stamp}: no slot left to stamp a caused run with"
+    )))
 }
 
 /// The page for a new run: a page handed back (its run failed for good)

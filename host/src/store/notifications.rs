@@ -18,6 +18,8 @@ const MODULES_CHANNEL: &str = "carillon_modules";
 /// Pending runs were created; the payload lists the hosts they were offered
 /// to (`*`: any host).
 const RUNS_CHANNEL: &str = "carillon_runs";
+/// Something was written to the outbox (a run ended that is followed up).
+const OUTBOX_CHANNEL: &str = "carillon_outbox";
 
 /// The longest payload sent; PostgreSQL's limit is 8,000 bytes.
 const MAX_PAYLOAD: usize = 7900;
@@ -29,6 +31,8 @@ pub enum Change {
     Tasks,
     /// Modules.
     Modules,
+    /// The outbox has entries to follow up.
+    Outbox,
     /// Pending runs were created for these hosts (`*`: any host), comma-separated.
     Runs {
         /// The hosts they were offered to.
@@ -65,6 +69,7 @@ impl ChangeListener {
         Ok(match notification.channel() {
             TASKS_CHANNEL => Some(Change::Tasks),
             MODULES_CHANNEL => Some(Change::Modules),
+            OUTBOX_CHANNEL => Some(Change::Outbox),
             RUNS_CHANNEL => Some(Change::Runs {
                 offered_to: notification.payload().to_owned(),
             }),
@@ -81,7 +86,7 @@ impl Store {
         }
         let mut listener = PgListener::connect(&self.url).await?;
         listener
-            .listen_all([TASKS_CHANNEL, RUNS_CHANNEL, MODULES_CHANNEL])
+            .listen_all([TASKS_CHANNEL, RUNS_CHANNEL, MODULES_CHANNEL, OUTBOX_CHANNEL])
             .await?;
         Ok(ChangeListener { listener })
     }

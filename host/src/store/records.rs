@@ -36,6 +36,9 @@ pub struct Completion {
     pub started_at: Option<i64>,
     /// Log lines of the attempt the host could not keep.
     pub log_lines_dropped: u64,
+    /// What the attempt handed on (`output.set`), as a JSON object; `None`:
+    /// nothing.
+    pub outputs: Option<String>,
 }
 
 /// A completion to record for one attempt, fenced by node and attempt.
@@ -107,12 +110,19 @@ impl Store {
             }
             insert_lines(&mut tx, backend, lines).await?;
             let mut accepted = Vec::with_capacity(completions.len());
+            let mut outbox_written = false;
             for chunk in completions.chunks(COMPLETIONS_PER_STATEMENT) {
-                accepted.extend(complete(&mut tx, backend, chunk, now).await?);
+                accepted.extend(complete(&mut tx, backend, chunk, now, &mut outbox_written).await?);
             }
-            Ok((tx, accepted))
+            Ok((tx, (accepted, outbox_written)))
         })
         .await
+        .map(|(accepted, outbox_written)| {
+            if outbox_written {
+                self.outbox_written.notify_one();
+            }
+            accepted
+        })
     }
 
     /// The log of run `run_id`, every attempt, in order.
@@ -178,7 +188,7 @@ async fn insert_lines(
     Ok(())
 }
 
-/// Completions per statement (14 parameters each).
+/// Completions per statement (15 parameters each).
 const COMPLETIONS_PER_STATEMENT: usize = 200;
 
 /// Records fenced completions in one statement (`UPDATE … FROM (VALUES …)`);
@@ -188,6 +198,7 @@ async fn complete(
     backend: Backend,
     batch: &[FencedCompletion],
     now: i64,
+    outbox_written: &mut bool,
 ) -> Result<Vec<bool>, StoreError> {
     let sql = format!(
         "UPDATE runs SET state = v.column2, not_before = COALESCE(v.column3, runs.not_before), \
@@ -195,13 +206,14 @@ async fn complete(
          module_digest = COALESCE(v.column7, runs.module_digest), finished_at = v.column8, \
          node = CASE WHEN v.column9 = 1 THEN NULL ELSE runs.node END, attempt = runs.attempt - v.column10, \
          cancel_reason = NULL, started_at = COALESCE(v.column13, runs.started_at), \
-         log_lines_dropped = runs.log_lines_dropped + v.column14 \
+         log_lines_dropped = runs.log_lines_dropped + v.column14, outputs = v.column15 \
          FROM (VALUES {}) AS v \
          WHERE runs.id = v.column1 AND runs.node = v.column11 AND runs.attempt = v.column12 AND runs.state = 'running' \
-         RETURNING runs.id",
-        row_placeholders(backend, batch.len(), 14)
+         RETURNING runs.id, CASE WHEN runs.state IN ('failed', 'timed-out', 'orphaned') \
+           OR (runs.watched AND runs.state IN ('succeeded', 'cancelled')) THEN 1 ELSE 0 END AS followed",
+        row_placeholders(backend, batch.len(), 15)
     );
-    let mut query = sqlx::query_scalar::<_, i64>(&sql);
+    let mut query = sqlx::query_as::<_, (i64, i64)>(&sql);
     for fenced in batch {
         let completion = &fenced.completion;
         let retrying = completion.state == RunState::Pending;
@@ -219,9 +231,14 @@ async fn complete(
             .bind(&fenced.node)
             .bind(fenced.attempt)
             .bind(completion.started_at)
-            .bind(completion.log_lines_dropped as i64);
+            .bind(completion.log_lines_dropped as i64)
+            .bind(&completion.outputs);
     }
-    let updated: HashSet<i64> = query.fetch_all(&mut **tx).await?.into_iter().collect();
+    let rows = query.fetch_all(&mut **tx).await?;
+    if rows.iter().any(|(_, followed)| *followed == 1) {
+        *outbox_written = true;
+    }
+    let updated: HashSet<i64> = rows.into_iter().map(|(id, _)| id).collect();
     for fenced in batch
         .iter()
         .filter(|f| f.paged && updated.contains(&f.run_id))

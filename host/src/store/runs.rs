@@ -43,6 +43,10 @@ pub struct RunRow {
     pub items: Option<i64>,
     /// The page, for paged tasks.
     pub page_index: Option<i64>,
+    /// What it handed on (`output.set`), a JSON object of strings.
+    pub outputs: Option<String>,
+    /// Why it exists outside its task's schedule (chained, a workflow step).
+    pub cause: Option<String>,
 }
 
 /// The columns a [`RunRow`] is read from.
@@ -70,7 +74,7 @@ fn bind_all<'q>(
 const FEW_RUNS: i64 = 5_000;
 
 const RUN_ROW_COLUMNS: &str = "id, task, task_group, shard_index, shard_total, scheduled_at, started_at, finished_at, state, \
-    attempt, error, module_digest, node, summary, items, page_index";
+    attempt, error, module_digest, node, summary, items, page_index, outputs, cause";
 
 /// Which runs to list.
 #[derive(Debug, Clone, Default)]

@@ -196,13 +196,15 @@ impl TaskFilter {
             let paused = next(Value::Flag(true), &mut values);
             conditions.push(match state {
                 TaskState::Paused => format!("paused = {paused}"),
-                TaskState::Active => format!("paused <> {paused} AND error IS NULL"),
+                TaskState::Active => {
+                    format!("paused <> {paused} AND (error IS NULL OR error_code = 'manual')")
+                }
                 TaskState::Finished => {
                     format!("paused <> {paused} AND error_code = 'finished'")
                 }
                 TaskState::Error => format!(
                     "paused <> {paused} AND error IS NOT NULL \
-                     AND (error_code IS NULL OR error_code <> 'finished')"
+                     AND (error_code IS NULL OR error_code NOT IN ('finished', 'manual'))"
                 ),
             });
         }

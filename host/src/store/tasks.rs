@@ -8,7 +8,9 @@ use crate::store::sql::row_placeholders;
 use crate::store::task_rows::{ReadRow, RowKey, columns, read_task};
 use crate::store::write::{AnyQuery, Tx};
 use crate::store::{Backend, Store, StoreError};
-use crate::vocab::{TaskError, TaskErrorKind, TaskRow, TaskSpec};
+use crate::vocab::{
+    ChainRow, TaskError, TaskErrorKind, TaskRow, TaskSpec, loop_through, parse_task_list,
+};
 
 /// The scheduler's verdict on one task row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +26,7 @@ pub struct ScheduleVerdict {
 }
 
 /// The columns a user sets, in the order [`Store::upsert_task`] binds them.
-const SPEC_COLUMNS: [&str; 25] = [
+const SPEC_COLUMNS: [&str; 27] = [
     "name",
     "task_group",
     "module",
@@ -50,6 +52,8 @@ const SPEC_COLUMNS: [&str; 25] = [
     "mounts",
     "databases",
     "calendar",
+    "on_success",
+    "on_failure",
 ];
 
 /// `task_group = $2, module = $3, …`: every definition column but the
@@ -92,6 +96,8 @@ fn bind_spec<'q>(query: AnyQuery<'q>, spec: &'q TaskSpec) -> AnyQuery<'q> {
         .bind(&spec.mounts)
         .bind(&spec.databases)
         .bind(&spec.calendar)
+        .bind(&spec.on_success)
+        .bind(&spec.on_failure)
 }
 
 /// Splits rows into readable tasks and unreadable rows.
@@ -165,6 +171,55 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.as_ref().map(|row| read_task(row).task))
+    }
+
+    /// What is wrong with `spec`'s chains beside the table's: a loop they
+    /// would close (`on_success`/`on_failure` are checked one by one when
+    /// the row is read; a loop needs the whole table), or a task they name
+    /// that does not exist. `None` when they are fine or there are none.
+    pub async fn chain_problem(&self, spec: &TaskSpec) -> Result<Option<TaskError>, StoreError> {
+        if !spec.chains() {
+            return Ok(None);
+        }
+        for column in ["on_success", "on_failure"] {
+            let text = if column == "on_success" {
+                &spec.on_success
+            } else {
+                &spec.on_failure
+            };
+            let names = text
+                .as_deref()
+                .and_then(|t| parse_task_list(t).ok())
+                .unwrap_or_default();
+            for name in names {
+                let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM tasks WHERE name = $1")
+                    .bind(&name)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                if exists.is_none() {
+                    return Ok(Some(
+                        TaskError::invalid(format!(
+                            "column `{column}` names `{name}`, which is not a task; create it first \
+                             (a task that should run only when chained can have the schedule `manual`)"
+                        ))
+                        .in_column(column),
+                    ));
+                }
+            }
+        }
+        let rows: Vec<ChainRow> = sqlx::query_as(
+            "SELECT name, on_success, on_failure FROM tasks \
+             WHERE on_success IS NOT NULL OR on_failure IS NOT NULL",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(loop_through(spec, &rows).map(|(column, path)| {
+            TaskError::invalid(format!(
+                "column `{column}` makes a loop: {}; a chain may not loop, so remove one of these",
+                path.join(" → ")
+            ))
+            .in_column(column)
+        }))
     }
 
     /// Inserts a new task or, if the name exists, replaces its definition

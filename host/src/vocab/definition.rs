@@ -12,7 +12,7 @@ use crate::schedule::calendar::check_name as check_calendar_name;
 use crate::schedule::{Calendars, LATEST_MS, MisfirePolicy, Schedule, TaskTiming, parse_time_zone};
 use crate::vocab::{
     AllowList, GrantKind, HTTP_MODULE, HttpCall, TaskError, TaskRow, parse_grant_names,
-    parse_secret_names,
+    parse_secret_names, parse_task_list,
 };
 
 /// What happens when a fire comes while runs of the task are still active.
@@ -237,6 +237,22 @@ impl TaskDefinition {
                 Some(name.to_owned())
             }
         };
+        for (name, list) in [
+            ("on_success", &spec.on_success),
+            ("on_failure", &spec.on_failure),
+        ] {
+            if let Some(text) = list {
+                check_length(name, text)?;
+                let names = parse_task_list(text).map_err(|e| column(name, text, e))?;
+                if names.contains(&spec.name) {
+                    return Err(column(
+                        name,
+                        text,
+                        "names the task itself: a chain may not loop",
+                    ));
+                }
+            }
+        }
         if let Some(selector) = &spec.selector {
             check_length("selector", selector)?;
             Labels::parse(selector).map_err(|e| column("selector", selector, e))?;
@@ -484,12 +500,14 @@ mod properties {
             mounts in proptest::option::of(text()),
             databases in proptest::option::of(text()),
             calendar in proptest::option::of(text()),
+            on_success in proptest::option::of(text()),
+            on_failure in proptest::option::of(text()),
         ) -> TaskSpec {
             TaskSpec {
                 name, group, module, schedule, time_zone, paused: false, shard_total, shard_params,
                 page_size, params, concurrency, misfire, timeout_ms, memory_mib, max_retries,
                 retry_backoff_ms, selector, start_at, end_at, keep_runs, allowed_hosts, secrets,
-                mounts, databases, calendar,
+                mounts, databases, calendar, on_success, on_failure,
             }
         }
     }

@@ -8,7 +8,8 @@
 //! ([`NewDelay`], [`DelayState`], [`next_step`]), HTTP tasks' calls
 //! ([`HttpCall`]), lists of the hosts a request may reach ([`AllowList`]), the names of
 //! secrets, mounts and databases a task is granted ([`GrantKind`]), the
-//! values a job's SQL sends and gets ([`SqlValue`]).
+//! values a job's SQL sends and gets ([`SqlValue`]), chains between tasks
+//! and what runs hand on ([`Parent`], [`FireEnd`]).
 //!
 //! Pure: no I/O, no clock, no SQL, no wasm. States and reasons are enums
 //! here and become text only at the edges (SQL in `store`, JSON and tables in
@@ -16,6 +17,7 @@
 
 mod allowed_hosts;
 mod cancel;
+mod chain;
 mod definition;
 mod delay;
 mod grant_names;
@@ -28,6 +30,10 @@ mod task_error;
 
 pub use allowed_hosts::{AllowList, AllowedHost, Scheme, Target};
 pub use cancel::CancelReason;
+pub use chain::{
+    ChainRow, FireEnd, MAX_CHAINED, MAX_OUTPUT_BYTES, MAX_OUTPUT_KEY, MAX_OUTPUTS, Parent,
+    check_output, find_loop, fire_end, loop_through, parse_outputs, parse_task_list,
+};
 pub use definition::{
     Concurrency, MAX_BACKOFF_MS, MAX_KEEP_RUNS, MAX_MEMORY_MIB, MAX_NAME_CHARS, MAX_PAGE_SIZE,
     MAX_RETRIES, MAX_SHARDS, MAX_TEXT_BYTES, MAX_TIMEOUT_MS, TaskDefinition, parse_params,

@@ -64,6 +64,12 @@ pub struct TaskSpec {
     /// The calendar whose excluded times its slots skip (a row of
     /// `calendars`); unset: none.
     pub calendar: Option<String>,
+    /// Tasks to fire once when a fire of this one has succeeded (every
+    /// shard, after retries), `report, notify`; unset: none.
+    pub on_success: Option<String>,
+    /// Tasks to fire once when a fire of this one has failed, timed out or
+    /// been orphaned (any shard, after retries); unset: none.
+    pub on_failure: Option<String>,
 }
 
 impl TaskSpec {
@@ -95,7 +101,16 @@ impl TaskSpec {
             mounts: None,
             databases: None,
             calendar: None,
+            on_success: None,
+            on_failure: None,
         }
+    }
+
+    /// Whether something follows the end of this task's fires.
+    pub fn chains(&self) -> bool {
+        [&self.on_success, &self.on_failure]
+            .into_iter()
+            .any(|list| list.as_deref().is_some_and(|text| !text.trim().is_empty()))
     }
 
     /// Whether runs of this task each take a page of its cursor.
@@ -183,6 +198,8 @@ impl TaskRow {
             TaskState::Paused
         } else if self.error_code == Some(TaskErrorKind::Finished) {
             TaskState::Finished
+        } else if self.error_code == Some(TaskErrorKind::Manual) && self.unreadable.is_none() {
+            TaskState::Active
         } else if self.error.is_some() || self.unreadable.is_some() {
             TaskState::Error
         } else {

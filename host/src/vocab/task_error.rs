@@ -21,6 +21,9 @@ pub enum TaskErrorKind {
     /// The task's calendar does not exist or does not check out; cleared
     /// when the calendars change.
     Calendar,
+    /// Not an error: the schedule is `manual`, so the task fires only when
+    /// triggered, chained or run as a workflow step.
+    Manual,
 }
 
 impl TaskErrorKind {
@@ -31,6 +34,7 @@ impl TaskErrorKind {
             TaskErrorKind::MissingModule => "missing-module",
             TaskErrorKind::Finished => "finished",
             TaskErrorKind::Calendar => "calendar",
+            TaskErrorKind::Manual => "manual",
         }
     }
 }
@@ -50,6 +54,7 @@ impl FromStr for TaskErrorKind {
             TaskErrorKind::MissingModule,
             TaskErrorKind::Finished,
             TaskErrorKind::Calendar,
+            TaskErrorKind::Manual,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == code)
@@ -94,6 +99,21 @@ impl TaskError {
         }
     }
 
+    /// The schedule is `manual`: the note that says so (not an error).
+    pub fn manual() -> Self {
+        Self {
+            kind: TaskErrorKind::Manual,
+            message: "manual: fires only when triggered, chained or run in a workflow".to_owned(),
+            column: None,
+        }
+    }
+
+    /// Whether this is a note on a task that is fine (finished, manual),
+    /// not a problem to report.
+    pub fn is_note(&self) -> bool {
+        matches!(self.kind, TaskErrorKind::Finished | TaskErrorKind::Manual)
+    }
+
     /// The schedule has no fire times left.
     pub fn finished() -> Self {
         Self {
@@ -121,6 +141,7 @@ mod tests {
             TaskErrorKind::MissingModule,
             TaskErrorKind::Finished,
             TaskErrorKind::Calendar,
+            TaskErrorKind::Manual,
         ] {
             assert_eq!(kind.as_str().parse::<TaskErrorKind>(), Ok(kind));
         }

@@ -10,7 +10,7 @@ const DAY = 24 * 3600 * 1000;
 const HOUR = 3600 * 1000;
 const FAILED = new Set(["failed", "timed-out", "orphaned"]);
 /** How many of the newest runs the dashboard reads for lateness. */
-const RECENT = 1000;
+const RECENT = 200;
 /** How many recent failures it lists. */
 const FAILURES_SHOWN = 8;
 /** The chart's spans: hours asked for, and hours per bar. */
@@ -47,7 +47,7 @@ async function draw(view, span) {
   const missed = misfires.misfires.filter((m) => m.recorded_at >= now - DAY)
     .reduce((sum, m) => sum + m.missed, 0);
   const live = nodeList.nodes.filter((n) => n.alive).length;
-  const late = lastDay.filter((r) => r.started_at).slice(0, 200)
+  const late = lastDay.filter((r) => r.started_at)
     .map((r) => Math.max(0, r.started_at - r.scheduled_at)).sort((a, b) => a - b);
   const quantile = (q) => (late.length ? late[Math.min(late.length - 1, Math.floor(q * late.length))] : null);
   const spanLink = (which) => h("a", { href: which === "day" ? "/" : "/?chart=week", class: "button ghost small",

@@ -9,6 +9,14 @@ import { t, stateName } from "../i18n.js";
 
 const LEVELS = ["trace", "debug", "info", "warn", "error"];
 
+/** Why a run exists, with a link to the parent fire's task: `after TASK@SLOT END`. */
+function cause(text) {
+  const after = text.match(/^after (.+)@(\d+) (\w+)$/);
+  if (!after) return text;
+  return h("span", {}, t("run.after"), " ", h("a", { href: `/tasks/${encodeURIComponent(after[1])}` }, after[1]),
+    " ", when(Number(after[2])), ` (${stateName(after[3])})`);
+}
+
 export async function run(view, app, id) {
   const row = await api(`/runs/${id}`);
   const context = h("section", { class: "card" });
@@ -46,7 +54,11 @@ export async function run(view, app, id) {
       h("dt", {}, t("run.finished")), h("dd", {}, when(r.finished_at)),
       h("dt", {}, t("col.took")), h("dd", {}, took(r.finished_at && r.started_at ? r.finished_at - r.started_at : null)),
       h("dt", {}, t("run.items")), h("dd", {}, r.items === null ? t("none") : String(r.items)),
-      h("dt", {}, t("run.outcome")), h("dd", { class: r.error ? "error-text" : "" }, r.error || r.summary || t("none"))));
+      r.cause ? [h("dt", {}, t("run.cause")), h("dd", {}, cause(r.cause))] : null,
+      h("dt", {}, t("run.outcome")), h("dd", { class: r.error ? "error-text" : "" }, r.error || r.summary || t("none")),
+      Object.keys(r.outputs || {}).length ? [h("dt", {}, t("run.outputs")), h("dd", {},
+        h("dl", { class: "facts" }, Object.entries(r.outputs).map(([k, v]) => [h("dt", {}, h("code", {}, k)), h("dd", {}, v)])))]
+        : null));
   };
   drawHead(row);
 

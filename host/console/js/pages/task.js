@@ -13,7 +13,8 @@ const SHOWN = [
   ["memory_mib", "memory_mib"], ["max_retries", "max_retries"], ["retry_backoff_ms", "retry_backoff_ms"],
   ["selector", "selector"], ["start_at", "start_at"], ["end_at", "end_at"], ["keep_runs", "keep_runs"],
   ["allowed_hosts", "allowed_hosts"], ["secrets", "secrets"], ["mounts", "mounts"],
-  ["databases", "databases"], ["calendar", "calendar"], ["created_at", "created_at"], ["last_fire_at", "last_fire_at"],
+  ["databases", "databases"], ["calendar", "calendar"], ["on_success", "on_success"], ["on_failure", "on_failure"],
+  ["created_at", "created_at"], ["last_fire_at", "last_fire_at"],
   ["revision", "revision"],
 ];
 const TIMES = new Set(["start_at", "end_at", "created_at", "last_fire_at"]);
@@ -65,7 +66,10 @@ export async function task(view, app, name) {
   fill(view,
     h("p", { class: "crumbs" }, h("a", { href: "/tasks" }, t("nav.tasks")), " / "),
     h("div", { class: "title-row" }, h("h1", {}, name), badge(row.state), actions),
-    row.error ? h("p", { class: "card error", role: "alert" }, h("strong", {}, `${t("task.error")}: `), row.error) : null,
+    row.error && row.error_code === "manual" ? h("p", { class: "card muted" }, t("task.manual")) : null,
+    row.error && !["manual", "finished"].includes(row.error_code)
+      ? h("p", { class: "card error", role: "alert" }, h("strong", {}, `${t("task.error")}: `), row.error) : null,
+    row.error_code === "finished" ? h("p", { class: "card muted" }, row.error) : null,
     h("div", { class: "grid2" },
       h("section", { class: "card" }, h("h2", {}, t("task.details")),
         h("dl", { class: "facts" }, SHOWN.flatMap(([key, label]) => [h("dt", {}, label), h("dd", {}, value(key))]),

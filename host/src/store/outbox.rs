@@ -1,0 +1,365 @@
+//! The outbox: what happened that something must follow up (a watched run
+//! ended, a run failed for good, a fire was missed), written by the
+//! schema's triggers in the transaction that made it happen, whoever wrote
+//! it. [`Store::follow_up`] takes a batch (`SKIP LOCKED` on PostgreSQL, so
+//! each entry is taken by one host of a cluster), does what follows from
+//! each and deletes them, in one transaction: a chained run is made once,
+//! however many hosts look.
+//!
+//! What follows is decided by rules in `vocab` (how a fire ended, a chained
+//! run's params, loops); this file reads the rows they need and makes the
+//! result durable.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use sqlx::Row;
+
+use crate::store::new_runs::{NewRun, insert_caused};
+use crate::store::task_rows::read_task;
+use crate::store::write::Tx;
+use crate::store::{Store, StoreError};
+use crate::vocab::{
+    FireEnd, MAX_TEXT_BYTES, Parent, RunState, TaskDefinition, TaskRow, fire_end, parse_outputs,
+    parse_task_list,
+};
+
+/// What one [`Store::follow_up`] pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FollowedUp {
+    /// Outbox entries taken.
+    pub entries: usize,
+    /// Runs created (chained tasks, workflow steps).
+    pub runs_created: usize,
+}
+
+/// One outbox entry.
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct Entry {
+    id: i64,
+    kind: String,
+    task: String,
+    subject: i64,
+}
+
+/// A run whose end is followed up.
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct Ended {
+    id: i64,
+    task: String,
+    scheduled_at: i64,
+    #[sqlx(try_from = "String")]
+    state: RunState,
+    attempt: i64,
+    summary: Option<String>,
+    error: Option<String>,
+    outputs: Option<String>,
+}
+
+const ENDED_COLUMNS: &str = "id, task, scheduled_at, state, attempt, summary, error, outputs";
+
+/// How far a loop check follows chains before giving up (a chain this
+/// long is refused as if it looped).
+const MAX_CHAIN_WALK: usize = 1_000;
+
+impl Store {
+    /// Takes up to `limit` outbox entries and follows each up, in one
+    /// transaction: the tasks a finished fire chains to are fired (once
+    /// per parent fire, with `parent.*` params). Entries with nothing to
+    /// follow are simply taken.
+    pub async fn follow_up(&self, limit: i64, now: i64) -> Result<FollowedUp, StoreError> {
+        let select = format!(
+            "SELECT id, kind, task, subject FROM outbox ORDER BY id LIMIT $1{}",
+            self.skip_locked()
+        );
+        let select = select.as_str();
+        self.write_tx(|mut tx| async move {
+            let entries: Vec<Entry> = sqlx::query_as(select)
+                .bind(limit)
+                .fetch_all(&mut *tx)
+                .await?;
+            let mut done = FollowedUp {
+                entries: entries.len(),
+                ..FollowedUp::default()
+            };
+            if entries.is_empty() {
+                return Ok((tx, done));
+            }
+            let mut stamps = Stamps::new(now);
+            for entry in &entries {
+                if entry.kind == "run-ended" {
+                    done.runs_created += self.run_ended(&mut tx, entry, &mut stamps).await?;
+                }
+            }
+            let ids: Vec<String> = entries.iter().map(|e| e.id.to_string()).collect();
+            sqlx::query(&format!(
+                "DELETE FROM outbox WHERE id IN ({})",
+                ids.join(", ")
+            ))
+            .execute(&mut *tx)
+            .await?;
+            if done.runs_created > 0 {
+                self.notify_runs(&mut tx, std::iter::once(None)).await?;
+            }
+            Ok((tx, done))
+        })
+        .await
+    }
+
+    /// Follows up the end of run `entry.subject`; returns the runs made.
+    async fn run_ended(
+        &self,
+        tx: &mut Tx,
+        entry: &Entry,
+        stamps: &mut Stamps,
+    ) -> Result<usize, StoreError> {
+        let run: Option<Ended> =
+            sqlx::query_as(&format!("SELECT {ENDED_COLUMNS} FROM runs WHERE id = $1"))
+                .bind(entry.subject)
+                .fetch_optional(&mut **tx)
+                .await?;
+        // Purged meanwhile, or retried and running again: nothing to do now.
+        let Some(run) = run.filter(|run| run.state.is_final()) else {
+            return Ok(0);
+        };
+        let Some(parent_task) = self.task_in(tx, &entry.task).await? else {
+            return Ok(0);
+        };
+        if !parent_task.spec.chains() {
+            return Ok(0);
+        }
+        self.chain(tx, &parent_task, &run, stamps).await
+    }
+
+    /// Fires what `task`'s fire at `run`'s slot chains to, once every run
+    /// of that fire is over.
+    async fn chain(
+        &self,
+        tx: &mut Tx,
+        task: &TaskRow,
+        run: &Ended,
+        stamps: &mut Stamps,
+    ) -> Result<usize, StoreError> {
+        let fire: Vec<Ended> = sqlx::query_as(&format!(
+            "SELECT {ENDED_COLUMNS} FROM runs WHERE task = $1 AND scheduled_at = $2 ORDER BY shard_index"
+        ))
+        .bind(&run.task)
+        .bind(run.scheduled_at)
+        .fetch_all(&mut **tx)
+        .await?;
+        let Some(end) = fire_end(fire.iter().map(|r| r.state)) else {
+            return Ok(0);
+        };
+        let list = match end {
+            FireEnd::Succeeded => ("on_success", &task.spec.on_success),
+            FireEnd::Failed => ("on_failure", &task.spec.on_failure),
+            FireEnd::Stopped => return Ok(0),
+        };
+        let children = match list.1.as_deref().map(parse_task_list) {
+            None => return Ok(0),
+            Some(Ok(children)) => children,
+            Some(Err(error)) => {
+                let note = format!("{}: not followed: {error}", list.0);
+                note_on(tx, run, "warn", &note, stamps.now).await?;
+                return Ok(0);
+            }
+        };
+        let first = fire.first().unwrap_or(run);
+        let mut outputs = BTreeMap::new();
+        for shard in &fire {
+            outputs.extend(parse_outputs(shard.outputs.as_deref()));
+        }
+        let parent = Parent {
+            task: run.task.clone(),
+            run_id: first.id,
+            scheduled_at: run.scheduled_at,
+            end,
+            state: first.state,
+            summary: first.summary.clone(),
+            error: first.error.clone(),
+            outputs,
+        };
+        let mut created = 0;
+        for child in &children {
+            let (made, note) = self.fire_child(tx, &parent, child, stamps).await?;
+            created += made;
+            let level = if made > 0 { "info" } else { "warn" };
+            note_on(tx, run, level, &format!("{}: {note}", list.0), stamps.now).await?;
+        }
+        Ok(created)
+    }
+
+    /// Fires `child` once for `parent`; returns the runs made and what to
+    /// note on the parent's log.
+    async fn fire_child(
+        &self,
+        tx: &mut Tx,
+        parent: &Parent,
+        child: &str,
+        stamps: &mut Stamps,
+    ) -> Result<(usize, String), StoreError> {
+        let Some(task) = self.task_in(tx, child).await? else {
+            return Ok((0, format!("`{child}` is not a task; nothing fired")));
+        };
+        if task.spec.paused {
+            return Ok((0, format!("`{child}` is paused; not fired")));
+        }
+        if let Some(path) = self.chain_back(tx, child, &parent.task).await? {
+            return Ok((
+                0,
+                format!(
+                    "`{child}` not fired: the chain loops ({}); remove one of these",
+                    path.join(" → ")
+                ),
+            ));
+        }
+        let definition = match TaskDefinition::from_row(&task) {
+            Ok(definition) => definition,
+            Err(error) => return Ok((0, format!("`{child}` not fired: {error}"))),
+        };
+        let params = definition.params_json(&parent.params());
+        if params.len() > MAX_TEXT_BYTES {
+            return Ok((
+                0,
+                format!(
+                    "`{child}` not fired: its params with the parent's would be {} bytes, over {MAX_TEXT_BYTES}",
+                    params.len()
+                ),
+            ));
+        }
+        let cause = parent.cause();
+        let runs: Vec<NewRun> = (0..definition.shard_total)
+            .map(|index| NewRun {
+                scheduled_at: stamps.now,
+                shard_index: i64::from(index),
+                shard_param: definition.shard_params.get(&index).cloned(),
+                params: params.clone(),
+                skipped: None,
+                offered_to: None,
+                claim_here: false,
+                cause: Some(cause.clone()),
+                watch: false,
+                not_before: Some(stamps.now),
+            })
+            .collect();
+        let ids = insert_caused(tx, &task, &runs, stamps.next_for(child), stamps.now).await?;
+        stamps.used(child, ids.last().map(|(_, at)| *at));
+        Ok(match ids.first() {
+            Some((id, _)) => (ids.len(), format!("fired `{child}` (run {id})")),
+            None => (0, format!("`{child}` was already fired for this run")),
+        })
+    }
+
+    /// Task `name`, read in the transaction.
+    async fn task_in(&self, tx: &mut Tx, name: &str) -> Result<Option<TaskRow>, StoreError> {
+        let row = sqlx::query(&self.task_select("WHERE name = $1"))
+            .bind(name)
+            .fetch_optional(&mut **tx)
+            .await?;
+        Ok(row.map(|row| read_task(&row).task))
+    }
+
+    /// The chain from `from` back to `to` through `on_success` and
+    /// `on_failure`, if there is one (`from → … → to → from`).
+    async fn chain_back(
+        &self,
+        tx: &mut Tx,
+        from: &str,
+        to: &str,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let mut came_from: HashMap<String, String> = HashMap::new();
+        let mut seen: BTreeSet<String> = BTreeSet::from([from.to_owned()]);
+        let mut queue = vec![from.to_owned()];
+        while let Some(name) = queue.pop() {
+            if seen.len() > MAX_CHAIN_WALK {
+                return Ok(Some(vec![
+                    from.to_owned(),
+                    format!("… over {MAX_CHAIN_WALK} tasks"),
+                ]));
+            }
+            let row = sqlx::query("SELECT on_success, on_failure FROM tasks WHERE name = $1")
+                .bind(&name)
+                .fetch_optional(&mut **tx)
+                .await?;
+            let Some(row) = row else { continue };
+            for column in ["on_success", "on_failure"] {
+                let text: Option<String> = row.try_get(column).ok().flatten();
+                let next = text
+                    .and_then(|t| parse_task_list(&t).ok())
+                    .unwrap_or_default();
+                for next in next {
+                    if next == to {
+                        // to → from → … → name → to
+                        let mut path = vec![name.clone()];
+                        let mut at = name.clone();
+                        while let Some(before) = came_from.get(&at) {
+                            path.push(before.clone());
+                            at = before.clone();
+                        }
+                        path.push(to.to_owned());
+                        path.reverse();
+                        path.push(to.to_owned());
+                        return Ok(Some(path));
+                    }
+                    if seen.insert(next.clone()) {
+                        came_from.insert(next.clone(), name.clone());
+                        queue.push(next);
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The slots caused runs are stamped with: `now`, then one millisecond
+/// more for each run of the same task made in this pass, so a fan-out of
+/// one task to hundreds of runs does not collide on the (task, slot,
+/// shard) key.
+struct Stamps {
+    now: i64,
+    next: HashMap<String, i64>,
+}
+
+impl Stamps {
+    fn new(now: i64) -> Self {
+        Self {
+            now,
+            next: HashMap::new(),
+        }
+    }
+
+    fn next_for(&self, task: &str) -> i64 {
+        self.next.get(task).copied().unwrap_or(self.now)
+    }
+
+    fn used(&mut self, task: &str, last: Option<i64>) {
+        if let Some(last) = last {
+            self.next.insert(task.to_owned(), last + 1);
+        }
+    }
+}
+
+/// Appends a host line to the log of `run`'s last attempt (what its end
+/// set off, or why not).
+async fn note_on(
+    tx: &mut Tx,
+    run: &Ended,
+    level: &str,
+    message: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    let attempt = run.attempt.max(1);
+    sqlx::query(
+        "INSERT INTO run_logs (run_id, attempt, seq, at, level, source, message) \
+         SELECT $1, $2, COALESCE(MAX(seq), -1) + 1, $3, $4, 'host', $5 FROM run_logs \
+         WHERE run_id = $1 AND attempt = $2",
+    )
+    .bind(run.id)
+    .bind(attempt)
+    .bind(now)
+    .bind(level)
+    .bind(message)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
