@@ -37,7 +37,7 @@ use crate::secrets::Secrets;
 use crate::store::{Backend, JobDatabases, Rescued, Store, redact};
 use crate::units::ByteSize;
 use crate::vocab::CancelReason;
-use crate::vocab::HTTP_MODULE;
+use crate::vocab::{HTTP_MODULE, WORKFLOW_MODULE};
 
 /// How a user of `carillon serve` lets names reach internal addresses.
 const PRIVATE_SWITCH: &str = "set egress.allow_private = true";
@@ -127,6 +127,7 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
     // HTTP tasks need no module: a host from before they existed may have
     // marked them as waiting for a module `http` that can never arrive.
     store.unblock_module_tasks(HTTP_MODULE).await?;
+    store.unblock_module_tasks(WORKFLOW_MODULE).await?;
 
     let now = now_ms();
     // This node (its previous process) was alive until at most one interval

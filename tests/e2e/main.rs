@@ -44,4 +44,5 @@ mod serve_recovery;
 mod serve_secrets;
 mod serve_sql;
 mod serve_tasks;
+mod serve_workflows;
 mod store_retention;

@@ -14,8 +14,9 @@
 //! one file per resource: `tasks`, `runs`, `delays` (delay tasks, their
 //! wire types with them; `delay_writer` commits concurrent creations
 //! together), `tokens`, `users`, `stats` (the dashboard's runs per hour,
-//! settled hours remembered), `system` (health, metrics, cron previews,
-//! nodes, modules, audit).
+//! settled hours remembered), `calendars`, `workflows` (definitions and
+//! runs, their wire types with them), `system` (health, metrics, cron
+//! previews, nodes, modules, audit).
 
 mod auth;
 mod body;
@@ -33,6 +34,7 @@ mod tasks;
 mod tokens;
 mod users;
 mod views;
+mod workflows;
 
 pub use auth::{TOKEN_PREFIX, new_token, token_hash};
 pub use server::{

@@ -20,7 +20,9 @@ use utoipa_axum::routes;
 use crate::api::delay_writer::DelayWriter;
 use crate::api::error::ApiError;
 use crate::api::stats::SettledHours;
-use crate::api::{auth, calendars, delays, runs, sessions, stats, system, tasks, tokens, users};
+use crate::api::{
+    auth, calendars, delays, runs, sessions, stats, system, tasks, tokens, users, workflows,
+};
 use crate::egress::Egress;
 use crate::metrics::Gauge;
 use crate::runtime::Runtime;
@@ -93,7 +95,7 @@ impl std::fmt::Debug for ApiState {
 #[openapi(
     info(
         title = "Carillon admin API",
-        description = "Tasks, runs, logs, calendars, delays, tokens, users and the host's health. Every error is \
+        description = "Tasks, runs, logs, calendars, workflows, delays, tokens, users and the host's health. Every error is \
             `{\"error\": {\"code\", \"message\", \"field\"}}`."
     ),
     modifiers(&BearerAuth),
@@ -152,6 +154,14 @@ fn routes() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(sessions::logout))
         .routes(routes!(calendars::list))
         .routes(routes!(calendars::get, calendars::put, calendars::delete))
+        .routes(routes!(workflows::list))
+        .routes(routes!(workflows::get, workflows::put, workflows::delete))
+        .routes(routes!(workflows::trigger))
+        .routes(routes!(workflows::runs))
+        .routes(routes!(workflows::run))
+        .routes(routes!(workflows::cancel))
+        .routes(routes!(workflows::retry_step))
+        .routes(routes!(workflows::succeed_step))
         .routes(routes!(system::cron_next))
         .routes(routes!(system::nodes))
         .routes(routes!(system::misfires))

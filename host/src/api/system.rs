@@ -23,7 +23,7 @@ use crate::digest::Digest;
 use crate::metrics::{self, Gauge};
 use crate::plugins::reserved_name;
 use crate::schedule::{Calendars, Schedule, TaskTiming, parse_time_zone};
-use crate::vocab::{HTTP_MODULE, MAX_NAME_CHARS, Role};
+use crate::vocab::{MAX_NAME_CHARS, Role, is_builtin_module};
 
 /// The process answers.
 #[utoipa::path(get, path = "/healthz", tag = "health", security(()),
@@ -310,8 +310,8 @@ fn check_module_name(name: &str) -> ApiResult<()> {
         ))
         .on("name"));
     }
-    if name == HTTP_MODULE {
-        return Err(ApiError::invalid(reserved_name()).on("name"));
+    if is_builtin_module(name) {
+        return Err(ApiError::invalid(reserved_name(name)).on("name"));
     }
     Ok(())
 }

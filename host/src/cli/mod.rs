@@ -18,6 +18,7 @@ mod serve;
 mod task;
 mod token;
 mod user;
+mod workflow;
 
 use std::process::ExitCode;
 
@@ -99,6 +100,13 @@ enum Command {
         #[command(subcommand)]
         command: calendar::CalendarCommand,
     },
+    /// Define workflows (graphs of tasks), start and steer their runs.
+    Workflow {
+        #[command(flatten)]
+        db: database::DbArgs,
+        #[command(subcommand)]
+        command: workflow::WorkflowCommand,
+    },
     /// Add, list and cancel delay tasks (HTTP callbacks at a time).
     Delay {
         #[command(flatten)]
@@ -136,6 +144,7 @@ pub fn main() -> ExitCode {
         Command::Secret { db, command } => block_on(secret::secret(&db, command)),
         Command::Calendar { db, command } => block_on(calendar::calendar(&db, command)),
         Command::Delay { db, command } => block_on(delay::delay(&db, command)),
+        Command::Workflow { db, command } => block_on(workflow::workflow(&db, command)),
         Command::Nodes { db, json } => block_on(nodes::nodes(&db, json)),
     };
     match result {

@@ -15,7 +15,7 @@ use crate::digest::Digest;
 use crate::plugins::reserved_name;
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::units::ByteSize;
-use crate::vocab::HTTP_MODULE;
+use crate::vocab::is_builtin_module;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ModuleCommand {
@@ -67,7 +67,7 @@ pub(crate) async fn module(db: &DbArgs, command: ModuleCommand) -> anyhow::Resul
             }
         }
         ModuleCommand::Push { name, file } => {
-            anyhow::ensure!(name != HTTP_MODULE, "{}", reserved_name());
+            anyhow::ensure!(!is_builtin_module(&name), "{}", reserved_name(&name));
             let bytes =
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             // Validate with a small runtime before storing, so a broken file never reaches the hosts.

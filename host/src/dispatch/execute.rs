@@ -19,7 +19,7 @@ use crate::runtime::{
 };
 use crate::store::{ClaimedRun, Completion, FencedCompletion};
 use crate::units::ByteSize;
-use crate::vocab::{GrantKind, HTTP_MODULE, parse_grant_names, parse_params};
+use crate::vocab::{GrantKind, HTTP_MODULE, WORKFLOW_MODULE, parse_grant_names, parse_params};
 
 /// How an attempt went on this host.
 #[derive(Debug)]
@@ -146,6 +146,14 @@ impl Dispatcher {
         if run.module == HTTP_MODULE {
             let timeout = self.limits_of(run).timeout;
             return Attempt::ended(self.call_http(run, timeout, cancel).await);
+        }
+        if run.module == WORKFLOW_MODULE {
+            let (outcome, outputs) = self.start_workflow(run).await;
+            return Attempt {
+                outputs: Some(serde_json::to_string(&outputs).unwrap_or_default())
+                    .filter(|_| !outputs.is_empty()),
+                ..Attempt::ended(outcome)
+            };
         }
         match inner.registry.get(&run.module) {
             None => Attempt::ended(RunOutcome::Fault {

@@ -1,7 +1,8 @@
 //! The dispatcher: claims pending runs this host may take (free permits,
 //! matching selector, offered to it or waiting past the offer window), runs
 //! each in the sandbox (`execute.rs`) or, for an HTTP task, makes its call
-//! (`http_task.rs`), and records the outcome, fenced by
+//! (`http_task.rs`), or for a workflow task starts the workflow
+//! (`workflow_task.rs`), and records the outcome, fenced by
 //! node and attempt (`completion.rs` decides what to record, `recorder.rs`
 //! writes it in batches). It relays cancel requests to running runs, is the
 //! cluster's [`Fence`] (fenced off the database: claim nothing, stop every
@@ -20,6 +21,7 @@ mod permits;
 mod recorder;
 mod store_io;
 mod watermark;
+mod workflow_task;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};

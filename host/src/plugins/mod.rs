@@ -1,5 +1,5 @@
 //! Job modules: the plugins folder (watched, debounced), sidecar manifests,
-//! the `modules` table (so a module pushed once reaches every host) and the
+//! workflow files (`NAME.workflow.toml`, `workflow_file.rs`), the `modules` table (so a module pushed once reaches every host) and the
 //! in-memory registry of loaded components.
 //!
 //! A new or replaced file is validated and compiled off the hot path (a
@@ -17,6 +17,7 @@
 
 mod manifest;
 mod registry;
+mod workflow_file;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -30,12 +31,13 @@ use tokio::sync::mpsc;
 
 pub use manifest::parse_manifest;
 pub use registry::{ModuleRegistry, missing_module};
+pub use workflow_file::{WorkflowFile, parse_workflow_file, workflow_name};
 
 use crate::clock::now_ms;
 use crate::digest::Digest;
 use crate::runtime::Runtime;
 use crate::store::{Store, StoreError};
-use crate::vocab::HTTP_MODULE;
+use crate::vocab::{HTTP_MODULE, WORKFLOW_MODULE, is_builtin_module};
 
 /// How long a file must be quiet before it is loaded.
 const DEBOUNCE: Duration = Duration::from_millis(300);
@@ -149,7 +151,7 @@ impl Plugins {
         source: &str,
         background: Option<Digest>,
     ) -> anyhow::Result<LoadOutcome> {
-        anyhow::ensure!(name != HTTP_MODULE, "{}", reserved_name());
+        anyhow::ensure!(!is_builtin_module(name), "{}", reserved_name(name));
         // A background load's version is its digest, already computed.
         let digest = background.unwrap_or_else(|| Digest::of(&bytes));
         if self.registry.digest(name) == Some(digest) {
@@ -191,8 +193,8 @@ impl Plugins {
     pub async fn sync_from_store(&self) -> Result<(), StoreError> {
         let stored = self.store.list_modules().await?;
         for module in &stored {
-            if module.name == HTTP_MODULE {
-                tracing::error!(module = %module.name, "module in the database not loaded: {}", reserved_name());
+            if is_builtin_module(&module.name) {
+                tracing::error!(module = %module.name, "module in the database not loaded: {}", reserved_name(&module.name));
                 continue;
             }
             let current = self.registry.digest(&module.name).map(|d| d.to_string());
@@ -257,6 +259,16 @@ impl Plugins {
 
     /// Reacts to a file in the plugins folder appearing, changing or vanishing.
     pub async fn file_changed(&self, path: &Path) {
+        if let Some(workflow) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(workflow_name)
+        {
+            if path.is_file() {
+                self.apply_workflow_file(workflow, path).await;
+            }
+            return;
+        }
         let Some(name) = module_name(path) else {
             return;
         };
@@ -302,6 +314,70 @@ impl Plugins {
         self.store.remove_module(name).await?;
         self.unload(name, &format!("{} was deleted", path.display()))
             .await
+    }
+
+    /// Defines the workflow of `NAME.workflow.toml` (and the task that
+    /// starts it on its schedule, if it has one). A file with a mistake
+    /// changes nothing and says why; deleting the file keeps the workflow.
+    async fn apply_workflow_file(&self, name: &str, path: &Path) {
+        let file = match std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| parse_workflow_file(name, &text))
+        {
+            Ok(file) => file,
+            Err(error) => {
+                tracing::error!(file = %path.display(), "workflow file rejected: {error}");
+                return;
+            }
+        };
+        if let Some(trigger) = &file.trigger {
+            match self.store.get_task(&trigger.name).await {
+                Ok(Some(row)) if row.spec.module != WORKFLOW_MODULE => {
+                    tracing::error!(
+                        file = %path.display(),
+                        "workflow file rejected: its schedule needs the task `{}` to start it, and a task of \
+                         that name runs module `{}`; rename the workflow or that task",
+                        trigger.name,
+                        row.spec.module
+                    );
+                    return;
+                }
+                Ok(Some(row)) if row.spec == *trigger => {}
+                Ok(_) => {
+                    if let Err(error) = self.store.upsert_task(trigger).await {
+                        tracing::error!(file = %path.display(), "cannot store the workflow's task: {error}");
+                        return;
+                    }
+                }
+                Err(error) => {
+                    tracing::error!(file = %path.display(), "cannot read tasks: {error}");
+                    return;
+                }
+            }
+        }
+        let unchanged = matches!(
+            self.store.get_workflow(name).await,
+            Ok(Some(record)) if record.steps == file.def.steps && record.description == file.description
+        );
+        if unchanged {
+            return;
+        }
+        match self
+            .store
+            .put_workflow(&file.def, file.description.as_deref(), now_ms())
+            .await
+        {
+            Ok(created) => tracing::info!(
+                workflow = %name,
+                file = %path.display(),
+                steps = file.def.steps.len(),
+                "workflow {} from file",
+                if created { "created" } else { "updated" }
+            ),
+            Err(error) => {
+                tracing::error!(workflow = %name, file = %path.display(), "cannot store workflow: {error}")
+            }
+        }
     }
 
     async fn apply_manifest(&self, module: &str, path: &Path) {
@@ -419,12 +495,19 @@ fn has_extension(path: &Path, extension: &str) -> bool {
     path.extension().is_some_and(|e| e == extension)
 }
 
-/// Why no module may be called `http`.
-pub fn reserved_name() -> String {
-    format!(
-        "the module name `{HTTP_MODULE}` is kept for HTTP tasks (a task whose module is `{HTTP_MODULE}` \
-         is a call the host makes itself); give the module another name"
-    )
+/// Why no module may be called `http` or `workflow`.
+pub fn reserved_name(name: &str) -> String {
+    if name == WORKFLOW_MODULE {
+        format!(
+            "the module name `{WORKFLOW_MODULE}` is kept for workflow tasks (a task whose module is \
+             `{WORKFLOW_MODULE}` starts the workflow its param names); give the module another name"
+        )
+    } else {
+        format!(
+            "the module name `{HTTP_MODULE}` is kept for HTTP tasks (a task whose module is `{HTTP_MODULE}` \
+             is a call the host makes itself); give the module another name"
+        )
+    }
 }
 
 fn module_name(path: &Path) -> Option<String> {

@@ -18,7 +18,7 @@ use crate::panics::catch;
 use crate::plugins::{ModuleRegistry, missing_module};
 use crate::schedule::{CalendarRow, Calendars, Schedule};
 use crate::store::{ClaimedRun, NewRun, ScheduleVerdict, Store, StoreError};
-use crate::vocab::{HTTP_MODULE, TaskDefinition, TaskError, TaskRow};
+use crate::vocab::{TaskDefinition, TaskError, TaskRow, is_builtin_module};
 use planner::Planner;
 
 /// How the scheduler behaves.
@@ -244,8 +244,8 @@ impl Scheduler {
     /// The row's checked definition, if its module is loaded too.
     fn check(&self, row: &TaskRow) -> Result<Arc<TaskDefinition>, TaskError> {
         let definition = self.definition(row)?;
-        // An HTTP task needs no module: the host makes its call.
-        if row.spec.module != HTTP_MODULE && !self.modules.contains(&row.spec.module) {
+        // HTTP and workflow tasks need no module: the host does their work.
+        if !is_builtin_module(&row.spec.module) && !self.modules.contains(&row.spec.module) {
             return Err(missing_module(&row.spec.module));
         }
         Ok(definition)

@@ -14,7 +14,8 @@
 //! and `new_runs` (inserting runs), `claims`, `runs` (listings, checkpoints,
 //! cancel requests), `records` (log lines and fenced completions), `rescue`
 //! (runs of stopped hosts), `nodes`, `modules`, `misfires` (listings),
-//! `outbox` (following up what ended: chains),
+//! `outbox` (following up what ended: chains, workflow steps), `workflows`
+//! (their definitions and runs),
 //! `state`, `calendars` (the named calendars tasks skip times by), `tokens` and
 //! `audit` (the admin API's bearer tokens and change log), `users`
 //! (console users and their sessions), `delays` (delay
@@ -49,6 +50,7 @@ mod tasks;
 mod tokens;
 mod users;
 mod vacuum;
+mod workflows;
 mod write;
 
 use std::sync::Arc;
@@ -81,6 +83,7 @@ pub use task_pages::{SortKey, TaskCursor, TaskFilter, TaskOrder, TaskPage};
 pub use tasks::ScheduleVerdict;
 pub use tokens::TokenRow;
 pub use users::{SessionRow, UserRow};
+pub use workflows::{Started, StepAction, StepRow, WorkflowRecord, WorkflowRunRow};
 
 /// Every SQLite connection: WAL (readers never block the writer), fsync at
 /// checkpoints only, and wait up to 5 s for another process's write lock.

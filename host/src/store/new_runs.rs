@@ -245,6 +245,34 @@ async fn insert_returning(
     Ok(Some(run_id))
 }
 
+/// The slots caused runs are stamped with: `now`, then one millisecond
+/// more for each run of the same task made in this pass, so a fan-out of
+/// one task to hundreds of runs does not collide on the (task, slot,
+/// shard) key.
+pub(crate) struct Stamps {
+    pub(crate) now: i64,
+    next: HashMap<String, i64>,
+}
+
+impl Stamps {
+    pub(crate) fn new(now: i64) -> Self {
+        Self {
+            now,
+            next: HashMap::new(),
+        }
+    }
+
+    pub(crate) fn next_for(&self, task: &str) -> i64 {
+        self.next.get(task).copied().unwrap_or(self.now)
+    }
+
+    pub(crate) fn used(&mut self, task: &str, last: Option<i64>) {
+        if let Some(last) = last {
+            self.next.insert(task.to_owned(), last + 1);
+        }
+    }
+}
+
 /// How many later slots a caused fire tries before giving up.
 const STAMP_TRIES: i64 = 10_000;
 

@@ -4,7 +4,8 @@
 //! it. [`Store::follow_up`] takes a batch (`SKIP LOCKED` on PostgreSQL, so
 //! each entry is taken by one host of a cluster), does what follows from
 //! each and deletes them, in one transaction: a chained run is made once,
-//! however many hosts look.
+//! however many hosts look, and a workflow step's end moves its workflow
+//! run on (`workflows.rs`).
 //!
 //! What follows is decided by rules in `vocab` (how a fire ended, a chained
 //! run's params, loops); this file reads the rows they need and makes the
@@ -14,13 +15,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use sqlx::Row;
 
-use crate::store::new_runs::{NewRun, insert_caused};
+use crate::store::new_runs::{NewRun, Stamps, insert_caused};
 use crate::store::task_rows::read_task;
+use crate::store::workflows;
 use crate::store::write::Tx;
 use crate::store::{Store, StoreError};
 use crate::vocab::{
     FireEnd, MAX_TEXT_BYTES, Parent, RunState, TaskDefinition, TaskRow, fire_end, parse_outputs,
-    parse_task_list,
+    parse_step_cause, parse_task_list,
 };
 
 /// What one [`Store::follow_up`] pass did.
@@ -53,9 +55,11 @@ struct Ended {
     summary: Option<String>,
     error: Option<String>,
     outputs: Option<String>,
+    cause: Option<String>,
 }
 
-const ENDED_COLUMNS: &str = "id, task, scheduled_at, state, attempt, summary, error, outputs";
+const ENDED_COLUMNS: &str =
+    "id, task, scheduled_at, state, attempt, summary, error, outputs, cause";
 
 /// How far a loop check follows chains before giving up (a chain this
 /// long is refused as if it looped).
@@ -85,10 +89,31 @@ impl Store {
                 return Ok((tx, done));
             }
             let mut stamps = Stamps::new(now);
+            // Steps of workflow runs that ended, by run: each run is moved
+            // on once, runs in id order (so two hosts lock them alike).
+            let mut steps: BTreeMap<i64, Vec<(String, i64, Ended)>> = BTreeMap::new();
             for entry in &entries {
-                if entry.kind == "run-ended" {
-                    done.runs_created += self.run_ended(&mut tx, entry, &mut stamps).await?;
+                if entry.kind != "run-ended" {
+                    continue;
                 }
+                let Some(run) = self.ended_run(&mut tx, entry.subject).await? else {
+                    continue;
+                };
+                match run.cause.as_deref().and_then(parse_step_cause) {
+                    Some((workflow_run, step, try_number)) => steps
+                        .entry(workflow_run)
+                        .or_default()
+                        .push((step, try_number, run)),
+                    None => {
+                        done.runs_created +=
+                            self.run_ended(&mut tx, entry, run, &mut stamps).await?
+                    }
+                }
+            }
+            for (workflow_run, ended) in steps {
+                done.runs_created += self
+                    .steps_ended(&mut tx, workflow_run, &ended, &mut stamps)
+                    .await?;
             }
             let ids: Vec<String> = entries.iter().map(|e| e.id.to_string()).collect();
             sqlx::query(&format!(
@@ -105,22 +130,81 @@ impl Store {
         .await
     }
 
-    /// Follows up the end of run `entry.subject`; returns the runs made.
+    /// Run `id`, if it is still over (not purged meanwhile, nor retried and
+    /// running again).
+    async fn ended_run(&self, tx: &mut Tx, id: i64) -> Result<Option<Ended>, StoreError> {
+        let run: Option<Ended> =
+            sqlx::query_as(&format!("SELECT {ENDED_COLUMNS} FROM runs WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await?;
+        Ok(run.filter(|run| run.state.is_final()))
+    }
+
+    /// The runs of the fire `run` belongs to (its task and slot), by shard.
+    async fn fire_of(&self, tx: &mut Tx, run: &Ended) -> Result<Vec<Ended>, StoreError> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {ENDED_COLUMNS} FROM runs WHERE task = $1 AND scheduled_at = $2 ORDER BY shard_index"
+        ))
+        .bind(&run.task)
+        .bind(run.scheduled_at)
+        .fetch_all(&mut **tx)
+        .await?)
+    }
+
+    /// Records how the steps of workflow run `workflow_run` whose runs
+    /// `ended` came out (once every shard of a step's try is over), then
+    /// moves the run on.
+    async fn steps_ended(
+        &self,
+        tx: &mut Tx,
+        workflow_run: i64,
+        ended: &[(String, i64, Ended)],
+        stamps: &mut Stamps,
+    ) -> Result<usize, StoreError> {
+        if workflows::lock_run(tx, self.backend, workflow_run)
+            .await?
+            .is_none()
+        {
+            return Ok(0);
+        }
+        for (step, try_number, run) in ended {
+            let fire = self.fire_of(tx, run).await?;
+            let Some(end) = fire_end(fire.iter().map(|r| r.state)) else {
+                continue;
+            };
+            let mut outputs = BTreeMap::new();
+            for shard in &fire {
+                outputs.extend(parse_outputs(shard.outputs.as_deref()));
+            }
+            let error = fire
+                .iter()
+                .find(|r| r.state != RunState::Succeeded)
+                .and_then(|r| r.error.as_deref());
+            workflows::step_ended(
+                tx,
+                workflow_run,
+                step,
+                *try_number,
+                end,
+                &outputs,
+                error,
+                stamps.now,
+            )
+            .await?;
+        }
+        workflows::advance(tx, self.backend, workflow_run, stamps).await
+    }
+
+    /// Follows up the end of `run` (not a workflow step's): the tasks its
+    /// task chains to. Returns the runs made.
     async fn run_ended(
         &self,
         tx: &mut Tx,
         entry: &Entry,
+        run: Ended,
         stamps: &mut Stamps,
     ) -> Result<usize, StoreError> {
-        let run: Option<Ended> =
-            sqlx::query_as(&format!("SELECT {ENDED_COLUMNS} FROM runs WHERE id = $1"))
-                .bind(entry.subject)
-                .fetch_optional(&mut **tx)
-                .await?;
-        // Purged meanwhile, or retried and running again: nothing to do now.
-        let Some(run) = run.filter(|run| run.state.is_final()) else {
-            return Ok(0);
-        };
         let Some(parent_task) = self.task_in(tx, &entry.task).await? else {
             return Ok(0);
         };
@@ -139,13 +223,7 @@ impl Store {
         run: &Ended,
         stamps: &mut Stamps,
     ) -> Result<usize, StoreError> {
-        let fire: Vec<Ended> = sqlx::query_as(&format!(
-            "SELECT {ENDED_COLUMNS} FROM runs WHERE task = $1 AND scheduled_at = $2 ORDER BY shard_index"
-        ))
-        .bind(&run.task)
-        .bind(run.scheduled_at)
-        .fetch_all(&mut **tx)
-        .await?;
+        let fire = self.fire_of(tx, run).await?;
         let Some(end) = fire_end(fire.iter().map(|r| r.state)) else {
             return Ok(0);
         };
@@ -308,34 +386,6 @@ impl Store {
             }
         }
         Ok(None)
-    }
-}
-
-/// The slots caused runs are stamped with: `now`, then one millisecond
-/// more for each run of the same task made in this pass, so a fan-out of
-/// one task to hundreds of runs does not collide on the (task, slot,
-/// shard) key.
-struct Stamps {
-    now: i64,
-    next: HashMap<String, i64>,
-}
-
-impl Stamps {
-    fn new(now: i64) -> Self {
-        Self {
-            now,
-            next: HashMap::new(),
-        }
-    }
-
-    fn next_for(&self, task: &str) -> i64 {
-        self.next.get(task).copied().unwrap_or(self.now)
-    }
-
-    fn used(&mut self, task: &str, last: Option<i64>) {
-        if let Some(last) = last {
-            self.next.insert(task.to_owned(), last + 1);
-        }
     }
 }
 

@@ -11,8 +11,9 @@ use crate::labels::Labels;
 use crate::schedule::calendar::check_name as check_calendar_name;
 use crate::schedule::{Calendars, LATEST_MS, MisfirePolicy, Schedule, TaskTiming, parse_time_zone};
 use crate::vocab::{
-    AllowList, GrantKind, HTTP_MODULE, HttpCall, TaskError, TaskRow, parse_grant_names,
-    parse_secret_names, parse_task_list,
+    AllowList, GrantKind, HTTP_MODULE, HttpCall, TaskError, TaskRow, WORKFLOW_MODULE,
+    WORKFLOW_PARAM, check_workflow_name, is_builtin_module, parse_grant_names, parse_secret_names,
+    parse_task_list,
 };
 
 /// What happens when a fire comes while runs of the task are still active.
@@ -186,13 +187,29 @@ impl TaskDefinition {
         let params = parse_params(&spec.params).map_err(|e| column("params", &spec.params, e))?;
         if spec.module == HTTP_MODULE {
             HttpCall::from_params(&params).map_err(|e| column("params", &spec.params, e))?;
-            if let Some(size) = spec.page_size {
+        }
+        if spec.module == WORKFLOW_MODULE {
+            let Some(workflow) = params.get(WORKFLOW_PARAM) else {
                 return Err(column(
-                    "page_size",
-                    &size.to_string(),
-                    "an HTTP task cannot be paged (it has no job to hand pages to); leave it NULL",
+                    "params",
+                    &spec.params,
+                    "a task whose module is `workflow` needs the param `workflow` naming the workflow it starts",
                 ));
-            }
+            };
+            check_workflow_name("workflow", workflow)
+                .map_err(|e| column("params", &spec.params, e))?;
+        }
+        if is_builtin_module(&spec.module)
+            && let Some(size) = spec.page_size
+        {
+            return Err(column(
+                "page_size",
+                &size.to_string(),
+                format!(
+                    "a task whose module is `{}` cannot be paged (it has no job to hand pages to); leave it NULL",
+                    spec.module
+                ),
+            ));
         }
         let concurrency: Concurrency = spec
             .concurrency

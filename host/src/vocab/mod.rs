@@ -9,7 +9,9 @@
 //! ([`HttpCall`]), lists of the hosts a request may reach ([`AllowList`]), the names of
 //! secrets, mounts and databases a task is granted ([`GrantKind`]), the
 //! values a job's SQL sends and gets ([`SqlValue`]), chains between tasks
-//! and what runs hand on ([`Parent`], [`FireEnd`]).
+//! and what runs hand on ([`Parent`], [`FireEnd`]), workflows: their
+//! definitions and how a run of one moves on ([`WorkflowDef`],
+//! [`next_moves`]).
 //!
 //! Pure: no I/O, no clock, no SQL, no wasm. States and reasons are enums
 //! here and become text only at the edges (SQL in `store`, JSON and tables in
@@ -27,6 +29,7 @@ mod run_state;
 mod sql_value;
 mod task;
 mod task_error;
+mod workflow;
 
 pub use allowed_hosts::{AllowList, AllowedHost, Scheme, Target};
 pub use cancel::CancelReason;
@@ -54,3 +57,8 @@ pub use run_state::{RunState, UnknownRunState};
 pub use sql_value::{SqlRows, SqlValue, parse_database_names};
 pub use task::{TaskRow, TaskSpec, TaskState};
 pub use task_error::{TaskError, TaskErrorKind};
+pub use workflow::{
+    MAX_STEPS, RunWhen, StepDef, StepMove, StepState, WORKFLOW_MODULE, WORKFLOW_PARAM, WorkflowDef,
+    WorkflowError, WorkflowState, check_workflow_name, is_builtin_module, next_moves, parse_after,
+    parse_step_cause, step_cause, substitute, workflow_state,
+};
