@@ -35,6 +35,15 @@ if [ ! -x "$SCHEMATHESIS_VENV/bin/schemathesis" ]; then
 fi
 export CARILLON_SCHEMATHESIS="$SCHEMATHESIS_VENV/bin/schemathesis"
 
+# aiosmtpd (PyPI), a local SMTP server the e-mail alert test sends to, in a
+# venv of its own (python3-venv is there: the block above made sure).
+AIOSMTPD_VENV="${CARGO_TARGET_DIR:-$PWD/target}/tools/aiosmtpd-1.4.6"
+if [ ! -x "$AIOSMTPD_VENV/bin/python" ] || ! "$AIOSMTPD_VENV/bin/python" -c "import aiosmtpd" 2>/dev/null; then
+    python3 -m venv "$AIOSMTPD_VENV"
+    "$AIOSMTPD_VENV/bin/pip" install -q aiosmtpd==1.4.6
+fi
+export CARILLON_AIOSMTPD_PYTHON="$AIOSMTPD_VENV/bin/python"
+
 # The console's browser tests: Debian's chromium, driven by playwright-core
 # (npm, from tests/browser's lock file) installed under target/tools/.
 # A CJK font too, so the Chinese screenshots show characters.

@@ -1,7 +1,8 @@
 //! Following up what ended: one loop that takes the outbox (run ends and
 //! misfires, written by the database's triggers whoever changed the row)
 //! and does what follows from each (the tasks a finished fire chains to
-//! fire) in the store's transaction, so each is done once across a
+//! fire, a workflow run moves on, alerts are raised) in the store's
+//! transaction, so each is done once across a
 //! cluster. Woken when this host records such an end, on PostgreSQL when
 //! any host does, and at the poll interval otherwise.
 
@@ -29,6 +30,8 @@ pub struct FollowUps {
     pub wake: Arc<Notify>,
     /// Told when runs were made, so the dispatcher claims them.
     pub runnable: Arc<Notify>,
+    /// Told when alerts were raised, so the alert loop sends them.
+    pub alerts: Arc<Notify>,
 }
 
 impl FollowUps {
@@ -42,6 +45,9 @@ impl FollowUps {
                         failures.succeeded();
                         if done.runs_created > 0 {
                             self.runnable.notify_one();
+                        }
+                        if done.alerts_raised > 0 {
+                            self.alerts.notify_one();
                         }
                         if (done.entries as i64) < BATCH {
                             break;

@@ -21,8 +21,15 @@ const LAYERS: &[&[&str]] = &[
     &["config"],
     // Turning due tasks into runs; claiming, running and recording them.
     // Delay callbacks due: claiming, calling, recording. Following up what
-    // ended (chains).
-    &["scheduler", "dispatch", "retention", "delays", "followups"],
+    // ended (chains, workflow steps); alerts: looking and sending.
+    &[
+        "scheduler",
+        "dispatch",
+        "retention",
+        "delays",
+        "followups",
+        "alerts",
+    ],
     // Job modules; the other hosts of a cluster.
     &["plugins", "cluster", "secrets"],
     // The boundaries: the only SQL, the only wasmtime, the only outbound
@@ -50,6 +57,7 @@ const BOUNDARIES: &[(&str, &str)] = &[
     ("hyper_util", "egress"),
     ("rustls", "egress"),
     ("tokio_rustls", "egress"),
+    ("lettre", "egress"),
 ];
 
 /// Paths a pure module may not start with: I/O, threads, processes.

@@ -11,10 +11,12 @@
 //!   command line; wiring a serving host and owning its loops; the admin
 //!   HTTP API it serves and the web console on it; `carillon.toml`, `CARILLON_*` and flags from one
 //!   table of keys.
-//! - [`scheduler`], [`dispatch`], [`retention`], [`delays`], [`followups`]:
+//! - [`scheduler`], [`dispatch`], [`retention`], [`delays`], [`followups`], [`alerts`]:
 //!   turning due tasks into runs; claiming, running and recording them;
 //!   purging old run history; calling the callbacks of due delay tasks;
-//!   following up what ended (the tasks a finished fire chains to).
+//!   following up what ended (the tasks a finished fire chains to, the
+//!   next steps of a workflow run, alerts); looking for alerts and sending
+//!   them ([`alerts`]).
 //! - [`plugins`], [`cluster`], [`secrets`]: job modules (plugins folder,
 //!   manifests, the registry of loaded components); the other hosts (live
 //!   set, run offers, heartbeat, rescue, the fence signal, change
@@ -33,6 +35,7 @@
 //!   confining a panic to the task or run it happened in, logging a failure
 //!   that repeats without burying the log).
 
+pub mod alerts;
 pub mod api;
 pub mod cli;
 pub mod clock;

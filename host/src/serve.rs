@@ -18,6 +18,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio::sync::watch;
 
+use crate::alerts::Alerts;
 use crate::api::{ApiServer, ApiState, HostGauges, Readiness, SETUP_HINT};
 use crate::clock::now_ms;
 use crate::cluster::liveness::Fence as _;
@@ -25,7 +26,7 @@ use crate::cluster::{ClusterView, OFFER_WINDOW, liveness, notify};
 use crate::config::Config;
 use crate::delays::Deliverer;
 use crate::dispatch::{DispatchConfig, Dispatcher};
-use crate::egress::{Egress, EgressConfig};
+use crate::egress::{Egress, EgressConfig, Mailer};
 use crate::followups::FollowUps;
 use crate::metrics::{self, Gauge};
 use crate::plugins::{ModuleRegistry, Plugins};
@@ -180,6 +181,16 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
         })
         .context("cannot set up outbound HTTP")?,
     );
+    // Alerts go out under the same ceiling as tasks' calls; e-mail through
+    // the host's SMTP server, if it names one.
+    let alert_egress = task_egress.clone();
+    let mailer = match &config.alerts.smtp_url {
+        None => None,
+        Some(url) => Some(
+            Mailer::new(url, &config.alerts.email_from, config.alerts.timeout)
+                .map_err(|e| anyhow::anyhow!(e))?,
+        ),
+    };
     let dispatcher = Dispatcher::new(
         store.clone(),
         runtime.clone(),
@@ -315,12 +326,36 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
         }
         .run(stopped.clone()),
     );
+    let alerts_raised = Arc::new(tokio::sync::Notify::new());
     loops.spawn(
         FollowUps {
             store: store.clone(),
             poll_interval: config.poll_interval,
             wake: outbox_written.clone(),
             runnable: runnable.clone(),
+            alerts: alerts_raised.clone(),
+        }
+        .run(stopped.clone()),
+    );
+    loops.spawn(
+        Alerts {
+            store: store.clone(),
+            egress: alert_egress,
+            mailer,
+            secrets: Secrets::new(
+                store.clone(),
+                config.secrets_key.clone(),
+                &config.database_url,
+            ),
+            node_id: config.node_id.clone(),
+            console_url: config
+                .alerts
+                .console_url
+                .clone()
+                .or_else(|| config.api_listen.map(|address| format!("http://{address}"))),
+            timeout: config.alerts.timeout,
+            poll_interval: config.poll_interval,
+            wake: alerts_raised,
         }
         .run(stopped.clone()),
     );

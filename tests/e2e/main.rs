@@ -30,6 +30,7 @@ mod quartz_oracle;
 mod runtime_cache;
 mod runtime_contract;
 mod runtime_faults;
+mod serve_alerts;
 mod serve_bad_rows;
 mod serve_calendars;
 mod serve_chains;

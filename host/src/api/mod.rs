@@ -14,10 +14,12 @@
 //! one file per resource: `tasks`, `runs`, `delays` (delay tasks, their
 //! wire types with them; `delay_writer` commits concurrent creations
 //! together), `tokens`, `users`, `stats` (the dashboard's runs per hour,
-//! settled hours remembered), `calendars`, `workflows` (definitions and
+//! settled hours remembered), `calendars`, `alerts` (rules, channels,
+//! keepers, alerts), `workflows` (definitions and
 //! runs, their wire types with them), `system` (health, metrics, cron
 //! previews, nodes, modules, audit).
 
+mod alerts;
 mod auth;
 mod body;
 mod calendars;

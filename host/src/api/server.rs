@@ -21,7 +21,7 @@ use crate::api::delay_writer::DelayWriter;
 use crate::api::error::ApiError;
 use crate::api::stats::SettledHours;
 use crate::api::{
-    auth, calendars, delays, runs, sessions, stats, system, tasks, tokens, users, workflows,
+    alerts, auth, calendars, delays, runs, sessions, stats, system, tasks, tokens, users, workflows,
 };
 use crate::egress::Egress;
 use crate::metrics::Gauge;
@@ -95,7 +95,7 @@ impl std::fmt::Debug for ApiState {
 #[openapi(
     info(
         title = "Carillon admin API",
-        description = "Tasks, runs, logs, calendars, workflows, delays, tokens, users and the host's health. Every error is \
+        description = "Tasks, runs, logs, calendars, workflows, alerts, delays, tokens, users and the host's health. Every error is \
             `{\"error\": {\"code\", \"message\", \"field\"}}`."
     ),
     modifiers(&BearerAuth),
@@ -154,6 +154,13 @@ fn routes() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(sessions::logout))
         .routes(routes!(calendars::list))
         .routes(routes!(calendars::get, calendars::put, calendars::delete))
+        .routes(routes!(alerts::rules))
+        .routes(routes!(alerts::put_rule, alerts::delete_rule))
+        .routes(routes!(alerts::channels))
+        .routes(routes!(alerts::put_channel, alerts::delete_channel))
+        .routes(routes!(alerts::keepers))
+        .routes(routes!(alerts::put_keeper, alerts::delete_keeper))
+        .routes(routes!(alerts::alerts))
         .routes(routes!(workflows::list))
         .routes(routes!(workflows::get, workflows::put, workflows::delete))
         .routes(routes!(workflows::trigger))

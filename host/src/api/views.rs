@@ -57,6 +57,9 @@ pub(crate) struct Task {
     /// Tasks fired once when a fire of this one failed, timed out or was
     /// orphaned; `null`: none.
     pub(crate) on_failure: Option<String>,
+    /// The keepers alerts about it go to as well (`GET /api/v1/keepers`);
+    /// `null`: none.
+    pub(crate) keepers: Option<String>,
     /// `active`, `paused`, `error` or `finished`.
     pub(crate) state: String,
     pub(crate) created_at: i64,
@@ -100,6 +103,7 @@ impl From<&TaskRow> for Task {
             calendar: spec.calendar.clone(),
             on_success: spec.on_success.clone(),
             on_failure: spec.on_failure.clone(),
+            keepers: spec.keepers.clone(),
             state: row.state().as_str().to_owned(),
             created_at: row.created_at,
             next_fire_at: row.next_fire_at,
@@ -180,6 +184,9 @@ pub(crate) struct TaskFields {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub(crate) on_failure: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub(crate) keepers: Option<Option<String>>,
 }
 
 impl TaskFields {
@@ -218,6 +225,7 @@ impl TaskFields {
         set(&mut spec.calendar, self.calendar);
         set(&mut spec.on_success, self.on_success);
         set(&mut spec.on_failure, self.on_failure);
+        set(&mut spec.keepers, self.keepers);
     }
 }
 
@@ -255,6 +263,7 @@ pub(crate) struct NewTask {
     pub(crate) calendar: Option<String>,
     pub(crate) on_success: Option<String>,
     pub(crate) on_failure: Option<String>,
+    pub(crate) keepers: Option<String>,
 }
 
 impl NewTask {
@@ -288,6 +297,7 @@ impl NewTask {
             calendar: Some(self.calendar),
             on_success: Some(self.on_success),
             on_failure: Some(self.on_failure),
+            keepers: Some(self.keepers),
         }
         .apply(&mut spec);
         spec

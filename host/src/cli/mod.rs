@@ -2,6 +2,7 @@
 //! its module. Exit codes: 0 success, 1 a job reported failure, 2 bad input or a
 //! contained fault.
 
+mod alert;
 mod calendar;
 mod cron;
 mod database;
@@ -32,6 +33,8 @@ pub struct Cli {
     command: Command,
 }
 
+// Parsed once per process: the size of its largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a job component once, print its log and its outcome.
@@ -100,6 +103,13 @@ enum Command {
         #[command(subcommand)]
         command: calendar::CalendarCommand,
     },
+    /// Alert rules, channels (webhook, Slack, Feishu, DingTalk, WeCom, e-mail), keepers, and the alerts raised.
+    Alert {
+        #[command(flatten)]
+        db: database::DbArgs,
+        #[command(subcommand)]
+        command: alert::AlertCommand,
+    },
     /// Define workflows (graphs of tasks), start and steer their runs.
     Workflow {
         #[command(flatten)]
@@ -145,6 +155,7 @@ pub fn main() -> ExitCode {
         Command::Calendar { db, command } => block_on(calendar::calendar(&db, command)),
         Command::Delay { db, command } => block_on(delay::delay(&db, command)),
         Command::Workflow { db, command } => block_on(workflow::workflow(&db, command)),
+        Command::Alert { db, command } => block_on(alert::alert(&db, command)),
         Command::Nodes { db, json } => block_on(nodes::nodes(&db, json)),
     };
     match result {

@@ -143,6 +143,9 @@ pub(crate) struct TaskSettings {
     /// orphaned (`none` clears).
     #[arg(long)]
     on_failure: Option<String>,
+    /// Keepers alerts about it go to as well, `ada,bo` (`none` clears).
+    #[arg(long)]
+    keepers: Option<String>,
 }
 
 impl TaskSettings {
@@ -221,6 +224,9 @@ impl TaskSettings {
         }
         if let Some(v) = &s.on_failure {
             spec.on_failure = (v.trim() != "none").then(|| v.clone());
+        }
+        if let Some(v) = &s.keepers {
+            spec.keepers = (v.trim() != "none").then(|| v.clone());
         }
     }
 }

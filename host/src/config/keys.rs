@@ -416,6 +416,51 @@ pub const KEYS: &[Key] = &[
             Ok(())
         }),
     },
+    Key {
+        name: "alerts.console_url",
+        env: "CARILLON_ALERTS_CONSOLE_URL",
+        flag: "alerts-console-url",
+        help: "the console's address as people reach it, for the links in alerts (`https://carillon.example.com`); by default the API's own address",
+        default: Shown::Words("http://api.listen/"),
+        set: Set::Text("URL", |c, v| {
+            let v = v.trim();
+            if !(v.is_empty() || v.starts_with("http://") || v.starts_with("https://")) {
+                return Err(format!("`{v}` is not an http(s) URL"));
+            }
+            c.alerts.console_url = (!v.is_empty()).then(|| v.trim_end_matches('/').to_owned());
+            Ok(())
+        }),
+    },
+    Key {
+        name: "alerts.smtp_url",
+        env: "CARILLON_ALERTS_SMTP_URL",
+        flag: "alerts-smtp-url",
+        help: "the SMTP server e-mail alerts go through: `smtp://host:25`, `smtp://user:password@host:587?tls=required` (STARTTLS) or `smtps://host:465`; unset: e-mail channels fail, saying so",
+        default: Shown::Words("none"),
+        set: Set::Text("URL", |c, v| {
+            c.alerts.smtp_url = (!v.trim().is_empty()).then(|| v.trim().to_owned());
+            Ok(())
+        }),
+    },
+    Key {
+        name: "alerts.email_from",
+        env: "CARILLON_ALERTS_EMAIL_FROM",
+        flag: "alerts-email-from",
+        help: "the sender of e-mail alerts",
+        default: Shown::Value("carillon@localhost"),
+        set: Set::Text("ADDRESS", |c, v| {
+            c.alerts.email_from = v.trim().to_owned();
+            Ok(())
+        }),
+    },
+    Key {
+        name: "alerts.timeout",
+        env: "CARILLON_ALERTS_TIMEOUT",
+        flag: "alerts-timeout",
+        help: "how long one delivery of an alert may take; failed ones are retried after 5s, 10s, 20s … up to 6 attempts",
+        default: Shown::Value("10s"),
+        set: Set::Duration(|c| &mut c.alerts.timeout),
+    },
 ];
 
 /// The levels a log filter may name.

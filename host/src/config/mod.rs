@@ -145,6 +145,8 @@ pub struct Config {
     pub delays: DelaySettings,
     /// Outbound HTTP, for every caller: internal addresses, CA roots.
     pub egress: EgressSettings,
+    /// How alerts are sent.
+    pub alerts: AlertSettings,
     /// The key secrets are sealed with; `None`: on SQLite, the file beside
     /// the database.
     pub secrets_key: Option<SecretKey>,
@@ -164,6 +166,19 @@ pub struct DelaySettings {
     pub timeout: Duration,
     /// The wait before the first retry; it doubles for each next one.
     pub retry_backoff: Duration,
+}
+
+/// How alerts are sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertSettings {
+    /// The console's address for links in alerts (`None`: the API's).
+    pub console_url: Option<String>,
+    /// The SMTP server for e-mail channels.
+    pub smtp_url: Option<String>,
+    /// The sender of e-mail alerts.
+    pub email_from: String,
+    /// How long one delivery may take.
+    pub timeout: Duration,
 }
 
 /// The host's ceiling for outbound HTTP.
@@ -220,6 +235,12 @@ impl Default for Config {
                 retry_backoff: Duration::from_secs(1),
             },
             egress: EgressSettings::default(),
+            alerts: AlertSettings {
+                console_url: None,
+                smtp_url: None,
+                email_from: "carillon@localhost".to_owned(),
+                timeout: Duration::from_secs(10),
+            },
             secrets_key: None,
             mounts: BTreeMap::new(),
             databases: BTreeMap::new(),
@@ -556,6 +577,7 @@ mod tests {
                 (Shown::Words(_), "HEX") => {
                     "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
                 }
+                (Shown::Words(_), "URL") => "https://carillon.example.com",
                 (Shown::Words(_), _) => "x=y",
             };
             let file = format!("[{section}]\n{name} = \"{value}\"\n");

@@ -1,6 +1,7 @@
 //! Outbound HTTP, the only way the host reaches the network on someone
-//! else's behalf (delay callbacks, HTTP tasks and jobs' `wasi:http`
-//! requests, streamed both ways). Every
+//! else's behalf (delay callbacks, HTTP tasks, alert webhooks and jobs'
+//! `wasi:http` requests, streamed both ways), and e-mail for alerts
+//! (`smtp`). Every
 //! request is checked twice: its URL against an allow-list ([`AllowList`]), and
 //! the addresses its host resolves to against the internal ranges
 //! (`address`), in Carillon's own connector (`connect`) so the check is on
@@ -10,6 +11,7 @@
 
 mod address;
 mod connect;
+mod smtp;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -24,6 +26,7 @@ use hyper_util::rt::TokioExecutor;
 
 pub use crate::vocab::{AllowList, AllowedHost, Scheme, Target};
 pub use address::is_internal;
+pub use smtp::Mailer;
 
 use connect::{Connector, Policy};
 
@@ -87,6 +90,9 @@ pub enum EgressError {
     /// The exchange broke off.
     #[error("the HTTP exchange failed: {0}")]
     Http(String),
+    /// The SMTP server did not take the e-mail.
+    #[error("the e-mail was not sent: {0}")]
+    Mail(String),
 }
 
 impl EgressError {

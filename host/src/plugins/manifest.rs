@@ -26,6 +26,7 @@
 //! calendar = "workdays"         # skip the times this calendar excludes
 //! on_success = ["report"]       # fire these once when a fire of it succeeded
 //! on_failure = ["page-oncall"]  # … or failed, timed out or was orphaned
+//! keepers = ["ada"]             # alerts about it go to them as well
 //! paused = false
 //! ```
 
@@ -70,6 +71,7 @@ struct ManifestTask {
     calendar: Option<String>,
     on_success: Option<Vec<String>>,
     on_failure: Option<Vec<String>>,
+    keepers: Option<Vec<String>>,
     #[serde(default)]
     paused: bool,
 }
@@ -143,6 +145,7 @@ pub fn parse_manifest(module: &str, text: &str) -> Result<Vec<TaskSpec>, String>
             spec.calendar = task.calendar;
             spec.on_success = task.on_success.map(|names| names.join(", "));
             spec.on_failure = task.on_failure.map(|names| names.join(", "));
+            spec.keepers = task.keepers.map(|names| names.join(", "));
             spec.paused = task.paused;
             Ok(spec)
         })

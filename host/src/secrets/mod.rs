@@ -1,7 +1,8 @@
 //! Secrets jobs may be granted: set, listed and removed by name (`carillon
 //! secret`), kept sealed under the host's key ([`key`]), and read by a run
 //! only if its task's `secrets` column names them, checked at the moment the
-//! job asks (so a grant taken away holds at once).
+//! job asks (so a grant taken away holds at once). Also the host's one
+//! keyed hash ([`hmac_sha256`]), for signing alerts.
 
 pub mod key;
 
@@ -98,6 +99,16 @@ impl Secrets {
             .map(Some)
             .ok_or_else(|| SecretError::WrongKey(name.to_owned()))
     }
+}
+
+/// HMAC-SHA256 of `message` under `key`: what DingTalk and Feishu robots
+/// check a signed message by.
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
+    let tag = ring::hmac::sign(&key, message);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(tag.as_ref());
+    out
 }
 
 impl SecretSource for Secrets {

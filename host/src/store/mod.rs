@@ -14,7 +14,8 @@
 //! and `new_runs` (inserting runs), `claims`, `runs` (listings, checkpoints,
 //! cancel requests), `records` (log lines and fenced completions), `rescue`
 //! (runs of stopped hosts), `nodes`, `modules`, `misfires` (listings),
-//! `outbox` (following up what ended: chains, workflow steps), `workflows`
+//! `outbox` (following up what ended: chains, workflow steps, alerts),
+//! `alerts` (rules, channels, keepers, alerts and their deliveries), `workflows`
 //! (their definitions and runs),
 //! `state`, `calendars` (the named calendars tasks skip times by), `tokens` and
 //! `audit` (the admin API's bearer tokens and change log), `users`
@@ -24,6 +25,7 @@
 //! `retention` purges old runs. `job_sql` is not the host's database: it
 //! runs jobs' statements on the databases the host config names for them.
 
+mod alerts;
 mod audit;
 mod calendars;
 mod claims;
@@ -59,6 +61,9 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 
+pub use alerts::{
+    AlertRow, ChannelRow, DeliveryOutcome, DueDelivery, IntFlag, KeeperRow, NewAlert, RuleRow,
+};
 pub use audit::{AuditEntry, AuditRow};
 pub use calendars::CalendarRecord;
 pub use claims::ClaimedRun;

@@ -5,7 +5,8 @@
 //! each entry is taken by one host of a cluster), does what follows from
 //! each and deletes them, in one transaction: a chained run is made once,
 //! however many hosts look, and a workflow step's end moves its workflow
-//! run on (`workflows.rs`).
+//! run on (`workflows.rs`); a failure for good or a misfire raises the
+//! alerts its rules ask for (`alerts.rs`).
 //!
 //! What follows is decided by rules in `vocab` (how a fire ended, a chained
 //! run's params, loops); this file reads the rows they need and makes the
@@ -15,14 +16,15 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use sqlx::Row;
 
+use crate::store::alerts::{self, NewAlert};
 use crate::store::new_runs::{NewRun, Stamps, insert_caused};
 use crate::store::task_rows::read_task;
 use crate::store::workflows;
 use crate::store::write::Tx;
 use crate::store::{Store, StoreError};
 use crate::vocab::{
-    FireEnd, MAX_TEXT_BYTES, Parent, RunState, TaskDefinition, TaskRow, fire_end, parse_outputs,
-    parse_step_cause, parse_task_list,
+    AlertEvent, AlertRule, FireEnd, MAX_TEXT_BYTES, Parent, RunState, TaskDefinition, TaskRow,
+    fire_end, parse_outputs, parse_step_cause, parse_task_list, rules_for,
 };
 
 /// What one [`Store::follow_up`] pass did.
@@ -32,6 +34,8 @@ pub struct FollowedUp {
     pub entries: usize,
     /// Runs created (chained tasks, workflow steps).
     pub runs_created: usize,
+    /// Alerts raised (run failures, misfires).
+    pub alerts_raised: usize,
 }
 
 /// One outbox entry.
@@ -48,6 +52,7 @@ struct Entry {
 struct Ended {
     id: i64,
     task: String,
+    task_group: String,
     scheduled_at: i64,
     #[sqlx(try_from = "String")]
     state: RunState,
@@ -59,7 +64,31 @@ struct Ended {
 }
 
 const ENDED_COLUMNS: &str =
-    "id, task, scheduled_at, state, attempt, summary, error, outputs, cause";
+    "id, task, task_group, scheduled_at, state, attempt, summary, error, outputs, cause";
+
+/// The alert rules, read once per pass when an entry needs them, and the
+/// alerts raised.
+#[derive(Default)]
+struct Alerting {
+    rules: Option<Vec<AlertRule>>,
+    raised: Vec<NewAlert>,
+}
+
+impl Alerting {
+    async fn rules(&mut self, tx: &mut Tx) -> Result<&[AlertRule], StoreError> {
+        if self.rules.is_none() {
+            self.rules = Some(alerts::active_rules(tx).await?);
+        }
+        Ok(self.rules.as_deref().unwrap_or_default())
+    }
+}
+
+/// `2026-12-07T10:00:00Z` for ms since the epoch.
+fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| ms.to_string())
+}
 
 /// How far a loop check follows chains before giving up (a chain this
 /// long is refused as if it looped).
@@ -89,16 +118,23 @@ impl Store {
                 return Ok((tx, done));
             }
             let mut stamps = Stamps::new(now);
+            let mut alerting = Alerting::default();
             // Steps of workflow runs that ended, by run: each run is moved
             // on once, runs in id order (so two hosts lock them alike).
             let mut steps: BTreeMap<i64, Vec<(String, i64, Ended)>> = BTreeMap::new();
             for entry in &entries {
+                if entry.kind == "misfire" {
+                    self.misfire_alerts(&mut tx, entry, &mut alerting, now)
+                        .await?;
+                    continue;
+                }
                 if entry.kind != "run-ended" {
                     continue;
                 }
                 let Some(run) = self.ended_run(&mut tx, entry.subject).await? else {
                     continue;
                 };
+                self.end_alerts(&mut tx, &run, &mut alerting, now).await?;
                 match run.cause.as_deref().and_then(parse_step_cause) {
                     Some((workflow_run, step, try_number)) => steps
                         .entry(workflow_run)
@@ -115,6 +151,11 @@ impl Store {
                     .steps_ended(&mut tx, workflow_run, &ended, &mut stamps)
                     .await?;
             }
+            for alert in &alerting.raised {
+                if alerts::raise(&mut tx, alert, now).await? {
+                    done.alerts_raised += 1;
+                }
+            }
             let ids: Vec<String> = entries.iter().map(|e| e.id.to_string()).collect();
             sqlx::query(&format!(
                 "DELETE FROM outbox WHERE id IN ({})",
@@ -128,6 +169,101 @@ impl Store {
             Ok((tx, done))
         })
         .await
+    }
+
+    /// The alerts run `run`'s end raises: a failure for good (failed,
+    /// timed out, orphaned) under its rules, and `failures` rules counting
+    /// the task's failures within their window.
+    async fn end_alerts(
+        &self,
+        tx: &mut Tx,
+        run: &Ended,
+        alerting: &mut Alerting,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let event = match run.state {
+            RunState::Failed => AlertEvent::Failed,
+            RunState::TimedOut => AlertEvent::TimedOut,
+            RunState::Orphaned => AlertEvent::Orphaned,
+            _ => return Ok(()),
+        };
+        let rules = alerting.rules(tx).await?.to_vec();
+        let message = alerts::end_message(event, run.id, run.attempt, run.error.as_deref());
+        for rule in rules_for(&rules, event, &run.task, &run.task_group) {
+            alerting.raised.push(NewAlert {
+                rule: rule.clone(),
+                task: run.task.clone(),
+                run_id: Some(run.id),
+                subject: format!("run:{}", run.id),
+                message: message.clone(),
+            });
+        }
+        for rule in rules_for(&rules, AlertEvent::Failures, &run.task, &run.task_group) {
+            let window = rule.threshold_ms.unwrap_or(0);
+            let failed: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM runs WHERE task = $1 AND state IN ('failed', 'timed-out', 'orphaned') \
+                 AND finished_at >= $2",
+            )
+            .bind(&run.task)
+            .bind(now - window)
+            .fetch_one(&mut **tx)
+            .await?;
+            if failed >= rule.count.unwrap_or(1) {
+                alerting.raised.push(NewAlert {
+                    rule: rule.clone(),
+                    task: run.task.clone(),
+                    run_id: Some(run.id),
+                    subject: format!("failures:{}", run.id),
+                    message: format!(
+                        "{failed} runs failed within {}; the last, run {}: {}",
+                        alerts::shown(window),
+                        run.id,
+                        run.error.as_deref().unwrap_or("no reason recorded")
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The alerts misfire `entry.subject` raises.
+    async fn misfire_alerts(
+        &self,
+        tx: &mut Tx,
+        entry: &Entry,
+        alerting: &mut Alerting,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let misfire: Option<(i64, i64, i64, String)> = sqlx::query_as(
+            "SELECT first_slot, last_slot, missed, policy FROM misfires WHERE id = $1",
+        )
+        .bind(entry.subject)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some((first, last, missed, policy)) = misfire else {
+            return Ok(());
+        };
+        let group = self
+            .task_in(tx, &entry.task)
+            .await?
+            .map_or_else(|| "default".to_owned(), |task| task.spec.group);
+        let rules = alerting.rules(tx).await?.to_vec();
+        let message = format!(
+            "{missed} fire(s) missed from {} to {} ({} ago); the misfire policy `{policy}` applied",
+            rfc3339(first),
+            rfc3339(last),
+            alerts::shown(now - last)
+        );
+        for rule in rules_for(&rules, AlertEvent::Misfire, &entry.task, &group) {
+            alerting.raised.push(NewAlert {
+                rule: rule.clone(),
+                task: entry.task.clone(),
+                run_id: None,
+                subject: format!("misfire:{}", entry.subject),
+                message: message.clone(),
+            });
+        }
+        Ok(())
     }
 
     /// Run `id`, if it is still over (not purged meanwhile, nor retried and

@@ -38,14 +38,14 @@ pub(crate) fn columns(backend: Backend) -> &'static str {
             "rowid AS row_key, name, task_group, module, schedule, time_zone, \
              CASE WHEN typeof(paused) = 'integer' THEN paused ELSE quote(paused) END AS paused, shard_total, \
              shard_params, page_size, params, concurrency, misfire, timeout_ms, memory_mib, max_retries, \
-             retry_backoff_ms, selector, start_at, end_at, keep_runs, allowed_hosts, secrets, mounts, databases, calendar, on_success, on_failure, created_at, \
+             retry_backoff_ms, selector, start_at, end_at, keep_runs, allowed_hosts, secrets, mounts, databases, calendar, on_success, on_failure, keepers, created_at, \
              next_fire_at, last_fire_at, error, error_code, revision"
         }
         Backend::Postgres => {
             "NULL AS row_key, name, task_group, module, schedule, time_zone, \
              CASE WHEN paused THEN 1 ELSE 0 END AS paused, shard_total, shard_params, page_size, params, \
              concurrency, misfire, timeout_ms, memory_mib, max_retries, retry_backoff_ms, selector, \
-             start_at, end_at, keep_runs, allowed_hosts, secrets, mounts, databases, calendar, on_success, on_failure, created_at, \
+             start_at, end_at, keep_runs, allowed_hosts, secrets, mounts, databases, calendar, on_success, on_failure, keepers, created_at, \
              next_fire_at, last_fire_at, error, error_code, revision"
         }
     }
@@ -87,6 +87,7 @@ pub(crate) fn read_task(row: &AnyRow) -> ReadRow {
         calendar: reader.optional_text("calendar"),
         on_success: reader.optional_text("on_success"),
         on_failure: reader.optional_text("on_failure"),
+        keepers: reader.optional_text("keepers"),
         name,
     };
     let created_at = reader.int("created_at", 0);

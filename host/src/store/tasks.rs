@@ -26,7 +26,7 @@ pub struct ScheduleVerdict {
 }
 
 /// The columns a user sets, in the order [`Store::upsert_task`] binds them.
-const SPEC_COLUMNS: [&str; 27] = [
+const SPEC_COLUMNS: [&str; 28] = [
     "name",
     "task_group",
     "module",
@@ -54,6 +54,7 @@ const SPEC_COLUMNS: [&str; 27] = [
     "calendar",
     "on_success",
     "on_failure",
+    "keepers",
 ];
 
 /// `task_group = $2, module = $3, …`: every definition column but the
@@ -98,6 +99,7 @@ fn bind_spec<'q>(query: AnyQuery<'q>, spec: &'q TaskSpec) -> AnyQuery<'q> {
         .bind(&spec.calendar)
         .bind(&spec.on_success)
         .bind(&spec.on_failure)
+        .bind(&spec.keepers)
 }
 
 /// Splits rows into readable tasks and unreadable rows.

@@ -270,6 +270,11 @@ impl TaskDefinition {
                 }
             }
         }
+        if let Some(text) = &spec.keepers {
+            check_length("keepers", text)?;
+            parse_task_list(text)
+                .map_err(|e| column("keepers", text, e.replace("task name", "keeper name")))?;
+        }
         if let Some(selector) = &spec.selector {
             check_length("selector", selector)?;
             Labels::parse(selector).map_err(|e| column("selector", selector, e))?;
@@ -519,12 +524,13 @@ mod properties {
             calendar in proptest::option::of(text()),
             on_success in proptest::option::of(text()),
             on_failure in proptest::option::of(text()),
+            keepers in proptest::option::of(text()),
         ) -> TaskSpec {
             TaskSpec {
                 name, group, module, schedule, time_zone, paused: false, shard_total, shard_params,
                 page_size, params, concurrency, misfire, timeout_ms, memory_mib, max_retries,
                 retry_backoff_ms, selector, start_at, end_at, keep_runs, allowed_hosts, secrets,
-                mounts, databases, calendar, on_success, on_failure,
+                mounts, databases, calendar, on_success, on_failure, keepers,
             }
         }
     }

@@ -17,6 +17,7 @@
 //! here and become text only at the edges (SQL in `store`, JSON and tables in
 //! `cli`).
 
+mod alert;
 mod allowed_hosts;
 mod cancel;
 mod chain;
@@ -31,6 +32,9 @@ mod task;
 mod task_error;
 mod workflow;
 
+pub use alert::{
+    AlertEvent, AlertNotice, AlertRule, ChannelKind, check_channel, console_link, rules_for,
+};
 pub use allowed_hosts::{AllowList, AllowedHost, Scheme, Target};
 pub use cancel::CancelReason;
 pub use chain::{

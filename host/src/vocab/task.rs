@@ -70,6 +70,9 @@ pub struct TaskSpec {
     /// Tasks to fire once when a fire of this one has failed, timed out or
     /// been orphaned (any shard, after retries); unset: none.
     pub on_failure: Option<String>,
+    /// The people alerts about it go to as well, `ada, bo` (rows of
+    /// `keepers`); unset: none.
+    pub keepers: Option<String>,
 }
 
 impl TaskSpec {
@@ -103,6 +106,7 @@ impl TaskSpec {
             calendar: None,
             on_success: None,
             on_failure: None,
+            keepers: None,
         }
     }
 

@@ -17,7 +17,6 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::vocab::definition::MAX_NAME_CHARS;
-use crate::vocab::parse_task_list;
 
 /// The task module that starts a workflow: a task whose module is
 /// `workflow` and whose param `workflow` names one starts a run of it at
@@ -457,10 +456,17 @@ pub fn substitute(
     Ok(out)
 }
 
-/// Reads the `after` column (comma separated step names).
+/// Reads the `after` column (comma separated step names, each once; a
+/// fan-in may wait for thousands).
 pub fn parse_after(text: Option<&str>) -> Vec<String> {
-    text.and_then(|text| parse_task_list(text).ok())
-        .unwrap_or_default()
+    let mut names: Vec<String> = Vec::new();
+    let mut seen = BTreeSet::new();
+    for name in text.unwrap_or("").split(',').map(str::trim) {
+        if !name.is_empty() && seen.insert(name) {
+            names.push(name.to_owned());
+        }
+    }
+    names
 }
 
 /// The cause written on a step's runs: one per workflow run, step and try.
@@ -617,6 +623,13 @@ mod tests {
             missing.contains("step `extract` handed on no output `file`"),
             "{missing}"
         );
+    }
+
+    #[test]
+    fn a_fan_in_may_wait_for_thousands_of_steps() {
+        let names: Vec<String> = (0..2000).map(|i| format!("s{i}")).collect();
+        let after = parse_after(Some(&format!("{}, s0", names.join(","))));
+        assert_eq!(after, names);
     }
 
     #[test]

@@ -18,7 +18,7 @@ const SECTIONS = [
     ["concurrency", "choice:allow|forbid|replace"], ["misfire", "text"], ["timeout_ms", "int"],
     ["memory_mib", "int"], ["max_retries", "int"], ["retry_backoff_ms", "int"], ["selector", "text"]]],
   ["editor.window", [["start_at", "time"], ["end_at", "time"], ["keep_runs", "int"]]],
-  ["editor.after", [["on_success", "text"], ["on_failure", "text"]]],
+  ["editor.after", [["on_success", "text"], ["on_failure", "text"], ["keepers", "text"]]],
   ["editor.grants", [["allowed_hosts", "text"], ["secrets", "text"], ["mounts", "text"], ["databases", "text"]]],
   ["editor.params", [["params", "params"]]],
 ];

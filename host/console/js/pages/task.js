@@ -13,7 +13,7 @@ const SHOWN = [
   ["memory_mib", "memory_mib"], ["max_retries", "max_retries"], ["retry_backoff_ms", "retry_backoff_ms"],
   ["selector", "selector"], ["start_at", "start_at"], ["end_at", "end_at"], ["keep_runs", "keep_runs"],
   ["allowed_hosts", "allowed_hosts"], ["secrets", "secrets"], ["mounts", "mounts"],
-  ["databases", "databases"], ["calendar", "calendar"], ["on_success", "on_success"], ["on_failure", "on_failure"],
+  ["databases", "databases"], ["calendar", "calendar"], ["on_success", "on_success"], ["on_failure", "on_failure"], ["keepers", "keepers"],
   ["created_at", "created_at"], ["last_fire_at", "last_fire_at"],
   ["revision", "revision"],
 ];
