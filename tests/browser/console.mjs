@@ -287,7 +287,26 @@ try {
       await page.locator(ready).first().waitFor();
       await shot(name);
     }
-    if (!(await text("#nav")).includes("Audit")) throw new Error("an admin does not see the audit log in the menu");
+    if (!(await page.locator("#nav").textContent()).includes("Audit")) throw new Error("an admin does not see the audit log in the menu");
+    await page.click("#nav details.more summary");
+    await page.getByRole("link", { name: "Audit", exact: true }).click();
+    await page.waitForURL(/\/audit$/);
+    if ((await text("#nav details.more summary")) !== "Audit") throw new Error("the menu does not say which page is open");
+  });
+
+  await step("a workflow started from the console shows its steps run, then its alerts page its rules", async () => {
+    await page.goto(`${base}/workflows`);
+    await page.click("[data-trigger=greetings]");
+    await page.waitForURL(/\/workflows\/runs\/\d+$/);
+    await until("the run to succeed", async () => (await text(".title-row .badge")) === "succeeded");
+    const states = await page.locator("tbody tr td:nth-child(3)").allInnerTexts();
+    if (states.length !== 4 || !states.every((s) => s === "succeeded")) throw new Error(`step states: ${states.join(", ")}`);
+    if (!(await text("tbody")).includes("greeted=world")) throw new Error("the first step's output is not shown");
+    await shot("workflow-run");
+    await page.goto(`${base}/alerts`);
+    await page.locator("text=failures").first().waitFor();
+    if (!(await text("main")).includes("every task")) throw new Error("the default rule's scope is not shown");
+    await shot("alerts");
   });
 
   await step("switching to Chinese changes the words, and is remembered", async () => {
@@ -329,7 +348,7 @@ try {
       return answer.status;
     });
     if (status !== 403) throw new Error(`the server answered ${status} to a viewer's change`);
-    if ((await text("#nav")).includes("Audit")) throw new Error("a viewer sees the audit log in the menu");
+    if ((await page.locator("#nav").textContent()).includes("Audit")) throw new Error("a viewer sees the audit log in the menu");
     await page.goto(`${base}/calendars`);
     await page.locator("tbody tr").first().waitFor();
     if (await page.locator("#calendar-form").count()) throw new Error("a viewer sees the calendar form");

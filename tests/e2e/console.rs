@@ -53,6 +53,20 @@ fn an_operator_does_the_daily_work_in_a_real_browser() {
     );
     host.sql("INSERT INTO tasks (name, module, schedule) VALUES ('bulk-a', 'hello', 'every 1h')");
     host.sql("INSERT INTO tasks (name, module, schedule) VALUES ('bulk-b', 'hello', 'every 1h')");
+    // A workflow and an alert rule, for their pages.
+    host.sql("INSERT INTO tasks (name, module, schedule) VALUES ('greet', 'hello', 'every 1h')");
+    host.sql("INSERT INTO workflows (name, description) VALUES ('greetings', 'Greets, then greets twice more')");
+    host.sql(
+        "INSERT INTO workflow_steps (workflow, name, task, after, params, position) VALUES \
+         ('greetings', 'first', 'greet', NULL, '{}', 0), \
+         ('greetings', 'left', 'greet', 'first', '{\"name\": \"${first.greeted} (left)\"}', 1), \
+         ('greetings', 'right', 'greet', 'first', '{}', 2), \
+         ('greetings', 'both', 'greet', 'left, right', '{}', 3)",
+    );
+    host.sql(
+        "INSERT INTO alert_channels (name, kind, target) VALUES ('ops', 'slack', 'https://hooks.slack.com/services/T0/B0/X')",
+    );
+    host.sql("INSERT INTO alert_rules (name, event, channels, silence_ms) VALUES ('failures', 'failed', 'ops', 1800000)");
 
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/browser/console.mjs");
     let out = Command::new("node")

@@ -19,6 +19,8 @@ import { misfires } from "./pages/misfires.js";
 import { audit } from "./pages/audit.js";
 import { access } from "./pages/access.js";
 import { calendars } from "./pages/calendars.js";
+import { workflows, workflowRun } from "./pages/workflows.js";
+import { alerts } from "./pages/alerts.js";
 
 const ROUTES = [
   [/^\/$/, dashboard, "nav.dashboard"],
@@ -33,13 +35,18 @@ const ROUTES = [
   [/^\/delays$/, delays, "nav.delays"],
   [/^\/misfires$/, misfires, "nav.misfires"],
   [/^\/calendars$/, calendars, "nav.calendars"],
+  [/^\/workflows$/, workflows, "nav.workflows"],
+  [/^\/workflows\/runs\/(\d+)$/, workflowRun, "nav.workflows"],
+  [/^\/alerts$/, alerts, "nav.alerts"],
   [/^\/audit$/, audit, "nav.audit"],
   [/^\/access$/, access, "nav.access"],
   [/^\/login$/, login, null],
 ];
 
-const NAV = [["/", "nav.dashboard"], ["/tasks", "nav.tasks"], ["/runs", "nav.runs"], ["/delays", "nav.delays"],
-  ["/calendars", "nav.calendars"], ["/modules", "nav.modules"], ["/nodes", "nav.nodes"], ["/misfires", "nav.misfires"],
+// [path, words, role needed]; the pages after MAIN are under "More".
+const MAIN = 5;
+const NAV = [["/", "nav.dashboard"], ["/tasks", "nav.tasks"], ["/runs", "nav.runs"], ["/workflows", "nav.workflows"],
+  ["/alerts", "nav.alerts"], ["/delays", "nav.delays"], ["/calendars", "nav.calendars"], ["/modules", "nav.modules"], ["/nodes", "nav.nodes"], ["/misfires", "nav.misfires"],
   ["/audit", "nav.audit", "admin"], ["/access", "nav.access", "admin"]];
 
 /** What every view is given: the session and how to move on. */
@@ -71,10 +78,13 @@ async function loadSession() {
 }
 
 function header(section) {
-  const shown = NAV.filter(([, , role]) => !role || app.can(role));
-  fill(document.getElementById("nav"), shown.map(([path, key]) => h("a", {
-    href: path, "aria-current": section === key ? "page" : undefined,
-  }, t(key))));
+  const link = ([path, key]) => h("a", { href: path, "aria-current": section === key ? "page" : undefined }, t(key));
+  const more = NAV.slice(MAIN).filter(([, , role]) => !role || app.can(role));
+  const inMore = more.some(([, key]) => key === section);
+  fill(document.getElementById("nav"), NAV.slice(0, MAIN).map(link),
+    h("details", { class: "more" },
+      h("summary", { "aria-current": inMore ? "page" : undefined }, inMore ? t(section) : t("nav.more")),
+      h("div", { class: "menu" }, more.map(link))));
   const who = document.getElementById("who");
   const logout = document.getElementById("logout");
   if (app.session) {
@@ -147,6 +157,12 @@ document.addEventListener("click", (event) => {
 });
 
 window.addEventListener("popstate", render);
+
+// The "More" menu closes when anything outside it is clicked.
+document.addEventListener("click", (event) => {
+  const open = document.querySelector("#nav details.more[open]");
+  if (open && !open.contains(event.target)) open.open = false;
+});
 
 document.getElementById("lang").addEventListener("change", (event) => {
   setLanguage(event.target.value);

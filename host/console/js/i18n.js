@@ -4,6 +4,19 @@
 
 const WORDS = {
   en: {
+    "nav.workflows": "Workflows", "nav.alerts": "Alerts", "nav.more": "More",
+    "wf.title": "Workflows", "wf.about": "Graphs of steps, each a task; a step starts when the steps it waits for are over and its condition holds. Defined in NAME.workflow.toml files, with SQL, the CLI or the API.",
+    "wf.steps": "Steps", "wf.description": "Description", "wf.none": "No workflow yet.", "wf.runs": "Workflow runs",
+    "wf.workflow": "Workflow", "wf.ended": "Ended", "wf.by": "Started by", "wf.noRuns": "No workflow run yet.",
+    "wf.runTitle": "Workflow run {id} · {name}", "wf.step": "Step", "wf.tries": "Tries",
+    "wf.markSucceeded": "Mark succeeded", "wf.retried": "Step {step} started again.", "wf.marked": "Step {step} marked succeeded.",
+    "wf.confirmCancel": "Cancel this workflow run? Waiting steps are skipped and running ones stopped.", "wf.cancelled": "Cancelled.",
+    "al.title": "Alerts", "al.raised": "Raised", "al.rule": "Rule", "al.event": "Event", "al.message": "Message",
+    "al.none": "No alert matches.", "al.rules": "Rules", "al.for": "For", "al.channels": "Channels", "al.threshold": "Threshold",
+    "al.silence": "Silence", "al.noRules": "No rule yet.", "al.kind": "Kind", "al.target": "Target", "al.noChannels": "No channel yet.",
+    "al.keepers": "Keepers", "al.mobile": "Mobile", "al.noKeepers": "No keeper yet.", "al.everyTask": "every task",
+    "al.keepersAddress": "the task's keepers",
+    "al.howToChange": "Rules, channels and keepers are changed with `carillon alert` or the API (/api/v1/alert-rules, /alert-channels, /keepers).",
     "nav.calendars": "Calendars", "cal.title": "Calendars",
     "cal.about": "Times in which the tasks naming a calendar do not fire: slots it excludes are skipped, not counted as misfires. A calendar on a base excludes what both exclude.",
     "cal.kind": "Kind", "cal.excludes": "Excludes", "cal.base": "Base", "cal.zone": "Zone", "cal.time_zone": "Time zone",
@@ -105,6 +118,19 @@ const WORDS = {
     "in.s": "in {n} s", "in.m": "in {n} min", "in.h": "in {n} h", "in.d": "in {n} d",
   },
   zh: {
+    "nav.workflows": "工作流", "nav.alerts": "告警", "nav.more": "更多",
+    "wf.title": "工作流", "wf.about": "由步骤组成的图，每一步是一个任务；它等待的步骤结束且条件满足时开始。用 NAME.workflow.toml 文件、SQL、命令行或 API 定义。",
+    "wf.steps": "步骤", "wf.description": "说明", "wf.none": "还没有工作流。", "wf.runs": "工作流运行",
+    "wf.workflow": "工作流", "wf.ended": "结束", "wf.by": "启动者", "wf.noRuns": "还没有工作流运行。",
+    "wf.runTitle": "工作流运行 {id} · {name}", "wf.step": "步骤", "wf.tries": "尝试次数",
+    "wf.markSucceeded": "标记为成功", "wf.retried": "步骤 {step} 已重新开始。", "wf.marked": "步骤 {step} 已标记为成功。",
+    "wf.confirmCancel": "取消此工作流运行？等待中的步骤将跳过，运行中的将停止。", "wf.cancelled": "已取消。",
+    "al.title": "告警", "al.raised": "产生时间", "al.rule": "规则", "al.event": "事件", "al.message": "内容",
+    "al.none": "没有匹配的告警。", "al.rules": "规则", "al.for": "范围", "al.channels": "通道", "al.threshold": "阈值",
+    "al.silence": "静默", "al.noRules": "还没有规则。", "al.kind": "类型", "al.target": "目标", "al.noChannels": "还没有通道。",
+    "al.keepers": "负责人", "al.mobile": "手机号", "al.noKeepers": "还没有负责人。", "al.everyTask": "所有任务",
+    "al.keepersAddress": "任务的负责人",
+    "al.howToChange": "规则、通道和负责人用 `carillon alert` 或 API（/api/v1/alert-rules、/alert-channels、/keepers）修改。",
     "nav.calendars": "日历", "cal.title": "日历",
     "cal.about": "引用日历的任务在日历排除的时间内不触发：被排除的时间点直接跳过，不计为错过触发。带基础日历时，两者排除的时间都会排除。",
     "cal.kind": "类型", "cal.excludes": "排除", "cal.base": "基础日历", "cal.zone": "时区", "cal.time_zone": "时区",
@@ -213,7 +239,8 @@ const STATES = {
   zh: {
     pending: "等待中", running: "运行中", succeeded: "成功", failed: "失败", "timed-out": "超时",
     cancelled: "已取消", orphaned: "失联", skipped: "已跳过", active: "启用", paused: "已暂停",
-    error: "错误", finished: "已结束", delivering: "投递中",
+    error: "错误", finished: "已结束", delivering: "投递中", waiting: "等待中", delivered: "已送达",
+    suppressed: "已抑制",
   },
 };
 

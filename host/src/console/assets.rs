@@ -41,6 +41,8 @@ files! {
     "js/pages/audit.js" => JS,
     "js/pages/access.js" => JS,
     "js/pages/calendars.js" => JS,
+    "js/pages/workflows.js" => JS,
+    "js/pages/alerts.js" => JS,
 }
 
 /// The file at `/assets/NAME`, with its type.

@@ -42,6 +42,9 @@ const VIEWS: &[&str] = &[
     "/delays",
     "/misfires",
     "/calendars",
+    "/workflows",
+    "/workflows/runs/{id}",
+    "/alerts",
     "/audit",
     "/access",
 ];
