@@ -15,4 +15,5 @@ for job in hello sharded_sum pager flaky sleepy hog python_hello js_hello; do
     cp "$examples/$job.wasm" plugins/
     cp "example-jobs/manifests/$job.toml" plugins/
 done
+cp example-jobs/manifests/*.workflow.toml plugins/
 exec target/debug/carillon serve --database sqlite://carillon.db --plugins plugins "$@"

@@ -109,6 +109,35 @@ fn a_fan_in_waits_for_both_parents_and_a_failure_takes_the_other_branch_until_re
     assert_eq!(params["workflow.name"], "fan-in");
     assert_eq!(params["workflow.step"], "join");
 
+    // Cancelled while a step runs: the step's run is stopped, the rest skipped.
+    host.sql("UPDATE tasks SET params = '{\"seconds\": \"30\"}' WHERE name = 'nap'");
+    let id = trigger(&api, "fan-in");
+    wait_until("the long step running", Duration::from_secs(20), || {
+        let run = get(&api, &format!("/api/v1/workflow-runs/{id}"))
+            .send()
+            .json();
+        (step(&run, "b")["state"] == "running" && step(&run, "a")["state"] == "succeeded")
+            .then_some(())
+    });
+    let cancelled = post(&api, &format!("/api/v1/workflow-runs/{id}/cancel")).send();
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    let run = finished(&api, id);
+    assert_eq!(run["state"], "cancelled", "{run}");
+    assert_eq!(step(&run, "join")["state"], "skipped");
+    let nap_run = step(&run, "b")["run_id"].as_i64().unwrap();
+    let stopped = wait_until(
+        "the long step's run stopped",
+        Duration::from_secs(20),
+        || {
+            let state =
+                host.query(&format!("SELECT state FROM runs WHERE id = {nap_run}"))[0][0].clone();
+            (state != "running" && state != "pending").then_some(state)
+        },
+    );
+    assert!(stopped == "cancelled" || stopped == "failed", "{stopped}");
+    let again = post(&api, &format!("/api/v1/workflow-runs/{id}/cancel")).send();
+    assert_eq!(again.status, 409, "{}", again.body);
+
     // A step that fails: the success branch is skipped, the failure branch runs.
     put_workflow(
         &api,

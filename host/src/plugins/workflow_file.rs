@@ -198,6 +198,31 @@ when = "failure"
         assert_eq!(params["batch"], "500");
     }
 
+    /// What `scripts/start.sh` puts in the plugins folder reads as it should.
+    #[test]
+    fn the_example_manifests_and_workflows_read() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../example-jobs/manifests");
+        let mut workflows = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let file = path.file_name().unwrap().to_str().unwrap().to_owned();
+            let text = std::fs::read_to_string(&path).unwrap();
+            match workflow_name(&file) {
+                Some(name) => {
+                    parse_workflow_file(name, &text).unwrap_or_else(|e| panic!("{file}: {e}"));
+                    workflows += 1;
+                }
+                None => {
+                    let module = file.trim_end_matches(".toml");
+                    crate::plugins::parse_manifest(module, &text)
+                        .unwrap_or_else(|e| panic!("{file}: {e}"));
+                }
+            }
+        }
+        assert!(workflows >= 1);
+    }
+
     #[test]
     fn mistakes_are_named() {
         let error = parse_workflow_file(

@@ -416,11 +416,18 @@ impl Store {
         lease: Duration,
         limit: i64,
     ) -> Result<Vec<DueDelivery>, StoreError> {
-        let select = format!(
-            "SELECT id FROM alert_deliveries WHERE (state = 'pending' AND next_at <= $1) \
-             OR (state = 'sending' AND claimed_until < $1) ORDER BY next_at LIMIT $2{}",
-            self.skip_locked()
-        );
+        let due = "SELECT id FROM alert_deliveries WHERE (state = 'pending' AND next_at <= $1) \
+             OR (state = 'sending' AND claimed_until < $1)";
+        // Most looks find nothing: they take no write turn from the
+        // scheduler then.
+        let any: Option<i64> = sqlx::query_scalar(&format!("{due} LIMIT 1"))
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        if any.is_none() {
+            return Ok(Vec::new());
+        }
+        let select = format!("{due} ORDER BY next_at LIMIT $2{}", self.skip_locked());
         let select = select.as_str();
         let claimed: Vec<(i64, i64, i64, String)> = self
             .write_tx(|mut tx| async move {

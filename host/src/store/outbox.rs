@@ -90,6 +90,40 @@ fn rfc3339(ms: i64) -> String {
         .unwrap_or_else(|| ms.to_string())
 }
 
+/// Runs `body` in a savepoint: what one entry sets off cannot stop the
+/// others. A failure that may pass (the database out of reach, a lock)
+/// fails the whole pass, to be tried again; any other (a row holding what
+/// the host cannot read) is rolled back to the savepoint and logged naming
+/// `what`, and the pass goes on: `Ok(None)`.
+async fn isolated<T>(
+    tx: &mut Tx,
+    what: &str,
+    body: impl AsyncFnOnce(&mut Tx) -> Result<T, StoreError>,
+) -> Result<Option<T>, StoreError> {
+    sqlx::query("SAVEPOINT follow_up")
+        .execute(&mut **tx)
+        .await?;
+    match body(tx).await {
+        Ok(value) => {
+            sqlx::query("RELEASE SAVEPOINT follow_up")
+                .execute(&mut **tx)
+                .await?;
+            Ok(Some(value))
+        }
+        Err(error) if error.may_pass() => Err(error),
+        Err(error) => {
+            sqlx::query("ROLLBACK TO SAVEPOINT follow_up")
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query("RELEASE SAVEPOINT follow_up")
+                .execute(&mut **tx)
+                .await?;
+            tracing::error!("{what} was not followed up and is dropped: {error}");
+            Ok(None)
+        }
+    }
+}
+
 /// How far a loop check follows chains before giving up (a chain this
 /// long is refused as if it looped).
 const MAX_CHAIN_WALK: usize = 1_000;
@@ -100,6 +134,14 @@ impl Store {
     /// per parent fire, with `parent.*` params). Entries with nothing to
     /// follow are simply taken.
     pub async fn follow_up(&self, limit: i64, now: i64) -> Result<FollowedUp, StoreError> {
+        // Most looks find nothing: they take no write turn from the
+        // scheduler then.
+        let any: Option<i64> = sqlx::query_scalar("SELECT id FROM outbox LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        if any.is_none() {
+            return Ok(FollowedUp::default());
+        }
         let select = format!(
             "SELECT id, kind, task, subject FROM outbox ORDER BY id LIMIT $1{}",
             self.skip_locked()
@@ -123,38 +165,55 @@ impl Store {
             // on once, runs in id order (so two hosts lock them alike).
             let mut steps: BTreeMap<i64, Vec<(String, i64, Ended)>> = BTreeMap::new();
             for entry in &entries {
-                if entry.kind == "misfire" {
-                    self.misfire_alerts(&mut tx, entry, &mut alerting, now)
-                        .await?;
-                    continue;
-                }
-                if entry.kind != "run-ended" {
-                    continue;
-                }
-                let Some(run) = self.ended_run(&mut tx, entry.subject).await? else {
-                    continue;
-                };
-                self.end_alerts(&mut tx, &run, &mut alerting, now).await?;
-                match run.cause.as_deref().and_then(parse_step_cause) {
-                    Some((workflow_run, step, try_number)) => steps
-                        .entry(workflow_run)
-                        .or_default()
-                        .push((step, try_number, run)),
-                    None => {
-                        done.runs_created +=
-                            self.run_ended(&mut tx, entry, run, &mut stamps).await?
+                let what = format!(
+                    "outbox entry {} ({} of `{}`)",
+                    entry.id, entry.kind, entry.task
+                );
+                let followed = isolated(&mut tx, &what, async |tx: &mut Tx| {
+                    if entry.kind == "misfire" {
+                        self.misfire_alerts(tx, entry, &mut alerting, now).await?;
+                        return Ok(0);
                     }
-                }
+                    if entry.kind != "run-ended" {
+                        return Ok(0);
+                    }
+                    let Some(run) = self.ended_run(tx, entry.subject).await? else {
+                        return Ok(0);
+                    };
+                    self.end_alerts(tx, &run, &mut alerting, now).await?;
+                    match run.cause.as_deref().and_then(parse_step_cause) {
+                        Some((workflow_run, step, try_number)) => {
+                            steps
+                                .entry(workflow_run)
+                                .or_default()
+                                .push((step, try_number, run));
+                            Ok(0)
+                        }
+                        None => self.run_ended(tx, entry, run, &mut stamps).await,
+                    }
+                })
+                .await?;
+                done.runs_created += followed.unwrap_or(0);
             }
             for (workflow_run, ended) in steps {
-                done.runs_created += self
-                    .steps_ended(&mut tx, workflow_run, &ended, &mut stamps)
-                    .await?;
+                let what = format!("the ends of steps of workflow run {workflow_run}");
+                let made = isolated(&mut tx, &what, async |tx: &mut Tx| {
+                    self.steps_ended(tx, workflow_run, &ended, &mut stamps)
+                        .await
+                })
+                .await?;
+                done.runs_created += made.unwrap_or(0);
             }
             for alert in &alerting.raised {
-                if alerts::raise(&mut tx, alert, now).await? {
-                    done.alerts_raised += 1;
-                }
+                let what = format!(
+                    "alert of rule `{}` for task `{}`",
+                    alert.rule.name, alert.task
+                );
+                let raised = isolated(&mut tx, &what, async |tx: &mut Tx| {
+                    Ok(usize::from(alerts::raise(tx, alert, now).await?))
+                })
+                .await?;
+                done.alerts_raised += raised.unwrap_or(0);
             }
             let ids: Vec<String> = entries.iter().map(|e| e.id.to_string()).collect();
             sqlx::query(&format!(
