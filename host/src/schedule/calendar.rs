@@ -423,12 +423,13 @@ impl Calendar {
     /// Whether a slot at `at_ms` may fire, reading zone-less calendars in
     /// the task's `tz`.
     pub fn includes(&self, at_ms: i64, tz: Tz) -> bool {
-        DateTime::from_timestamp_millis(at_ms).is_some_and(|at| self.includes_at(at, tz))
+        DateTime::from_timestamp_millis(at_ms).is_some_and(|at| self.includes_at(at, tz, None))
     }
 
-    fn includes_at(&self, at: DateTime<Utc>, tz: Tz) -> bool {
+    /// `local` is `at`'s local time in `tz`, when the caller knows it.
+    fn includes_at(&self, at: DateTime<Utc>, tz: Tz, local: Option<NaiveDateTime>) -> bool {
         // Down the chain, the local time is worked out once per zone met.
-        let mut local: Option<(Tz, NaiveDateTime)> = None;
+        let mut local: Option<(Tz, NaiveDateTime)> = local.map(|time| (tz, time));
         let mut level = Some(self);
         while let Some(calendar) = level {
             let zone = calendar.tz.unwrap_or(tz);
@@ -451,10 +452,21 @@ impl Calendar {
     /// The first time at or after `at_ms` this calendar and its bases
     /// include, or `None` when there is none in reach.
     pub fn next_included(&self, at_ms: i64, tz: Tz) -> Option<i64> {
+        self.next_included_from(at_ms, tz, None)
+    }
+
+    /// [`Calendar::next_included`], given `at_ms`'s local time in `tz` when
+    /// the caller knows it (a cron schedule's search does).
+    pub fn next_included_from(
+        &self,
+        at_ms: i64,
+        tz: Tz,
+        local: Option<NaiveDateTime>,
+    ) -> Option<i64> {
         let own_tz = self.tz.unwrap_or(tz);
         let mut at = DateTime::from_timestamp_millis(at_ms)?;
         // Most slots are included: one look each.
-        if self.includes_at(at, tz) {
+        if self.includes_at(at, tz, local) {
             return Some(at_ms);
         }
         for _ in 0..1000 {

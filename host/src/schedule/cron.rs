@@ -732,13 +732,28 @@ impl CronExpr {
     /// The first fire time strictly after `after`, reading the expression in
     /// time zone `tz`; `None` if it never fires again.
     pub fn next_after(&self, after: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
+        self.next_after_local(after, tz).map(|(instant, _)| instant)
+    }
+
+    /// [`CronExpr::next_after`], with the fire time's local time in `tz`
+    /// when the search found it as such (not when it fell in a DST gap and
+    /// moved to the jump): a calendar read in the same zone then needs no
+    /// conversion of its own.
+    pub fn next_after_local(
+        &self,
+        after: DateTime<Utc>,
+        tz: Tz,
+    ) -> Option<(DateTime<Utc>, Option<NaiveDateTime>)> {
         let mut from = after.with_timezone(&tz).naive_local();
         let max_year = after.year() + YEARS_AHEAD;
         loop {
             let candidate = self.time_after(from, max_year)?;
-            let instant = resolve_local(candidate, tz)?;
+            let (instant, exact) = match tz.from_local_datetime(&candidate).earliest() {
+                Some(instant) => (instant.with_timezone(&Utc), true),
+                None => (resolve_local(candidate, tz)?, false),
+            };
             if instant > after {
-                return Some(instant);
+                return Some((instant, exact.then_some(candidate)));
             }
             from = candidate;
         }

@@ -183,15 +183,29 @@ impl TaskTiming {
             _ => self.created_at_ms,
         };
         for _ in 0..CALENDAR_SKIPS {
-            let slot = self
-                .schedule
-                .next_after(after, self.tz, anchor)
-                .filter(|slot| self.end_at_ms.is_none_or(|end| *slot <= end))?;
             let Some(calendar) = &self.calendar else {
-                return Some(slot);
+                return self
+                    .schedule
+                    .next_after(after, self.tz, anchor)
+                    .filter(|slot| self.end_at_ms.is_none_or(|end| *slot <= end));
             };
+            // A cron search knows its slot's local time: the calendar need
+            // not work it out again.
+            let (slot, local) = match &self.schedule {
+                Schedule::Cron(cron) => {
+                    let (at, local) = cron.next_after_local(
+                        DateTime::<Utc>::from_timestamp_millis(after)?,
+                        self.tz,
+                    )?;
+                    (at.timestamp_millis(), local)
+                }
+                schedule => (schedule.next_after(after, self.tz, anchor)?, None),
+            };
+            if self.end_at_ms.is_some_and(|end| slot > end) {
+                return None;
+            }
             // An excluded slot: on from the first time the calendar includes.
-            let included = calendar.next_included(slot, self.tz)?;
+            let included = calendar.next_included_from(slot, self.tz, local)?;
             if included == slot {
                 return Some(slot);
             }
