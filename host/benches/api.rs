@@ -837,6 +837,21 @@ fn console_pages() {
             "/calendars",
             &["/api/v1/calendars"],
         ),
+        simple(
+            "workflows `/workflows`",
+            "/workflows",
+            &["/api/v1/workflows", "/api/v1/workflow-runs?limit=25"],
+        ),
+        simple(
+            "alerts `/alerts`",
+            "/alerts",
+            &[
+                "/api/v1/alerts?limit=50",
+                "/api/v1/alert-rules",
+                "/api/v1/alert-channels",
+                "/api/v1/keepers",
+            ],
+        ),
         simple("audit `/audit`", "/audit", &["/api/v1/audit?limit=50"]),
         simple(
             "users and tokens `/access`",
