@@ -3,7 +3,9 @@
 //! `retention.failed` (failed, timed out, cancelled, orphaned), and the
 //! finished runs of a task beyond its `keep_runs`, with their log lines,
 //! and finished delays by the same two ages (succeeded ones by the first,
-//! failed and cancelled ones by the second), with their attempts. It
+//! failed and cancelled ones by the second), with their attempts, and so
+//! finished workflow runs (with their steps) and alerts (delivered and
+//! suppressed ones by the first age, failed ones by the second). It
 //! deletes in batches of [`BATCH`] runs with a pause between them, so firing
 //! never waits on it; on PostgreSQL one host purges at a time.
 
@@ -80,6 +82,11 @@ pub async fn purge_once(
     })
     .await?;
     deleted += in_batches(stopped, || store.purge_beyond_keep(BATCH)).await?;
+    deleted += in_batches(stopped, || {
+        let (succeeded, failed) = ages();
+        store.purge_old_followups(succeeded, failed, BATCH)
+    })
+    .await?;
     Ok(deleted)
 }
 

@@ -38,6 +38,9 @@ CREATE TABLE workflow_runs (
     finished_at BIGINT
 );
 CREATE INDEX workflow_runs_by_workflow ON workflow_runs (workflow, id);
+-- A workflow task's run starts one workflow run, however often it is tried.
+CREATE INDEX workflow_runs_by_starter ON workflow_runs (started_by);
+CREATE INDEX workflow_runs_finished ON workflow_runs (finished_at) WHERE finished_at IS NOT NULL;
 
 -- Each step of a run: its state, tries, its latest try's first run, what
 -- it handed on, why it failed.

@@ -67,6 +67,7 @@ CREATE TABLE alerts (
     UNIQUE (rule, task, subject)
 );
 CREATE INDEX alerts_by_rule_task ON alerts (rule, task, id);
+CREATE INDEX alerts_finished ON alerts (finished_at) WHERE finished_at IS NOT NULL;
 
 -- An alert's sending to one channel: taken by one host at a time (a
 -- lease), retried with backoff, recorded.

@@ -4,7 +4,7 @@
 -- documented in README.md.
 CREATE TABLE workflows (
     name        TEXT PRIMARY KEY NOT NULL CHECK (typeof(name) = 'text'),
-    description TEXT,
+    description TEXT CHECK (description IS NULL OR typeof(description) = 'text'),
     created_at  BIGINT NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)),
     updated_at  BIGINT NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))
 );
@@ -14,13 +14,13 @@ CREATE TABLE workflows (
 -- over (`success`, `failure` or `always`), and params on top of its
 -- task's, whose values may hold `${STEP.KEY}` (step STEP's output KEY).
 CREATE TABLE workflow_steps (
-    workflow  TEXT NOT NULL,
-    name      TEXT NOT NULL,
-    task      TEXT NOT NULL,
-    after     TEXT,
-    run_when  TEXT NOT NULL DEFAULT 'success',
-    params    TEXT NOT NULL DEFAULT '{}',
-    position  BIGINT NOT NULL DEFAULT 0,
+    workflow  TEXT NOT NULL CHECK (typeof(workflow) = 'text'),
+    name      TEXT NOT NULL CHECK (typeof(name) = 'text'),
+    task      TEXT NOT NULL CHECK (typeof(task) = 'text'),
+    after     TEXT CHECK (after IS NULL OR typeof(after) = 'text'),
+    run_when  TEXT NOT NULL DEFAULT 'success' CHECK (typeof(run_when) = 'text'),
+    params    TEXT NOT NULL DEFAULT '{}' CHECK (typeof(params) = 'text'),
+    position  BIGINT NOT NULL DEFAULT 0 CHECK (typeof(position) = 'integer'),
     PRIMARY KEY (workflow, name)
 );
 
@@ -38,6 +38,9 @@ CREATE TABLE workflow_runs (
     finished_at BIGINT
 );
 CREATE INDEX workflow_runs_by_workflow ON workflow_runs (workflow, id);
+-- A workflow task's run starts one workflow run, however often it is tried.
+CREATE INDEX workflow_runs_by_starter ON workflow_runs (started_by);
+CREATE INDEX workflow_runs_finished ON workflow_runs (finished_at) WHERE finished_at IS NOT NULL;
 
 -- Each step of a run: its state, tries, its latest try's first run, what
 -- it handed on, why it failed.

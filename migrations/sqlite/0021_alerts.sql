@@ -6,11 +6,11 @@
 -- empty: the task's keepers'); `secret` names a secret (`carillon secret
 -- set`) that signs Feishu and DingTalk messages.
 CREATE TABLE alert_channels (
-    name        TEXT PRIMARY KEY NOT NULL,
-    kind        TEXT NOT NULL,
-    target      TEXT NOT NULL DEFAULT '',
-    secret      TEXT,
-    description TEXT,
+    name        TEXT PRIMARY KEY NOT NULL CHECK (typeof(name) = 'text'),
+    kind        TEXT NOT NULL CHECK (typeof(kind) = 'text'),
+    target      TEXT NOT NULL DEFAULT '' CHECK (typeof(target) = 'text'),
+    secret      TEXT CHECK (secret IS NULL OR typeof(secret) = 'text'),
+    description TEXT CHECK (description IS NULL OR typeof(description) = 'text'),
     created_at  BIGINT NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)),
     updated_at  BIGINT NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))
 );
@@ -19,12 +19,12 @@ CREATE TABLE alert_channels (
 -- e-mail (for e-mail channels without addresses) and mobile number
 -- (@-mentioned in DingTalk, WeCom and Feishu messages).
 CREATE TABLE keepers (
-    name        TEXT PRIMARY KEY NOT NULL,
-    email       TEXT,
-    mobile      TEXT,
-    description TEXT
+    name        TEXT PRIMARY KEY NOT NULL CHECK (typeof(name) = 'text'),
+    email       TEXT CHECK (email IS NULL OR typeof(email) = 'text'),
+    mobile      TEXT CHECK (mobile IS NULL OR typeof(mobile) = 'text'),
+    description TEXT CHECK (description IS NULL OR typeof(description) = 'text')
 );
-ALTER TABLE tasks ADD COLUMN keepers TEXT;
+ALTER TABLE tasks ADD COLUMN keepers TEXT CHECK (keepers IS NULL OR typeof(keepers) = 'text');
 
 -- What to alert on: `event` failed, timed-out, orphaned, misfire,
 -- long-running, failures or stale; for `tasks` (comma separated) or a
@@ -35,15 +35,15 @@ ALTER TABLE tasks ADD COLUMN keepers TEXT;
 -- `silence_ms`: repeats for a task within this long after an alert are
 -- recorded as suppressed, and counted on the next alert that goes out.
 CREATE TABLE alert_rules (
-    name         TEXT PRIMARY KEY NOT NULL,
-    event        TEXT NOT NULL,
-    tasks        TEXT,
-    task_group   TEXT,
-    channels     TEXT NOT NULL,
-    threshold_ms BIGINT,
-    count        BIGINT,
-    silence_ms   BIGINT NOT NULL DEFAULT 0,
-    paused       BOOLEAN NOT NULL DEFAULT FALSE,
+    name         TEXT PRIMARY KEY NOT NULL CHECK (typeof(name) = 'text'),
+    event        TEXT NOT NULL CHECK (typeof(event) = 'text'),
+    tasks        TEXT CHECK (tasks IS NULL OR typeof(tasks) = 'text'),
+    task_group   TEXT CHECK (task_group IS NULL OR typeof(task_group) = 'text'),
+    channels     TEXT NOT NULL CHECK (typeof(channels) = 'text'),
+    threshold_ms BIGINT CHECK (threshold_ms IS NULL OR typeof(threshold_ms) = 'integer'),
+    count        BIGINT CHECK (count IS NULL OR typeof(count) = 'integer'),
+    silence_ms   BIGINT NOT NULL DEFAULT 0 CHECK (typeof(silence_ms) = 'integer'),
+    paused       BOOLEAN NOT NULL DEFAULT FALSE CHECK (paused IN (0, 1)),
     created_at   BIGINT NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)),
     updated_at   BIGINT NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))
 );
@@ -67,6 +67,7 @@ CREATE TABLE alerts (
     UNIQUE (rule, task, subject)
 );
 CREATE INDEX alerts_by_rule_task ON alerts (rule, task, id);
+CREATE INDEX alerts_finished ON alerts (finished_at) WHERE finished_at IS NOT NULL;
 
 -- An alert's sending to one channel: taken by one host at a time (a
 -- lease), retried with backoff, recorded.

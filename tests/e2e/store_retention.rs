@@ -1,7 +1,8 @@
 //! Run-history retention against a real database: finished runs past their
 //! age or beyond their task's `keep_runs` are deleted with their log lines,
 //! in batches; unfinished runs and young ones stay. Finished delays go by
-//! the same ages, with their attempts, on SQLite and PostgreSQL.
+//! the same ages, with their attempts, on SQLite and PostgreSQL; and
+//! finished workflow runs and alerts.
 
 use std::time::Duration;
 
@@ -185,4 +186,74 @@ fn finished_delays_are_purged_by_age_on_sqlite() {
 fn finished_delays_are_purged_by_age_on_postgresql() {
     let database = crate::pg::TestDatabase::create("delay_retention");
     finished_delays_are_purged_by_age_with_their_attempts(&database.url());
+}
+
+#[test]
+fn finished_workflow_runs_and_alerts_are_purged_by_age() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("f.db").display());
+    let store = block_on(Store::connect(&url)).unwrap();
+    let day = DAY;
+    let now = carillon::clock::now_ms();
+    let mut statements = Vec::new();
+    for (id, state, age, finished) in [
+        (1, "succeeded", 8, true),
+        (2, "failed", 8, true),
+        (3, "failed", 31, true),
+        (4, "running", 40, false),
+    ] {
+        let finished_at = if finished {
+            (now - age * day).to_string()
+        } else {
+            "NULL".to_owned()
+        };
+        statements.push(format!(
+            "INSERT INTO workflow_runs (id, workflow, state, started_by, definition, created_at, finished_at) \
+             VALUES ({id}, 'w', '{state}', 'test', '[]', 0, {finished_at})"
+        ));
+        statements.push(format!(
+            "INSERT INTO workflow_run_steps (workflow_run, step, task, state) VALUES ({id}, 's', 't', '{state}')"
+        ));
+    }
+    for (id, state, age) in [
+        (1, "delivered", 8),
+        (2, "suppressed", 8),
+        (3, "failed", 8),
+        (4, "failed", 31),
+        (5, "pending", 40),
+    ] {
+        let finished_at = if state == "pending" {
+            "NULL".to_owned()
+        } else {
+            (now - age * day).to_string()
+        };
+        statements.push(format!(
+            "INSERT INTO alerts (id, rule, event, task, subject, message, state, raised_at, finished_at) \
+             VALUES ({id}, 'r', 'failed', 't', 's{id}', 'm', '{state}', 0, {finished_at})"
+        ));
+        statements.push(format!(
+            "INSERT INTO alert_deliveries (alert_id, channel, state, next_at) VALUES ({id}, 'c', 'delivered', 0)"
+        ));
+    }
+    for statement in &statements {
+        query_db(&url, statement);
+    }
+    let retention = Retention {
+        succeeded: Duration::from_secs(7 * 86_400),
+        failed: Duration::from_secs(30 * 86_400),
+    };
+    let (_, stopped) = tokio::sync::watch::channel(false);
+    block_on(purge_once(&store, retention, &stopped)).unwrap();
+    // Succeeded runs and delivered or suppressed alerts after 7 days, failed
+    // ones after 30; what is not over stays.
+    assert_eq!(
+        query_db(&url, "SELECT id FROM workflow_runs ORDER BY id"),
+        vec![vec!["2".to_owned()], vec!["4".to_owned()]]
+    );
+    assert_eq!(count(&url, "SELECT COUNT(*) FROM workflow_run_steps"), 2);
+    assert_eq!(
+        query_db(&url, "SELECT id FROM alerts ORDER BY id"),
+        vec![vec!["3".to_owned()], vec!["5".to_owned()]]
+    );
+    assert_eq!(count(&url, "SELECT COUNT(*) FROM alert_deliveries"), 2);
 }

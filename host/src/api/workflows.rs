@@ -349,7 +349,7 @@ pub(crate) async fn trigger(
     let started_by = format!("trigger by {}", caller.actor);
     let started = state
         .store
-        .start_workflow(&name, &body.params, &started_by, now_ms())
+        .start_workflow(&name, &body.params, &started_by, false, now_ms())
         .await?;
     let id = match started {
         Started::Run { id, .. } => id,

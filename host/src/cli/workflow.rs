@@ -235,7 +235,7 @@ pub(crate) async fn workflow(db: &DbArgs, command: WorkflowCommand) -> anyhow::R
             let store = db.open_existing().await?;
             let params: BTreeMap<String, String> = params.into_iter().collect();
             match store
-                .start_workflow(&name, &params, "trigger by cli", now_ms())
+                .start_workflow(&name, &params, "trigger by cli", false, now_ms())
                 .await?
             {
                 Started::Run { id, .. } => {

@@ -36,7 +36,7 @@ impl Dispatcher {
         match self
             .inner
             .store
-            .start_workflow(&name, &params, &started_by, now_ms())
+            .start_workflow(&name, &params, &started_by, true, now_ms())
             .await
         {
             // The first steps' runs are claimed when this run's permit

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::store::write::Tx;
-use crate::store::{Store, StoreError};
+use crate::store::{Backend, Store, StoreError};
 use crate::units::format_duration;
 use crate::vocab::{AlertEvent, AlertRule, parse_task_list};
 
@@ -212,7 +212,7 @@ impl Store {
             if updated == 0 {
                 sqlx::query(
                     "INSERT INTO alert_channels (name, kind, target, secret, description, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                     VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (name) DO NOTHING",
                 )
                 .bind(&channel.name)
                 .bind(&channel.kind)
@@ -257,7 +257,8 @@ impl Store {
             .rows_affected();
             if updated == 0 {
                 sqlx::query(
-                    "INSERT INTO keepers (name, email, mobile, description) VALUES ($1, $2, $3, $4)",
+                    "INSERT INTO keepers (name, email, mobile, description) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (name) DO NOTHING",
                 )
                 .bind(&keeper.name)
                 .bind(&keeper.email)
@@ -308,7 +309,8 @@ impl Store {
             if updated == 0 {
                 sqlx::query(
                     "INSERT INTO alert_rules (name, event, tasks, task_group, channels, threshold_ms, count, \
-                     silence_ms, paused, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+                     silence_ms, paused, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
+                     ON CONFLICT (name) DO NOTHING",
                 )
                 .bind(&rule.name)
                 .bind(&rule.event)
@@ -357,13 +359,31 @@ impl Store {
     /// Raises `alerts` (each once per rule, task and subject); returns how
     /// many were new.
     pub async fn raise_alerts(&self, alerts: &[NewAlert], now: i64) -> Result<usize, StoreError> {
-        if alerts.is_empty() {
+        // Looks find the same long runs and stale slots again and again:
+        // only the new ones take a write turn.
+        let mut fresh = Vec::new();
+        for alert in alerts {
+            let known: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM alerts WHERE rule = $1 AND task = $2 AND subject = $3",
+            )
+            .bind(&alert.rule.name)
+            .bind(&alert.task)
+            .bind(&alert.subject)
+            .fetch_optional(&self.pool)
+            .await?;
+            if known.is_none() {
+                fresh.push(alert);
+            }
+        }
+        if fresh.is_empty() {
             return Ok(0);
         }
+        let backend = self.backend;
+        let fresh = &fresh;
         self.write_tx(|mut tx| async move {
             let mut raised = 0;
-            for alert in alerts {
-                raised += usize::from(raise(&mut tx, alert, now).await?);
+            for alert in fresh {
+                raised += usize::from(raise(&mut tx, backend, alert, now).await?);
             }
             Ok((tx, raised))
         })
@@ -511,7 +531,24 @@ impl Store {
         outcome: &DeliveryOutcome,
         now: i64,
     ) -> Result<(), StoreError> {
+        let backend = self.backend;
         self.write_tx(|mut tx| async move {
+            // The alert's row is locked first: its deliveries, recorded at
+            // once by this host or others, settle it one after another.
+            let alert: Option<i64> =
+                sqlx::query_scalar("SELECT alert_id FROM alert_deliveries WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let Some(alert) = alert else {
+                return Ok((tx, ()));
+            };
+            if backend == Backend::Postgres {
+                sqlx::query("SELECT id FROM alerts WHERE id = $1 FOR UPDATE")
+                    .bind(alert)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             let (state, next_at, error, delivered_at) = match outcome {
                 DeliveryOutcome::Delivered => ("delivered", None, None, Some(now)),
                 DeliveryOutcome::Retry { retry_at, error } => {
@@ -519,10 +556,10 @@ impl Store {
                 }
                 DeliveryOutcome::Failed { error } => ("failed", None, Some(error.as_str()), None),
             };
-            let alert: Option<i64> = sqlx::query_scalar(
+            let recorded = sqlx::query(
                 "UPDATE alert_deliveries SET state = $1, next_at = COALESCE($2, next_at), \
                  last_error = COALESCE($3, last_error), delivered_at = $4, claimed_by = NULL, claimed_until = NULL \
-                 WHERE id = $5 AND claimed_by = $6 AND state = 'sending' RETURNING alert_id",
+                 WHERE id = $5 AND claimed_by = $6 AND state = 'sending'",
             )
             .bind(state)
             .bind(next_at)
@@ -530,9 +567,10 @@ impl Store {
             .bind(delivered_at)
             .bind(id)
             .bind(node)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(alert) = alert {
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if recorded > 0 {
                 settle_alert(&mut tx, alert, now).await?;
             }
             Ok((tx, ()))
@@ -610,8 +648,21 @@ pub(crate) async fn active_rules(
 /// within the rule's silence window after the last alert of the rule for
 /// the task, else queued to each of its channels. Returns whether it was
 /// new.
-pub(crate) async fn raise(tx: &mut Tx, alert: &NewAlert, now: i64) -> Result<bool, StoreError> {
+pub(crate) async fn raise(
+    tx: &mut Tx,
+    backend: Backend,
+    alert: &NewAlert,
+    now: i64,
+) -> Result<bool, StoreError> {
     let rule = &alert.rule;
+    if backend == Backend::Postgres {
+        // Hosts raising alerts of one rule for one task take turns, so the
+        // silence window holds across them.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+            .bind(format!("carillon alert {}\u{1f}{}", rule.name, alert.task))
+            .execute(&mut **tx)
+            .await?;
+    }
     let last: Option<(i64, i64)> = sqlx::query_as(
         "SELECT id, raised_at FROM alerts WHERE rule = $1 AND task = $2 AND state <> 'suppressed' \
          ORDER BY id DESC LIMIT 1",

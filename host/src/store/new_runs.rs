@@ -245,10 +245,12 @@ async fn insert_returning(
     Ok(Some(run_id))
 }
 
-/// The slots caused runs are stamped with: `now`, then one millisecond
-/// more for each run of the same task made in this pass, so a fan-out of
-/// one task to hundreds of runs does not collide on the (task, slot,
-/// shard) key.
+/// The slots caused runs are stamped with: the millisecond before `now`,
+/// then one earlier for each fire of the same task made in this pass, so a
+/// fan-out of one task to hundreds of runs does not collide on the (task,
+/// slot, shard) key. Backwards, into slots the scheduler has already made
+/// (it makes them ahead of time), so a caused run never takes a slot a
+/// schedule is about to fire.
 pub(crate) struct Stamps {
     pub(crate) now: i64,
     next: HashMap<String, i64>,
@@ -263,23 +265,23 @@ impl Stamps {
     }
 
     pub(crate) fn next_for(&self, task: &str) -> i64 {
-        self.next.get(task).copied().unwrap_or(self.now)
+        self.next.get(task).copied().unwrap_or(self.now - 1)
     }
 
     pub(crate) fn used(&mut self, task: &str, last: Option<i64>) {
         if let Some(last) = last {
-            self.next.insert(task.to_owned(), last + 1);
+            self.next.insert(task.to_owned(), last - 1);
         }
     }
 }
 
-/// How many later slots a caused fire tries before giving up.
+/// How many earlier slots a caused fire tries before giving up.
 const STAMP_TRIES: i64 = 10_000;
 
 /// Inserts the runs of one caused fire of `task` (a chained run, a workflow
 /// step: every run carries the same cause): each shard once per cause, so
 /// a second insert of the same cause is a no-op. The fire is stamped with
-/// the first slot from `first_stamp` on that the task has no run at (its
+/// the first slot from `first_stamp` back that the task has no run at (its
 /// shards share it, as a scheduled fire's do). Returns each new run's id
 /// and slot.
 pub(crate) async fn insert_caused(
@@ -299,7 +301,7 @@ pub(crate) async fn insert_caused(
                 .fetch_optional(&mut **tx)
                 .await?;
         if taken.is_some() {
-            stamp += 1;
+            stamp -= 1;
             continue;
         }
         let mut made = Vec::with_capacity(runs.len());
@@ -320,8 +322,20 @@ pub(crate) async fn insert_caused(
                     .fetch_optional(&mut **tx)
                     .await?;
                     if already.is_none() {
-                        // Another writer took the slot meanwhile: the next one.
-                        stamp += 1;
+                        // Another writer took the slot meanwhile: the shards
+                        // made at it are taken back, and the fire tries the
+                        // slot before (its shards share one slot).
+                        for (id, _) in made.drain(..) {
+                            sqlx::query("DELETE FROM task_pages WHERE run_id = $1")
+                                .bind(id)
+                                .execute(&mut **tx)
+                                .await?;
+                            sqlx::query("DELETE FROM runs WHERE id = $1")
+                                .bind(id)
+                                .execute(&mut **tx)
+                                .await?;
+                        }
+                        stamp -= 1;
                         continue 'slots;
                     }
                 }
@@ -330,7 +344,7 @@ pub(crate) async fn insert_caused(
         return Ok(made);
     }
     Err(StoreError::Corrupt(format!(
-        "task `{name}` has runs at {STAMP_TRIES} slots in a row from {first_stamp}: no slot left to stamp a caused run with"
+        "task `{name}` has runs at {STAMP_TRIES} slots in a row back from {first_stamp}: no slot left to stamp a caused run with"
     )))
 }
 

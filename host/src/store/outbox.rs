@@ -169,31 +169,44 @@ impl Store {
                     "outbox entry {} ({} of `{}`)",
                     entry.id, entry.kind, entry.task
                 );
-                let followed = isolated(&mut tx, &what, async |tx: &mut Tx| {
-                    if entry.kind == "misfire" {
-                        self.misfire_alerts(tx, entry, &mut alerting, now).await?;
-                        return Ok(0);
-                    }
-                    if entry.kind != "run-ended" {
-                        return Ok(0);
-                    }
-                    let Some(run) = self.ended_run(tx, entry.subject).await? else {
-                        return Ok(0);
-                    };
-                    self.end_alerts(tx, &run, &mut alerting, now).await?;
-                    match run.cause.as_deref().and_then(parse_step_cause) {
-                        Some((workflow_run, step, try_number)) => {
-                            steps
-                                .entry(workflow_run)
-                                .or_default()
-                                .push((step, try_number, run));
-                            Ok(0)
-                        }
-                        None => self.run_ended(tx, entry, run, &mut stamps).await,
-                    }
+                if entry.kind == "misfire" {
+                    isolated(&mut tx, &what, async |tx: &mut Tx| {
+                        self.misfire_alerts(tx, entry, &mut alerting, now).await
+                    })
+                    .await?;
+                    continue;
+                }
+                if entry.kind != "run-ended" {
+                    continue;
+                }
+                let run = isolated(&mut tx, &what, async |tx: &mut Tx| {
+                    self.ended_run(tx, entry.subject).await
                 })
                 .await?;
-                done.runs_created += followed.unwrap_or(0);
+                let Some(Some(run)) = run else {
+                    continue;
+                };
+                // Apart: a rule the host cannot read must not keep a chain
+                // or a workflow from going on.
+                isolated(
+                    &mut tx,
+                    &format!("the alerts of {what}"),
+                    async |tx: &mut Tx| self.end_alerts(tx, &run, &mut alerting, now).await,
+                )
+                .await?;
+                match run.cause.as_deref().and_then(parse_step_cause) {
+                    Some((workflow_run, step, try_number)) => steps
+                        .entry(workflow_run)
+                        .or_default()
+                        .push((step, try_number, run)),
+                    None => {
+                        let made = isolated(&mut tx, &what, async |tx: &mut Tx| {
+                            self.run_ended(tx, entry, run, &mut stamps).await
+                        })
+                        .await?;
+                        done.runs_created += made.unwrap_or(0);
+                    }
+                }
             }
             for (workflow_run, ended) in steps {
                 let what = format!("the ends of steps of workflow run {workflow_run}");
@@ -210,7 +223,9 @@ impl Store {
                     alert.rule.name, alert.task
                 );
                 let raised = isolated(&mut tx, &what, async |tx: &mut Tx| {
-                    Ok(usize::from(alerts::raise(tx, alert, now).await?))
+                    Ok(usize::from(
+                        alerts::raise(tx, self.backend, alert, now).await?,
+                    ))
                 })
                 .await?;
                 done.alerts_raised += raised.unwrap_or(0);
@@ -272,7 +287,8 @@ impl Store {
                     rule: rule.clone(),
                     task: run.task.clone(),
                     run_id: Some(run.id),
-                    subject: format!("failures:{}", run.id),
+                    // One alert per window of the rule's length.
+                    subject: format!("failures:{}", now.div_euclid(window.max(1))),
                     message: format!(
                         "{failed} runs failed within {}; the last, run {}: {}",
                         alerts::shown(window),
@@ -436,7 +452,13 @@ impl Store {
                 return Ok(0);
             }
         };
-        let first = fire.first().unwrap_or(run);
+        // The run the child is told of: the first that failed, when the
+        // fire failed; else the first shard's.
+        let first = match end {
+            FireEnd::Failed => fire.iter().find(|r| r.state != RunState::Succeeded),
+            _ => fire.first(),
+        }
+        .unwrap_or(run);
         let mut outputs = BTreeMap::new();
         for shard in &fire {
             outputs.extend(parse_outputs(shard.outputs.as_deref()));

@@ -125,6 +125,68 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Deletes up to `limit` finished workflow runs (and their steps):
+    /// succeeded ones that finished before `succeeded_before`, failed and
+    /// cancelled ones before `failed_before`; and up to `limit` alerts (and
+    /// their deliveries): delivered and suppressed ones raised before
+    /// `succeeded_before`, failed ones before `failed_before`. Returns how
+    /// many rows were deleted.
+    pub async fn purge_old_followups(
+        &self,
+        succeeded_before: i64,
+        failed_before: i64,
+        limit: i64,
+    ) -> Result<u64, StoreError> {
+        let backend = self.backend;
+        self.write_tx(|mut tx| async move {
+            if !purge_turn(&mut tx, backend).await? {
+                return Ok((tx, 0));
+            }
+            let runs = finished_before(
+                &mut tx,
+                "workflow_runs",
+                [
+                    ("'succeeded'", succeeded_before),
+                    ("'failed', 'cancelled'", failed_before),
+                ],
+                limit,
+            )
+            .await?;
+            let mut deleted = delete_ids(
+                &mut tx,
+                &runs,
+                &[
+                    "DELETE FROM workflow_run_steps WHERE workflow_run",
+                    "DELETE FROM workflow_runs WHERE id",
+                ],
+            )
+            .await?;
+            let alerts = finished_before(
+                &mut tx,
+                "alerts",
+                [
+                    ("'delivered', 'suppressed'", succeeded_before),
+                    ("'failed'", failed_before),
+                ],
+                limit,
+            )
+            .await?;
+            deleted += delete_ids(
+                &mut tx,
+                &alerts,
+                &[
+                    "DELETE FROM alert_deliveries WHERE alert_id",
+                    "DELETE FROM alerts WHERE id",
+                ],
+            )
+            .await?;
+            Ok((tx, deleted))
+        })
+        .await
+    }
+}
+
 /// Whether this host may purge now: on PostgreSQL, whether it took the purge
 /// lock for this transaction (another host purging holds it).
 async fn purge_turn(tx: &mut Tx, backend: Backend) -> Result<bool, StoreError> {

@@ -188,7 +188,8 @@ impl Store {
             .rows_affected();
             if updated == 0 {
                 sqlx::query(
-                    "INSERT INTO workflows (name, description, created_at, updated_at) VALUES ($1, $2, $3, $3)",
+                    "INSERT INTO workflows (name, description, created_at, updated_at) VALUES ($1, $2, $3, $3) \
+                     ON CONFLICT (name) DO NOTHING",
                 )
                 .bind(&def.name)
                 .bind(description)
@@ -239,16 +240,35 @@ impl Store {
     }
 
     /// Starts a run of workflow `name` with `params` (given to every step),
-    /// and its first steps.
+    /// and its first steps. With `once`, a run already started by
+    /// `started_by` (a workflow task's run tried again) is answered instead
+    /// of a second.
     pub async fn start_workflow(
         &self,
         name: &str,
         params: &BTreeMap<String, String>,
         started_by: &str,
+        once: bool,
         now: i64,
     ) -> Result<Started, StoreError> {
         let backend = self.backend;
         self.write_tx(|mut tx| async move {
+            if once {
+                let started: Option<i64> =
+                    sqlx::query_scalar("SELECT id FROM workflow_runs WHERE started_by = $1")
+                        .bind(started_by)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if let Some(id) = started {
+                    return Ok((
+                        tx,
+                        Started::Run {
+                            id,
+                            runs_created: 0,
+                        },
+                    ));
+                }
+            }
             let Some(record) = read_workflow(&mut tx, name).await? else {
                 return Ok((tx, Started::NoSuchWorkflow));
             };
@@ -403,6 +423,22 @@ impl Store {
             let Some(def) = lock_run(&mut tx, backend, run).await? else {
                 return Ok((tx, StepAction::NotFound));
             };
+            let Some(step_def) = def.step(step).cloned() else {
+                return Ok((tx, StepAction::NotFound));
+            };
+            let run_state: String =
+                sqlx::query_scalar("SELECT state FROM workflow_runs WHERE id = $1")
+                    .bind(run)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if run_state == WorkflowState::Cancelled.as_str() {
+                return Ok((
+                    tx,
+                    StepAction::Refused(format!(
+                        "workflow run {run} was cancelled; start the workflow again instead"
+                    )),
+                ));
+            }
             let state: Option<String> = sqlx::query_scalar(
                 "SELECT state FROM workflow_run_steps WHERE workflow_run = $1 AND step = $2",
             )
@@ -454,9 +490,6 @@ impl Store {
                 None => {
                     let params = run_params(&mut tx, run).await?;
                     let outputs = step_outputs(&mut tx, run).await?;
-                    let Some(step_def) = def.step(step).cloned() else {
-                        return Ok((tx, StepAction::NotFound));
-                    };
                     created += start_step(
                         &mut tx, backend, run, &def, &step_def, &params, &outputs, &mut stamps,
                     )
