@@ -138,11 +138,17 @@ fn a_fan_in_waits_for_both_parents_and_a_failure_takes_the_other_branch_until_re
     let again = post(&api, &format!("/api/v1/workflow-runs/{id}/cancel")).send();
     assert_eq!(again.status, 409, "{}", again.body);
     wait_until("the stopped step recorded", Duration::from_secs(10), || {
-        let run = get(&api, &format!("/api/v1/workflow-runs/{id}")).send().json();
+        let run = get(&api, &format!("/api/v1/workflow-runs/{id}"))
+            .send()
+            .json();
         (step(&run, "b")["state"] == "failed").then_some(())
     });
     let revived = post(&api, &format!("/api/v1/workflow-runs/{id}/steps/b/retry")).send();
-    assert_eq!(revived.status, 409, "a cancelled run stays cancelled: {}", revived.body);
+    assert_eq!(
+        revived.status, 409,
+        "a cancelled run stays cancelled: {}",
+        revived.body
+    );
 
     // A step that fails: the success branch is skipped, the failure branch runs.
     put_workflow(

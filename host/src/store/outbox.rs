@@ -477,14 +477,16 @@ impl Store {
         for child in &children {
             let (made, note) = self.fire_child(tx, &parent, child, stamps).await?;
             created += made;
-            let level = if made > 0 { "info" } else { "warn" };
-            note_on(tx, run, level, &format!("{}: {note}", list.0), stamps.now).await?;
+            if !note.is_empty() {
+                let level = if made > 0 { "info" } else { "warn" };
+                note_on(tx, run, level, &format!("{}: {note}", list.0), stamps.now).await?;
+            }
         }
         Ok(created)
     }
 
     /// Fires `child` once for `parent`; returns the runs made and what to
-    /// note on the parent's log.
+    /// note on the parent's log (nothing when it was fired already).
     async fn fire_child(
         &self,
         tx: &mut Tx,
@@ -540,7 +542,9 @@ impl Store {
         stamps.used(child, ids.last().map(|(_, at)| *at));
         Ok(match ids.first() {
             Some((id, _)) => (ids.len(), format!("fired `{child}` (run {id})")),
-            None => (0, format!("`{child}` was already fired for this run")),
+            // Another shard's end fired it (every shard of a fire sees the
+            // fire over once the last one ends): nothing to note.
+            None => (0, String::new()),
         })
     }
 

@@ -74,7 +74,8 @@ export async function tasks(view, app) {
       ...(operator ? [picks.row(task.name, t("tasks.select", { name: task.name }), { "data-task": task.name })] : []),
       h("a", { href: `/tasks/${encodeURIComponent(task.name)}`, class: "strong" }, task.name),
       task.group, h("code", {}, task.module), h("code", {}, task.schedule),
-      task.paused ? badge("paused") : whenRelative(task.next_fire_at),
+      task.paused ? badge("paused") : task.error_code === "manual"
+        ? h("span", { class: "muted" }, t("tasks.whenTriggered")) : whenRelative(task.next_fire_at),
       last, recent, badge(task.state),
     ];
   });
