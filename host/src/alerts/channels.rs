@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::secrets::hmac_sha256;
 use crate::store::KeeperRow;
-use crate::vocab::{AlertNotice, ChannelKind};
+use crate::vocab::{AlertNotice, ChannelKind, percent_encode};
 
 /// What to send for one delivery.
 #[derive(Debug, Clone, PartialEq)]
@@ -107,7 +107,7 @@ pub(crate) fn message(
 fn dingtalk_sign(secret: &str, now_ms: i64) -> (i64, String) {
     let signed = hmac_sha256(secret.as_bytes(), format!("{now_ms}\n{secret}").as_bytes());
     let encoded = base64::engine::general_purpose::STANDARD.encode(signed);
-    (now_ms, url_encode(&encoded))
+    (now_ms, percent_encode(&encoded))
 }
 
 /// Feishu's signature: base64 of HMAC-SHA256 keyed with
@@ -115,17 +115,6 @@ fn dingtalk_sign(secret: &str, now_ms: i64) -> (i64, String) {
 fn feishu_sign(secret: &str, seconds: i64) -> String {
     let signed = hmac_sha256(format!("{seconds}\n{secret}").as_bytes(), b"");
     base64::engine::general_purpose::STANDARD.encode(signed)
-}
-
-fn url_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// Whether an answer with a 2xx status refuses the message anyway, as

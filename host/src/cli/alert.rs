@@ -9,10 +9,10 @@ use std::time::Duration;
 use anyhow::bail;
 use clap::{Args, Subcommand};
 
-use crate::cli::database::DbArgs;
+use crate::cli::database::{DbArgs, audit};
 use crate::cli::output::{say, table, time_or_dash};
 use crate::clock::now_ms;
-use crate::store::{AuditEntry, ChannelRow, IntFlag, KeeperRow, RuleRow, Store};
+use crate::store::{ChannelRow, IntFlag, KeeperRow, RuleRow};
 use crate::units::{format_duration, parse_duration};
 use crate::vocab::{check_channel, parse_task_list};
 
@@ -442,23 +442,4 @@ async fn keeper(db: &DbArgs, command: KeeperCommand) -> anyhow::Result<()> {
 
 fn shown(ms: i64) -> String {
     format_duration(Duration::from_millis(ms.max(0) as u64))
-}
-
-async fn audit(
-    store: &Store,
-    action: &'static str,
-    target: &str,
-    after: Option<&str>,
-) -> anyhow::Result<()> {
-    store
-        .audit(AuditEntry {
-            at: now_ms(),
-            actor: "cli",
-            action,
-            target,
-            before: None,
-            after,
-        })
-        .await?;
-    Ok(())
 }

@@ -8,12 +8,12 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 
-use crate::cli::database::DbArgs;
+use crate::cli::database::{DbArgs, audit};
 use crate::cli::output::{say, table, time_or_dash};
 use crate::clock::now_ms;
 use crate::schedule::calendar::{check_put, check_remove, ics::dates_of_ics};
 use crate::schedule::{CalendarKind, Calendars};
-use crate::store::{AuditEntry, CalendarRecord, Store};
+use crate::store::{CalendarRecord, Store};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum CalendarCommand {
@@ -231,7 +231,7 @@ pub(crate) async fn calendar(db: &DbArgs, command: CalendarCommand) -> anyhow::R
             }
             check_remove(&store.calendar_rows().await?, &name)?;
             store.delete_calendar(&name).await?;
-            audit(&store, "calendar.remove", &name, None).await?;
+            audit_calendar(&store, "calendar.remove", &name, None).await?;
             say!("calendar `{name}` removed");
             Ok(())
         }
@@ -246,7 +246,7 @@ async fn put(store: &Store, mut record: CalendarRecord) -> anyhow::Result<()> {
         record.created_at = before.created_at;
     }
     let new = store.put_calendar(&record).await?;
-    audit(store, "calendar.set", &record.name, Some(&record)).await?;
+    audit_calendar(store, "calendar.set", &record.name, Some(&record)).await?;
     say!(
         "calendar `{}` {}; name it in a task's calendar column",
         record.name,
@@ -255,24 +255,14 @@ async fn put(store: &Store, mut record: CalendarRecord) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn audit(
+async fn audit_calendar(
     store: &Store,
     action: &'static str,
     name: &str,
     after: Option<&CalendarRecord>,
 ) -> anyhow::Result<()> {
     let after = after.map(serde_json::to_string).transpose()?;
-    store
-        .audit(AuditEntry {
-            at: now_ms(),
-            actor: "cli",
-            action,
-            target: name,
-            before: None,
-            after: after.as_deref(),
-        })
-        .await?;
-    Ok(())
+    audit(store, action, name, after.as_deref()).await
 }
 
 fn shorten(text: &str, width: usize) -> String {

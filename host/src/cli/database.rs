@@ -46,3 +46,24 @@ impl DbArgs {
         Ok(Store::connect_existing(&self.config()?.database_url).await?)
     }
 }
+
+/// Records in the audit log that the CLI did `action` to `target`, with
+/// what it is now (JSON), if anything.
+pub(crate) async fn audit(
+    store: &Store,
+    action: &'static str,
+    target: &str,
+    after: Option<&str>,
+) -> anyhow::Result<()> {
+    store
+        .audit(crate::store::AuditEntry {
+            at: crate::clock::now_ms(),
+            actor: "cli",
+            action,
+            target,
+            before: None,
+            after,
+        })
+        .await?;
+    Ok(())
+}

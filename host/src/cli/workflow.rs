@@ -11,12 +11,12 @@ use anyhow::{Context as _, bail};
 use clap::Subcommand;
 use serde_json::json;
 
-use crate::cli::database::DbArgs;
+use crate::cli::database::{DbArgs, audit};
 use crate::cli::output::{say, table, time_or_dash};
 use crate::cli::parse_param;
 use crate::clock::now_ms;
 use crate::plugins::{parse_workflow_file, workflow_name};
-use crate::store::{AuditEntry, Started, StepAction, Store};
+use crate::store::{Started, StepAction, Store};
 use crate::vocab::{WORKFLOW_MODULE, WorkflowState, parse_outputs};
 
 #[derive(Debug, Subcommand)]
@@ -381,23 +381,4 @@ async fn step_done(
         StepAction::NotFound => bail!("workflow run {run} has no step `{step}`"),
         StepAction::Refused(reason) => bail!("{reason}"),
     }
-}
-
-async fn audit(
-    store: &Store,
-    action: &'static str,
-    target: &str,
-    after: Option<&str>,
-) -> anyhow::Result<()> {
-    store
-        .audit(AuditEntry {
-            at: now_ms(),
-            actor: "cli",
-            action,
-            target,
-            before: None,
-            after,
-        })
-        .await?;
-    Ok(())
 }

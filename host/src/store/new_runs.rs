@@ -13,7 +13,7 @@ use crate::store::sql::{placeholders, row_placeholders};
 use crate::store::task_rows::read_task;
 use crate::store::write::Tx;
 use crate::store::{Backend, Store, StoreError};
-use crate::vocab::{RunState, TaskRow};
+use crate::vocab::{RunState, TaskDefinition, TaskRow};
 
 /// One run to create: a slot and a shard of the task being fired.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -275,6 +275,40 @@ impl Stamps {
     }
 }
 
+/// Makes one caused fire of `task` (checked as `definition`): a pending run
+/// per shard with `params` and `cause`, startable now, stamped by
+/// `stamps`; `watch` writes their ends to the outbox whatever the task
+/// chains. Returns the new runs' ids (none when the cause was already
+/// fired).
+pub(crate) async fn fire_caused(
+    tx: &mut Tx,
+    task: &TaskRow,
+    definition: &TaskDefinition,
+    params: &str,
+    cause: &str,
+    watch: bool,
+    stamps: &mut Stamps,
+) -> Result<Vec<i64>, StoreError> {
+    let runs: Vec<NewRun> = (0..definition.shard_total)
+        .map(|index| NewRun {
+            scheduled_at: stamps.now,
+            shard_index: i64::from(index),
+            shard_param: definition.shard_params.get(&index).cloned(),
+            params: params.to_owned(),
+            skipped: None,
+            offered_to: None,
+            claim_here: false,
+            cause: Some(cause.to_owned()),
+            watch,
+            not_before: Some(stamps.now),
+        })
+        .collect();
+    let name = &task.spec.name;
+    let made = insert_caused(tx, task, &runs, stamps.next_for(name), stamps.now).await?;
+    stamps.used(name, made.last().map(|(_, at)| *at));
+    Ok(made.into_iter().map(|(id, _)| id).collect())
+}
+
 /// How many earlier slots a caused fire tries before giving up.
 const STAMP_TRIES: i64 = 10_000;
 
@@ -284,7 +318,7 @@ const STAMP_TRIES: i64 = 10_000;
 /// the first slot from `first_stamp` back that the task has no run at (its
 /// shards share it, as a scheduled fire's do). Returns each new run's id
 /// and slot.
-pub(crate) async fn insert_caused(
+async fn insert_caused(
     tx: &mut Tx,
     task: &TaskRow,
     runs: &[NewRun],

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use sqlx::Row;
 
 use crate::store::alerts::{self, NewAlert};
-use crate::store::new_runs::{NewRun, Stamps, insert_caused};
+use crate::store::new_runs::{Stamps, fire_caused};
 use crate::store::task_rows::read_task;
 use crate::store::workflows;
 use crate::store::write::Tx;
@@ -524,24 +524,9 @@ impl Store {
             ));
         }
         let cause = parent.cause();
-        let runs: Vec<NewRun> = (0..definition.shard_total)
-            .map(|index| NewRun {
-                scheduled_at: stamps.now,
-                shard_index: i64::from(index),
-                shard_param: definition.shard_params.get(&index).cloned(),
-                params: params.clone(),
-                skipped: None,
-                offered_to: None,
-                claim_here: false,
-                cause: Some(cause.clone()),
-                watch: false,
-                not_before: Some(stamps.now),
-            })
-            .collect();
-        let ids = insert_caused(tx, &task, &runs, stamps.next_for(child), stamps.now).await?;
-        stamps.used(child, ids.last().map(|(_, at)| *at));
+        let ids = fire_caused(tx, &task, &definition, &params, &cause, false, stamps).await?;
         Ok(match ids.first() {
-            Some((id, _)) => (ids.len(), format!("fired `{child}` (run {id})")),
+            Some(id) => (ids.len(), format!("fired `{child}` (run {id})")),
             // Another shard's end fired it (every shard of a fire sees the
             // fire over once the last one ends): nothing to note.
             None => (0, String::new()),

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use sqlx::Row;
 
-use crate::store::new_runs::{NewRun, Stamps, insert_caused};
+use crate::store::new_runs::{Stamps, fire_caused};
 use crate::store::task_rows::{columns, read_task};
 use crate::store::write::Tx;
 use crate::store::{Backend, Store, StoreError};
@@ -929,21 +929,14 @@ async fn step_runs(
         )));
     }
     let cause = step_cause(run, &step.name, try_number);
-    let runs: Vec<NewRun> = (0..definition.shard_total)
-        .map(|index| NewRun {
-            scheduled_at: stamps.now,
-            shard_index: i64::from(index),
-            shard_param: definition.shard_params.get(&index).cloned(),
-            params: params.clone(),
-            skipped: None,
-            offered_to: None,
-            claim_here: false,
-            cause: Some(cause.clone()),
-            watch: true,
-            not_before: Some(stamps.now),
-        })
-        .collect();
-    let made = insert_caused(tx, &task, &runs, stamps.next_for(&step.task), stamps.now).await?;
-    stamps.used(&step.task, made.last().map(|(_, at)| *at));
-    Ok(Ok(made.into_iter().map(|(id, _)| id).collect()))
+    Ok(Ok(fire_caused(
+        tx,
+        &task,
+        &definition,
+        &params,
+        &cause,
+        true,
+        stamps,
+    )
+    .await?))
 }

@@ -394,7 +394,9 @@ pub fn console_link(base: &str, task: &str, run_id: Option<i64>) -> String {
     }
 }
 
-fn percent_encode(text: &str) -> String {
+/// `text` percent-encoded for a URL path or query (unreserved characters
+/// kept).
+pub fn percent_encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

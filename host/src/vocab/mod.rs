@@ -33,7 +33,8 @@ mod task_error;
 mod workflow;
 
 pub use alert::{
-    AlertEvent, AlertNotice, AlertRule, ChannelKind, check_channel, console_link, rules_for,
+    AlertEvent, AlertNotice, AlertRule, ChannelKind, check_channel, console_link, percent_encode,
+    rules_for,
 };
 pub use allowed_hosts::{AllowList, AllowedHost, Scheme, Target};
 pub use cancel::CancelReason;
