@@ -348,11 +348,7 @@ pub async fn serve_until(config: Config, mut stop: watch::Receiver<bool>) -> any
                 &config.database_url,
             ),
             node_id: config.node_id.clone(),
-            console_url: config
-                .alerts
-                .console_url
-                .clone()
-                .or_else(|| config.api_listen.map(|address| format!("http://{address}"))),
+            console_url: alert_links(&config),
             timeout: config.alerts.timeout,
             poll_interval: config.poll_interval,
             wake: alerts_raised,
@@ -592,4 +588,22 @@ async fn next_wake(store: &Store, config: &Config) -> Duration {
         _ => poll,
     };
     until.clamp(MIN_TICK, poll.max(MIN_TICK))
+}
+
+/// Where alerts link to: `alerts.console_url`, else the API's address when
+/// a reader elsewhere could use it (not `0.0.0.0` or `[::]`, which name
+/// every address and so none); else no link, and a hint.
+fn alert_links(config: &Config) -> Option<String> {
+    if let Some(url) = &config.alerts.console_url {
+        return Some(url.clone());
+    }
+    let address = config.api_listen?;
+    if address.ip().is_unspecified() {
+        tracing::warn!(
+            "alerts carry no console link: the API listens on {address}, which is no address a \
+             reader can open; set alerts.console_url (e.g. https://carillon.example.com)"
+        );
+        return None;
+    }
+    Some(format!("http://{address}"))
 }

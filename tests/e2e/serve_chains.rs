@@ -3,7 +3,8 @@
 //! parent's run id, state, summary and outputs in its params; `on_failure`
 //! fires once when a fire failed for good (after its retries); a `manual`
 //! task fires only so; a loop is refused by the API and the CLI when it is
-//! defined, and one written with SQL is refused when it would fire; on
+//! defined, and one written with SQL is refused when it would fire; an
+//! HTTP task chained or as a workflow step makes its own call; on
 //! PostgreSQL two hosts make each chained run once.
 
 use std::collections::BTreeMap;
@@ -133,6 +134,55 @@ fn a_child_fires_once_after_its_parent_with_its_outputs_and_failures_take_the_ot
         1,
         "no success branch"
     );
+}
+
+#[test]
+fn an_http_task_follows_a_failure_and_runs_as_a_workflow_step_with_its_own_call() {
+    let server = crate::callbacks::CallbackServer::start();
+    let host = Host::start(
+        &["flaky"],
+        &["--egress-allowed-hosts", "http://127.0.0.1:*"],
+    );
+    let api = host.api();
+    // The webhook is called with what its task says: the parent's params
+    // the host adds (`parent.*`) are not params of the call.
+    host.sql(&format!(
+        "INSERT INTO tasks (name, module, schedule, params) VALUES ('hook', 'http', 'manual', \
+         '{{\"url\": \"{}/hooks/failed\", \"method\": \"post\", \"body\": \"it broke\"}}')",
+        server.base()
+    ));
+    host.sql(
+        "INSERT INTO tasks (name, module, schedule, params, on_failure) VALUES \
+         ('breaks', 'flaky', 'after 1s', '{\"succeed_on\": \"9\"}', 'hook')",
+    );
+    let called = wait_until("the chained call", Duration::from_secs(20), || {
+        runs_of(&host, "hook", "succeeded").into_iter().next()
+    });
+    assert!(called.1.starts_with("after breaks@"), "{called:?}");
+    let hooks = server.to("/hooks/failed");
+    assert_eq!(hooks.len(), 1, "{hooks:?}");
+    assert_eq!(
+        (hooks[0].method.as_str(), hooks[0].body.as_str()),
+        ("POST", "it broke")
+    );
+
+    // As a workflow step, the same: and the run's params (an operator's)
+    // do not reach its call.
+    let put = Request::new(&api, "PUT", "/api/v1/workflows/notify")
+        .json(json!({"steps": [{"name": "call", "task": "hook"}]}))
+        .send();
+    assert_eq!(put.status, 201, "{}", put.body);
+    let started = post(&api, "/api/v1/workflows/notify/trigger")
+        .json(json!({"params": {"url": "http://127.0.0.1:9/elsewhere"}}))
+        .send();
+    assert_eq!(started.status, 200, "{}", started.body);
+    let id = started.json()["workflow_run"].as_i64().unwrap();
+    let state = wait_until("the workflow run", Duration::from_secs(20), || {
+        let rows = host.query(&format!("SELECT state FROM workflow_runs WHERE id = {id}"));
+        (rows[0][0] != "running").then(|| rows[0][0].clone())
+    });
+    assert_eq!(state, "succeeded");
+    assert_eq!(server.to("/hooks/failed").len(), 2);
 }
 
 #[test]

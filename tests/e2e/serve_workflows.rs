@@ -173,6 +173,18 @@ fn a_fan_in_waits_for_both_parents_and_a_failure_takes_the_other_branch_until_re
     );
     assert_eq!(step(&run, "then")["state"], "skipped");
     assert_eq!(step(&run, "cleanup")["state"], "succeeded");
+    // Its run alone is not retried (the workflow would not hear of it):
+    // the answer points to the step.
+    let step_run = step(&run, "try")["run_id"].as_i64().unwrap();
+    let refused = post(&api, &format!("/api/v1/runs/{step_run}/retry")).send();
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(
+        refused
+            .body
+            .contains(&format!("/api/v1/workflow-runs/{id}/steps/try/retry")),
+        "{}",
+        refused.body
+    );
     // Fixed, the failed step is retried and the run goes on from there.
     host.sql("UPDATE tasks SET params = '{\"succeed_on\": \"1\"}' WHERE name = 'shaky'");
     let retried = post(&api, &format!("/api/v1/workflow-runs/{id}/steps/try/retry")).send();
@@ -312,6 +324,20 @@ params = { name = "${first.greeted} again" }
         (rows[0][1] == "failed").then(|| rows[0][0].clone())
     });
     assert_eq!(error, "task `gone` does not exist");
+    // A typo in a column written with SQL is not read as its default: the
+    // workflow is refused, the column named.
+    host.sql(
+        "UPDATE workflow_steps SET task = 'greet', run_when = 'on-failure' WHERE name = 'two'",
+    );
+    let refused = carillon(&["workflow", "trigger", "by-sql", "--database", &database]);
+    assert_ne!(refused.code, 0, "{}", refused.stdout);
+    assert!(
+        refused
+            .stderr
+            .contains("step `two`: column `run_when`: `on-failure` is not when a step runs"),
+        "{}",
+        refused.stderr
+    );
 }
 
 #[test]

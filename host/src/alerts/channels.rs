@@ -78,14 +78,20 @@ pub(crate) fn message(
             post(target.to_owned(), body)
         }
         ChannelKind::Email => {
-            let mut to: Vec<String> = target
-                .split(',')
-                .map(str::trim)
-                .filter(|a| !a.is_empty())
-                .map(str::to_owned)
-                .collect();
+            let addresses = |list: &str| -> Vec<String> {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            };
+            let mut to = addresses(target);
             if to.is_empty() {
-                to = keepers.iter().filter_map(|k| k.email.clone()).collect();
+                to = keepers
+                    .iter()
+                    .filter_map(|k| k.email.as_deref())
+                    .flat_map(addresses)
+                    .collect();
             }
             if to.is_empty() {
                 return Err(
@@ -228,10 +234,13 @@ mod tests {
 
     #[test]
     fn email_goes_to_the_channel_or_the_keepers_and_says_when_to_no_one() {
-        let keepers = [keeper("1", "ada@example.com")];
+        let keepers = [
+            keeper("1", "ada@example.com"),
+            keeper("2", "bo@example.com, cy@example.com"),
+        ];
         match message(ChannelKind::Email, "", &notice(), &keepers, None, 0).unwrap() {
             Message::Email { to, subject, .. } => {
-                assert_eq!(to, ["ada@example.com"]);
+                assert_eq!(to, ["ada@example.com", "bo@example.com", "cy@example.com"]);
                 assert_eq!(subject, "[Carillon] failed: task nightly (run 42)");
             }
             other => panic!("{other:?}"),

@@ -321,8 +321,20 @@ pub(crate) async fn channels(
 ) -> ApiResult<axum::Json<ChannelList>> {
     caller.require(Role::Viewer)?;
     let rows = state.store.list_channels().await?;
+    // A webhook's URL is its credential (Slack's path, DingTalk's
+    // `access_token`, WeCom's `key`): only who may change it sees it.
+    let full = caller.require_everywhere(Role::Editor).is_ok();
     Ok(axum::Json(ChannelList {
-        channels: rows.into_iter().map(ChannelView::from).collect(),
+        channels: rows
+            .into_iter()
+            .map(|row| {
+                let mut view = ChannelView::from(row);
+                if !full && view.kind != "email" {
+                    view.target = hidden_url(&view.target);
+                }
+                view
+            })
+            .collect(),
     }))
 }
 
@@ -410,13 +422,23 @@ pub(crate) async fn keepers(
 ) -> ApiResult<axum::Json<KeeperList>> {
     caller.require(Role::Viewer)?;
     let rows = state.store.list_keepers().await?;
+    // Contacts are personal: only who may change them sees them whole.
+    let full = caller.require_everywhere(Role::Editor).is_ok();
     Ok(axum::Json(KeeperList {
         keepers: rows
             .into_iter()
             .map(|k| KeeperView {
                 name: k.name,
-                email: k.email,
-                mobile: k.mobile,
+                email: if full {
+                    k.email
+                } else {
+                    k.email.as_deref().map(hidden_email)
+                },
+                mobile: if full {
+                    k.mobile
+                } else {
+                    k.mobile.as_deref().map(hidden_mobile)
+                },
                 description: k.description,
             })
             .collect(),
@@ -507,6 +529,7 @@ pub(crate) async fn alerts(
             query.state.as_deref(),
             query.task.as_deref(),
             query.before,
+            caller.grant.groups.as_deref(),
             limit + 1,
         )
         .await?;
@@ -515,6 +538,42 @@ pub(crate) async fn alerts(
         alerts: rows.into_iter().map(AlertView::from).collect(),
         next,
     }))
+}
+
+/// A webhook URL as those who may not change it see it: its scheme and
+/// host, the rest (where its token is) hidden.
+fn hidden_url(url: &str) -> String {
+    match url.parse::<http::Uri>() {
+        Ok(uri) if uri.scheme().is_some() && uri.authority().is_some() => format!(
+            "{}://{}/…",
+            uri.scheme_str().unwrap_or_default(),
+            uri.authority().map(|a| a.host()).unwrap_or_default()
+        ),
+        _ => "…".to_owned(),
+    }
+}
+
+/// `ann@example.com` as `a…@example.com` (each of a list).
+fn hidden_email(list: &str) -> String {
+    list.split(',')
+        .map(|address| {
+            let address = address.trim();
+            match address.split_once('@') {
+                Some((user, domain)) => {
+                    format!("{}…@{domain}", user.chars().next().unwrap_or_default())
+                }
+                None => "…".to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A phone number as its last four digits.
+fn hidden_mobile(number: &str) -> String {
+    let digits: Vec<char> = number.chars().filter(char::is_ascii_digit).collect();
+    let last: String = digits[digits.len().saturating_sub(4)..].iter().collect();
+    format!("…{last}")
 }
 
 fn created_or_ok(created: bool) -> StatusCode {
@@ -536,4 +595,32 @@ fn check_name(what: &str, name: &str) -> ApiResult<()> {
         .on("name"));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_webhook_s_token_is_hidden_from_who_may_not_change_it() {
+        assert_eq!(
+            hidden_url("https://oapi.dingtalk.com/robot/send?access_token=abc"),
+            "https://oapi.dingtalk.com/…"
+        );
+        assert_eq!(
+            hidden_url("https://hooks.slack.com/services/T0/B0/secret"),
+            "https://hooks.slack.com/…"
+        );
+        assert_eq!(hidden_url("not a url"), "…");
+    }
+
+    #[test]
+    fn contacts_are_shown_in_part() {
+        assert_eq!(
+            hidden_email("ann@example.com, bob@example.org"),
+            "a…@example.com, b…@example.org"
+        );
+        assert_eq!(hidden_mobile("+86 138-0013-8000"), "…8000");
+        assert_eq!(hidden_mobile("12"), "…12");
+    }
 }

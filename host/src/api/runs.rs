@@ -314,6 +314,13 @@ pub(crate) async fn retry(
                  the task's next run takes it"
             )));
         }
+        RetryOutcome::WorkflowStep { workflow_run, step } => {
+            return Err(ApiError::conflict(format!(
+                "run {id} is step `{step}` of workflow run {workflow_run}: retry the step \
+                 (POST /api/v1/workflow-runs/{workflow_run}/steps/{step}/retry), so the \
+                 workflow goes on from it"
+            )));
+        }
         RetryOutcome::NotFound => {
             return Err(ApiError::not_found(format!("there is no run {id}")).on("id"));
         }

@@ -72,7 +72,7 @@ pub(crate) struct WorkflowView {
 
 impl From<WorkflowRecord> for WorkflowView {
     fn from(record: WorkflowRecord) -> Self {
-        let problem = record.definition().check().err().map(|e| e.reason);
+        let problem = record.check().err().map(|e| e.reason);
         Self {
             steps: record.steps.iter().map(StepView::from).collect(),
             name: record.name,
@@ -204,7 +204,9 @@ pub(crate) async fn list(
     State(state): State<ApiState>,
     caller: Caller,
 ) -> ApiResult<axum::Json<WorkflowList>> {
-    caller.require(Role::Viewer)?;
+    // A workflow's steps are tasks of any group: reading it needs a
+    // grant for every group.
+    caller.require_everywhere(Role::Viewer)?;
     let workflows = state.store.list_workflows().await?;
     Ok(axum::Json(WorkflowList {
         workflows: workflows.into_iter().map(WorkflowView::from).collect(),
@@ -220,7 +222,9 @@ pub(crate) async fn get(
     caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult<axum::Json<WorkflowView>> {
-    caller.require(Role::Viewer)?;
+    // A workflow's steps are tasks of any group: reading it needs a
+    // grant for every group.
+    caller.require_everywhere(Role::Viewer)?;
     Ok(axum::Json(existing(&state, &name).await?.into()))
 }
 
@@ -385,7 +389,9 @@ pub(crate) async fn runs(
     caller: Caller,
     Query(query): Query<RunsQuery>,
 ) -> ApiResult<axum::Json<WorkflowRunList>> {
-    caller.require(Role::Viewer)?;
+    // A workflow's steps are tasks of any group: reading it needs a
+    // grant for every group.
+    caller.require_everywhere(Role::Viewer)?;
     let limit = page_size(query.limit)?;
     let wanted = match query.state.as_deref() {
         None => None,
@@ -417,7 +423,9 @@ pub(crate) async fn run(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> ApiResult<axum::Json<WorkflowRunView>> {
-    caller.require(Role::Viewer)?;
+    // A workflow's steps are tasks of any group: reading it needs a
+    // grant for every group.
+    caller.require_everywhere(Role::Viewer)?;
     let (row, steps) = state
         .store
         .get_workflow_run(id)

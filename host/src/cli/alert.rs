@@ -155,7 +155,7 @@ pub(crate) async fn alert(db: &DbArgs, command: AlertCommand) -> anyhow::Result<
         } => {
             let store = db.open_existing().await?;
             let alerts = store
-                .list_alerts(state.as_deref(), task.as_deref(), None, limit)
+                .list_alerts(state.as_deref(), task.as_deref(), None, None, limit)
                 .await?;
             if json {
                 say!("{}", serde_json::to_string_pretty(&alerts)?);

@@ -15,9 +15,9 @@ use crate::cli::database::{DbArgs, audit};
 use crate::cli::output::{say, table, time_or_dash};
 use crate::cli::parse_param;
 use crate::clock::now_ms;
-use crate::plugins::{parse_workflow_file, workflow_name};
+use crate::plugins::{Applied, apply_workflow_file, parse_workflow_file, workflow_name};
 use crate::store::{Started, StepAction, Store};
-use crate::vocab::{WORKFLOW_MODULE, WorkflowState, parse_outputs};
+use crate::vocab::{WorkflowState, parse_outputs};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum WorkflowCommand {
@@ -123,45 +123,25 @@ pub(crate) async fn workflow(db: &DbArgs, command: WorkflowCommand) -> anyhow::R
             let parsed = parse_workflow_file(&name, &text)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
             let store = db.open().await?;
-            for step in &parsed.def.steps {
-                if store.get_task(&step.task).await?.is_none() {
-                    bail!(
-                        "{}: step `{}` runs task `{}`, which is not a task; create it first (`carillon task add {} \
-                         --module M --schedule manual`)",
-                        file.display(),
-                        step.name,
-                        step.task,
-                        step.task
-                    );
-                }
-            }
-            if let Some(trigger) = &parsed.trigger {
-                if let Some(row) = store.get_task(&trigger.name).await?
-                    && row.spec.module != WORKFLOW_MODULE
-                {
-                    bail!(
-                        "{}: its schedule needs the task `{}` to start it, and a task of that name runs module `{}`; \
-                         rename the workflow or that task",
-                        file.display(),
-                        trigger.name,
-                        row.spec.module
-                    );
-                }
-                store.upsert_task(trigger).await?;
-            }
-            let created = store
-                .put_workflow(&parsed.def, parsed.description.as_deref(), now_ms())
+            let applied = apply_workflow_file(&store, &name, &parsed)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            if applied != Applied::Unchanged {
+                audit(
+                    &store,
+                    "workflow.set",
+                    &name,
+                    Some(&serde_json::to_string(&parsed.def)?),
+                )
                 .await?;
-            audit(
-                &store,
-                "workflow.set",
-                &name,
-                Some(&serde_json::to_string(&parsed.def)?),
-            )
-            .await?;
+            }
             say!(
                 "workflow `{name}` {} ({} steps){}",
-                if created { "created" } else { "replaced" },
+                match applied {
+                    Applied::Created => "created",
+                    Applied::Replaced => "replaced",
+                    Applied::Unchanged => "unchanged",
+                },
                 parsed.def.steps.len(),
                 match &parsed.trigger {
                     Some(task) =>
@@ -183,10 +163,7 @@ pub(crate) async fn workflow(db: &DbArgs, command: WorkflowCommand) -> anyhow::R
                     vec![
                         w.name.clone(),
                         w.steps.len().to_string(),
-                        w.definition()
-                            .check()
-                            .err()
-                            .map_or_else(|| "-".to_owned(), |e| e.reason),
+                        w.check().err().map_or_else(|| "-".to_owned(), |e| e.reason),
                         w.description.clone().unwrap_or_default(),
                     ]
                 })
@@ -227,7 +204,7 @@ pub(crate) async fn workflow(db: &DbArgs, command: WorkflowCommand) -> anyhow::R
                 })
                 .collect();
             table(&["STEP", "TASK", "AFTER", "WHEN", "PARAMS"], &rows)?;
-            if let Err(error) = record.definition().check() {
+            if let Err(error) = record.check() {
                 say!("problem: {}", error.reason);
             }
         }

@@ -420,7 +420,7 @@ pub const KEYS: &[Key] = &[
         name: "alerts.console_url",
         env: "CARILLON_ALERTS_CONSOLE_URL",
         flag: "alerts-console-url",
-        help: "the console's address as people reach it, for the links in alerts (`https://carillon.example.com`); by default the API's own address",
+        help: "the console's address as people reach it, for the links in alerts (`https://carillon.example.com`); by default the API's own address, and no link when that is `0.0.0.0` or `[::]`",
         default: Shown::Words("http://api.listen/"),
         set: Set::Text("URL", |c, v| {
             let v = v.trim();

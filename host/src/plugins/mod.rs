@@ -17,6 +17,7 @@
 
 mod manifest;
 mod registry;
+mod workflow_apply;
 mod workflow_file;
 
 use std::collections::HashMap;
@@ -31,6 +32,7 @@ use tokio::sync::mpsc;
 
 pub use manifest::parse_manifest;
 pub use registry::{ModuleRegistry, missing_module};
+pub use workflow_apply::{Applied, ApplyError, apply_workflow_file};
 pub use workflow_file::{WorkflowFile, parse_workflow_file, workflow_name};
 
 use crate::clock::now_ms;
@@ -241,7 +243,8 @@ impl Plugins {
         Ok(())
     }
 
-    /// Loads every `.wasm` (and its `.toml` manifest) in `dir`.
+    /// Loads every `.wasm` in `dir`, then its `.toml` manifests, then its
+    /// workflow files.
     pub async fn scan_folder(&self, dir: &Path) -> anyhow::Result<()> {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(|e| anyhow::anyhow!("cannot read plugins folder {}: {e}", dir.display()))?
@@ -251,7 +254,19 @@ impl Plugins {
         for path in entries.iter().filter(|p| has_extension(p, "wasm")) {
             self.file_changed(path).await;
         }
-        for path in entries.iter().filter(|p| has_extension(p, "toml")) {
+        // Manifests before workflow files: a workflow's steps name tasks
+        // the manifests make.
+        let is_workflow = |path: &&PathBuf| {
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .and_then(workflow_name)
+                .is_some()
+        };
+        let (workflows, manifests): (Vec<&PathBuf>, Vec<&PathBuf>) = entries
+            .iter()
+            .filter(|p| has_extension(p, "toml"))
+            .partition(is_workflow);
+        for path in manifests.into_iter().chain(workflows) {
             self.file_changed(path).await;
         }
         Ok(())
@@ -265,7 +280,7 @@ impl Plugins {
             .and_then(workflow_name)
         {
             if path.is_file() {
-                self.apply_workflow_file(workflow, path).await;
+                self.read_workflow_file(workflow, path).await;
             }
             return;
         }
@@ -319,7 +334,7 @@ impl Plugins {
     /// Defines the workflow of `NAME.workflow.toml` (and the task that
     /// starts it on its schedule, if it has one). A file with a mistake
     /// changes nothing and says why; deleting the file keeps the workflow.
-    async fn apply_workflow_file(&self, name: &str, path: &Path) {
+    async fn read_workflow_file(&self, name: &str, path: &Path) {
         let file = match std::fs::read_to_string(path)
             .map_err(|e| e.to_string())
             .and_then(|text| parse_workflow_file(name, &text))
@@ -330,50 +345,18 @@ impl Plugins {
                 return;
             }
         };
-        if let Some(trigger) = &file.trigger {
-            match self.store.get_task(&trigger.name).await {
-                Ok(Some(row)) if row.spec.module != WORKFLOW_MODULE => {
-                    tracing::error!(
-                        file = %path.display(),
-                        "workflow file rejected: its schedule needs the task `{}` to start it, and a task of \
-                         that name runs module `{}`; rename the workflow or that task",
-                        trigger.name,
-                        row.spec.module
-                    );
-                    return;
-                }
-                Ok(Some(row)) if row.spec == *trigger => {}
-                Ok(_) => {
-                    if let Err(error) = self.store.upsert_task(trigger).await {
-                        tracing::error!(file = %path.display(), "cannot store the workflow's task: {error}");
-                        return;
-                    }
-                }
-                Err(error) => {
-                    tracing::error!(file = %path.display(), "cannot read tasks: {error}");
-                    return;
-                }
-            }
-        }
-        let unchanged = matches!(
-            self.store.get_workflow(name).await,
-            Ok(Some(record)) if record.steps == file.def.steps && record.description == file.description
-        );
-        if unchanged {
-            return;
-        }
-        match self
-            .store
-            .put_workflow(&file.def, file.description.as_deref(), now_ms())
-            .await
-        {
-            Ok(created) => tracing::info!(
+        match apply_workflow_file(&self.store, name, &file).await {
+            Ok(Applied::Unchanged) => {}
+            Ok(applied) => tracing::info!(
                 workflow = %name,
                 file = %path.display(),
                 steps = file.def.steps.len(),
                 "workflow {} from file",
-                if created { "created" } else { "updated" }
+                if applied == Applied::Created { "created" } else { "updated" }
             ),
+            Err(ApplyError::Refused(why)) => {
+                tracing::error!(file = %path.display(), "workflow file rejected: {why}")
+            }
             Err(error) => {
                 tracing::error!(workflow = %name, file = %path.display(), "cannot store workflow: {error}")
             }

@@ -25,7 +25,9 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::vocab::{StepDef, TaskSpec, WORKFLOW_MODULE, WORKFLOW_PARAM, WorkflowDef};
+use crate::vocab::{
+    StepDef, TaskDefinition, TaskRow, TaskSpec, WORKFLOW_MODULE, WORKFLOW_PARAM, WorkflowDef,
+};
 
 /// A workflow file, read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +126,10 @@ pub fn parse_workflow_file(name: &str, text: &str) -> Result<WorkflowFile, Strin
             }
             spec.calendar = file.calendar;
             spec.params = serde_json::to_string(&params).unwrap_or_else(|_| "{}".into());
+            // The starting task is checked as any task is (its schedule,
+            // zone), so a typo is refused here rather than stored.
+            TaskDefinition::from_row(&TaskRow::new(spec.clone(), 0))
+                .map_err(|error| error.to_string())?;
             Some(spec)
         }
     };
@@ -244,6 +250,18 @@ when = "failure"
         )
         .unwrap_err();
         assert!(error.contains("`time_zone` is for the task"), "{error}");
+        let error = parse_workflow_file(
+            "w",
+            "schedule = \"0 0 25 * * ?\"\n[[step]]\nname = \"a\"\ntask = \"t\"",
+        )
+        .unwrap_err();
+        assert!(error.contains("schedule"), "{error}");
+        let error = parse_workflow_file(
+            "w",
+            "schedule = \"every 1h\"\ntime_zone = \"Mars/Base\"\n[[step]]\nname = \"a\"\ntask = \"t\"",
+        )
+        .unwrap_err();
+        assert!(error.contains("time_zone"), "{error}");
         assert!(
             parse_workflow_file("w", "steps = 1")
                 .unwrap_err()

@@ -378,6 +378,9 @@ impl Store {
         if fresh.is_empty() {
             return Ok(0);
         }
+        // In one order everywhere (see `raise`'s turns): no two hosts wait
+        // on each other.
+        fresh.sort_by(|a, b| (&a.rule.name, &a.task).cmp(&(&b.rule.name, &b.task)));
         let backend = self.backend;
         let fresh = &fresh;
         self.write_tx(|mut tx| async move {
@@ -390,12 +393,14 @@ impl Store {
         .await
     }
 
-    /// Alerts, newest first: in `state`, of `task`, with ids below `before`.
+    /// Alerts, newest first: in `state`, of `task`, with ids below `before`,
+    /// of tasks in `visible_groups` if limited.
     pub async fn list_alerts(
         &self,
         state: Option<&str>,
         task: Option<&str>,
         before: Option<i64>,
+        visible_groups: Option<&[String]>,
         limit: i64,
     ) -> Result<Vec<AlertRow>, StoreError> {
         let mut conditions = Vec::new();
@@ -410,6 +415,18 @@ impl Store {
         }
         if let Some(before) = before {
             conditions.push(format!("id < {before}"));
+        }
+        match visible_groups {
+            None => {}
+            Some([]) => conditions.push("FALSE".to_owned()),
+            Some(groups) => {
+                let first = texts.len();
+                texts.extend(groups.iter().cloned());
+                conditions.push(format!(
+                    "task IN (SELECT name FROM tasks WHERE task_group IN ({}))",
+                    crate::store::sql::placeholders(first, groups.len())
+                ));
+            }
         }
         let filter = if conditions.is_empty() {
             String::new()

@@ -24,7 +24,7 @@ use crate::store::write::Tx;
 use crate::store::{Store, StoreError};
 use crate::vocab::{
     AlertEvent, AlertRule, FireEnd, MAX_TEXT_BYTES, Parent, RunState, TaskDefinition, TaskRow,
-    fire_end, parse_outputs, parse_step_cause, parse_task_list, rules_for,
+    fails_a_fire, fire_end, parse_outputs, parse_step_cause, parse_task_list, rules_for,
 };
 
 /// What one [`Store::follow_up`] pass did.
@@ -217,6 +217,11 @@ impl Store {
                 .await?;
                 done.runs_created += made.unwrap_or(0);
             }
+            // In one order on every host, so two hosts taking the turns
+            // of the same rules and tasks never wait on each other.
+            alerting
+                .raised
+                .sort_by(|a, b| (&a.rule.name, &a.task).cmp(&(&b.rule.name, &b.task)));
             for alert in &alerting.raised {
                 let what = format!(
                     "alert of rule `{}` for task `{}`",
@@ -388,10 +393,7 @@ impl Store {
             for shard in &fire {
                 outputs.extend(parse_outputs(shard.outputs.as_deref()));
             }
-            let error = fire
-                .iter()
-                .find(|r| r.state != RunState::Succeeded)
-                .and_then(|r| r.error.as_deref());
+            let error = telling_shard(&fire).and_then(|r| r.error.as_deref());
             workflows::step_ended(
                 tx,
                 workflow_run,
@@ -455,7 +457,7 @@ impl Store {
         // The run the child is told of: the first that failed, when the
         // fire failed; else the first shard's.
         let first = match end {
-            FireEnd::Failed => fire.iter().find(|r| r.state != RunState::Succeeded),
+            FireEnd::Failed => telling_shard(&fire),
             _ => fire.first(),
         }
         .unwrap_or(run);
@@ -618,4 +620,45 @@ async fn note_on(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// The shard of a fire that did not succeed that its followers are told
+/// of: the first that failed, timed out or was orphaned, else the first
+/// that did not succeed (cancelled, skipped).
+fn telling_shard(fire: &[Ended]) -> Option<&Ended> {
+    fire.iter()
+        .find(|r| fails_a_fire(r.state))
+        .or_else(|| fire.iter().find(|r| r.state != RunState::Succeeded))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shard(id: i64, state: RunState) -> Ended {
+        Ended {
+            id,
+            task: "t".into(),
+            task_group: "default".into(),
+            scheduled_at: 0,
+            state,
+            attempt: 1,
+            summary: None,
+            error: Some(format!("shard {id}")),
+            outputs: None,
+            cause: None,
+        }
+    }
+
+    #[test]
+    fn the_shard_that_failed_is_told_of_before_one_cancelled() {
+        let fire = [
+            shard(1, RunState::Succeeded),
+            shard(2, RunState::Cancelled),
+            shard(3, RunState::TimedOut),
+        ];
+        assert_eq!(telling_shard(&fire).map(|r| r.id), Some(3));
+        assert_eq!(telling_shard(&fire[..2]).map(|r| r.id), Some(2));
+        assert_eq!(telling_shard(&fire[..1]).map(|r| r.id), None);
+    }
 }

@@ -129,7 +129,7 @@ impl Store {
     /// Deletes up to `limit` finished workflow runs (and their steps):
     /// succeeded ones that finished before `succeeded_before`, failed and
     /// cancelled ones before `failed_before`; and up to `limit` alerts (and
-    /// their deliveries): delivered and suppressed ones raised before
+    /// their deliveries): delivered and suppressed ones settled before
     /// `succeeded_before`, failed ones before `failed_before`. Returns how
     /// many rows were deleted.
     pub async fn purge_old_followups(

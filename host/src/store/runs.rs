@@ -5,7 +5,7 @@ use serde::Serialize;
 use sqlx::{FromRow, Row};
 
 use crate::store::{Store, StoreError};
-use crate::vocab::{CancelReason, RunState};
+use crate::vocab::{CancelReason, RunState, parse_step_cause};
 
 /// A run, for listings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -112,7 +112,7 @@ pub enum CancelOutcome {
 }
 
 /// What a retry did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RetryOutcome {
     /// The run is pending again, as a new attempt.
     Retried,
@@ -121,6 +121,14 @@ pub enum RetryOutcome {
     NotRetryable(RunState),
     /// A paged run: its page is handed to the task's later runs instead.
     Paged,
+    /// A workflow step's run: the step is retried instead, so the
+    /// workflow goes on from it.
+    WorkflowStep {
+        /// The workflow run.
+        workflow_run: i64,
+        /// The step.
+        step: String,
+    },
     /// There is no such run.
     NotFound,
 }
@@ -273,24 +281,32 @@ impl Store {
     /// Runs run `id` again, as a new attempt, if it ended failed, timed
     /// out, orphaned or cancelled: it becomes pending, due now, and any host
     /// may claim it. A paged run is not retried (its page went back to the
-    /// task's later runs when it ended).
+    /// task's later runs when it ended), nor a workflow step's (its step is).
     pub async fn retry_run(&self, id: i64, now: i64) -> Result<RetryOutcome, StoreError> {
         let retried = self
             .write_rows(
                 "UPDATE runs SET state = 'pending', not_before = $1, error = NULL, \
                  finished_at = NULL, cancel_reason = NULL, offered_to = NULL \
                  WHERE id = $2 AND state IN ('failed', 'timed-out', 'orphaned', 'cancelled') \
-                 AND page_index IS NULL",
+                 AND page_index IS NULL AND (cause IS NULL OR cause NOT LIKE 'workflow %')",
                 |query| query.bind(now).bind(id),
             )
             .await?;
         if retried > 0 {
             return Ok(RetryOutcome::Retried);
         }
-        Ok(match self.get_run(id).await? {
-            Some(run) if run.page_index.is_some() => RetryOutcome::Paged,
-            Some(run) => RetryOutcome::NotRetryable(run.state),
-            None => RetryOutcome::NotFound,
+        let run = self.get_run(id).await?;
+        let step = run
+            .as_ref()
+            .and_then(|run| run.cause.as_deref())
+            .and_then(parse_step_cause);
+        Ok(match (run, step) {
+            (Some(run), _) if run.page_index.is_some() => RetryOutcome::Paged,
+            (Some(_), Some((workflow_run, step, _))) => {
+                RetryOutcome::WorkflowStep { workflow_run, step }
+            }
+            (Some(run), None) => RetryOutcome::NotRetryable(run.state),
+            (None, _) => RetryOutcome::NotFound,
         })
     }
 

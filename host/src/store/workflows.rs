@@ -20,9 +20,9 @@ use crate::store::task_rows::{columns, read_task};
 use crate::store::write::Tx;
 use crate::store::{Backend, Store, StoreError};
 use crate::vocab::{
-    FireEnd, MAX_TEXT_BYTES, RunWhen, StepDef, StepMove, StepState, TaskDefinition, WorkflowDef,
-    WorkflowError, WorkflowState, next_moves, parse_after, parse_outputs, parse_params, step_cause,
-    substitute, workflow_state,
+    FireEnd, HTTP_MODULE, MAX_TEXT_BYTES, RunWhen, StepDef, StepMove, StepState, TaskDefinition,
+    WorkflowDef, WorkflowError, WorkflowState, next_moves, parse_after, parse_outputs,
+    parse_params, step_cause, substitute, workflow_state,
 };
 
 /// A workflow as stored.
@@ -38,9 +38,26 @@ pub struct WorkflowRecord {
     pub created_at: i64,
     /// When it was last changed (ms).
     pub updated_at: i64,
+    /// A step column that could not be read (written with SQL), if any:
+    /// the step is kept with that column's default, and [`Self::check`]
+    /// refuses the workflow, naming it.
+    #[serde(skip)]
+    pub unreadable: Option<String>,
 }
 
 impl WorkflowRecord {
+    /// Whether it can run as it stands: every column read, and the
+    /// steps holding together.
+    pub fn check(&self) -> Result<(), WorkflowError> {
+        if let Some(reason) = &self.unreadable {
+            return Err(WorkflowError {
+                workflow: self.name.clone(),
+                reason: reason.clone(),
+            });
+        }
+        self.definition().check()
+    }
+
     /// Its definition.
     pub fn definition(&self) -> WorkflowDef {
         WorkflowDef {
@@ -139,19 +156,23 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?;
-        let mut by_workflow: BTreeMap<String, Vec<StepDef>> = BTreeMap::new();
+        let mut by_workflow: BTreeMap<String, (Vec<StepDef>, Option<String>)> = BTreeMap::new();
         for row in &steps {
             let workflow: String = row.try_get("workflow")?;
-            by_workflow
-                .entry(workflow)
-                .or_default()
-                .push(read_step(row)?);
+            let (step, problem) = read_step(row)?;
+            let (steps, unreadable) = by_workflow.entry(workflow).or_default();
+            steps.push(step);
+            if unreadable.is_none() {
+                *unreadable = problem;
+            }
         }
         rows.iter()
             .map(|row| {
                 let name: String = row.try_get("name")?;
+                let (steps, unreadable) = by_workflow.remove(&name).unwrap_or_default();
                 Ok(WorkflowRecord {
-                    steps: by_workflow.remove(&name).unwrap_or_default(),
+                    steps,
+                    unreadable,
                     name,
                     description: row.try_get("description")?,
                     created_at: row.try_get("created_at")?,
@@ -272,10 +293,10 @@ impl Store {
             let Some(record) = read_workflow(&mut tx, name).await? else {
                 return Ok((tx, Started::NoSuchWorkflow));
             };
-            let def = record.definition();
-            if let Err(error) = def.check() {
+            if let Err(error) = record.check() {
                 return Ok((tx, Started::Invalid(error)));
             }
+            let def = record.definition();
             let definition = serde_json::to_string(&def.steps).unwrap_or_default();
             let params_json = serde_json::to_string(params).unwrap_or_else(|_| "{}".into());
             let id: i64 = sqlx::query_scalar(
@@ -564,19 +585,30 @@ impl Store {
     }
 }
 
-/// Reads one `workflow_steps` row.
-fn read_step(row: &sqlx::any::AnyRow) -> Result<StepDef, StoreError> {
+/// Reads one `workflow_steps` row. A `run_when` or `params` that cannot
+/// be read is kept as its default, and named in the second value.
+fn read_step(row: &sqlx::any::AnyRow) -> Result<(StepDef, Option<String>), StoreError> {
+    let name: String = row.try_get("name")?;
     let after: Option<String> = row.try_get("after")?;
     let when: String = row.try_get("run_when")?;
     let params: String = row.try_get("params")?;
-    Ok(StepDef {
-        name: row.try_get("name")?,
+    let mut problem = None;
+    let when = when.parse().unwrap_or_else(|why| {
+        problem = Some(format!("step `{name}`: column `run_when`: {why}"));
+        RunWhen::Success
+    });
+    let params = parse_params(&params).unwrap_or_else(|why| {
+        problem.get_or_insert(format!("step `{name}`: column `params`: {why}"));
+        BTreeMap::new()
+    });
+    let step = StepDef {
+        name,
         task: row.try_get("task")?,
         after: parse_after(after.as_deref()),
-        // A bad value is kept as the default here and named by `check`.
-        when: when.parse().unwrap_or(RunWhen::Success),
-        params: parse_params(&params).unwrap_or_default(),
-    })
+        when,
+        params,
+    };
+    Ok((step, problem))
 }
 
 /// Workflow `name` with its steps.
@@ -600,12 +632,22 @@ async fn read_workflow(
     .bind(name)
     .fetch_all(&mut *connection)
     .await?;
+    let mut read = Vec::new();
+    let mut unreadable = None;
+    for row in &steps {
+        let (step, problem) = read_step(row)?;
+        read.push(step);
+        if unreadable.is_none() {
+            unreadable = problem;
+        }
+    }
     Ok(Some(WorkflowRecord {
         name: row.try_get("name")?,
         description: row.try_get("description")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
-        steps: steps.iter().map(read_step).collect::<Result<_, _>>()?,
+        steps: read,
+        unreadable,
     }))
 }
 
@@ -916,7 +958,14 @@ async fn step_runs(
         Ok(params) => params,
         Err(reason) => return Ok(Err(reason)),
     };
-    let mut overrides = run_params.clone();
+    // A run's params (given by whoever starts it, an operator) reach every
+    // step but an HTTP task's: its params are its call (URL, headers,
+    // body), which only an editor may change, in the task or the step.
+    let mut overrides = if task.spec.module == HTTP_MODULE {
+        BTreeMap::new()
+    } else {
+        run_params.clone()
+    };
     overrides.extend(step_params);
     overrides.insert("workflow.name".into(), def.name.clone());
     overrides.insert("workflow.run_id".into(), run.to_string());

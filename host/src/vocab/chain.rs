@@ -86,6 +86,16 @@ pub fn fire_end(states: impl IntoIterator<Item = RunState>) -> Option<FireEnd> {
     Some(end)
 }
 
+/// Whether a shard ending in `state` fails its fire (and sets off
+/// `on_failure`): it failed, timed out or was orphaned, as [`fire_end`]
+/// reads it.
+pub fn fails_a_fire(state: RunState) -> bool {
+    matches!(
+        state,
+        RunState::Failed | RunState::TimedOut | RunState::Orphaned
+    )
+}
+
 /// A loop among chains (`a → b → a`), if there is one: `follows` maps each
 /// task to the tasks its ends fire.
 pub fn find_loop(follows: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
@@ -158,19 +168,9 @@ pub fn loop_through(spec: &TaskSpec, rows: &[ChainRow]) -> Option<(&'static str,
         }
     }
     follows.insert(spec.name.clone(), lists(&spec.on_success, &spec.on_failure));
-    let found = find_loop(&follows)?;
-    if !found.contains(&spec.name) {
-        // A loop the change does not touch: not this task's to answer for.
-        return None;
-    }
-    // Name the loop from this task, and the column its next step is in.
-    let at = found.iter().position(|n| *n == spec.name).unwrap_or(0);
-    let mut path: Vec<String> = found[at..found.len() - 1]
-        .iter()
-        .chain(found[..at].iter())
-        .cloned()
-        .collect();
-    path.push(spec.name.clone());
+    // A loop elsewhere (written with SQL) is not this task's to answer for,
+    // and must not hide one through it: look only for a way back to it.
+    let path = way_back(&follows, &spec.name)?;
     let next = path.get(1).cloned().unwrap_or_default();
     let in_success = spec
         .on_success
@@ -185,6 +185,36 @@ pub fn loop_through(spec: &TaskSpec, rows: &[ChainRow]) -> Option<(&'static str,
         },
         path,
     ))
+}
+
+/// The shortest chain from `from` back to itself (`from → … → from`), if
+/// there is one (breadth first).
+fn way_back(follows: &BTreeMap<String, BTreeSet<String>>, from: &str) -> Option<Vec<String>> {
+    let mut came_from: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut queue: std::collections::VecDeque<&str> = std::collections::VecDeque::from([from]);
+    while let Some(name) = queue.pop_front() {
+        for next in follows.get(name).into_iter().flatten() {
+            if next == from {
+                // Walk back from `name` to `from`, then put it in order.
+                let mut between = Vec::new();
+                let mut at = name;
+                while at != from {
+                    between.push(at.to_owned());
+                    at = came_from.get(at).copied().unwrap_or(from);
+                }
+                between.reverse();
+                let mut path = vec![from.to_owned()];
+                path.extend(between);
+                path.push(from.to_owned());
+                return Some(path);
+            }
+            if !came_from.contains_key(next.as_str()) && next != from {
+                came_from.insert(next, name);
+                queue.push_back(next);
+            }
+        }
+    }
+    None
 }
 
 /// A run's outputs as stored (a JSON object of strings); anything else
@@ -372,6 +402,16 @@ mod tests {
             loop_through(&TaskSpec::new("z", "m", "manual"), &looping),
             None
         );
+        // …and does not hide one through it (`a` sorts before `x`).
+        looping.push(("a".into(), Some("a".into()), None));
+        let mut closing = TaskSpec::new("alert", "hello", "manual");
+        closing.on_success = Some("load".into());
+        let (column, path) = loop_through(&closing, &looping).unwrap();
+        assert_eq!(column, "on_success");
+        assert_eq!(path, ["alert", "load", "report", "alert"]);
+        let mut own = TaskSpec::new("self", "m", "manual");
+        own.on_failure = Some("self".into());
+        assert_eq!(loop_through(&own, &[]).unwrap().1, ["self", "self"]);
     }
 
     #[test]

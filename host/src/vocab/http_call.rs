@@ -30,6 +30,10 @@ pub const HTTP_PARAMS: [&str; 8] = [
     "expect_body_contains",
 ];
 
+/// Params the host adds to a run it fires for a chain (`parent.*`) or a
+/// workflow step (`workflow.*`); an HTTP task's call ignores them.
+const CONTEXT_PREFIXES: [&str; 2] = ["parent.", "workflow."];
+
 /// How much of an answer's body is kept on the run's log.
 pub const BODY_KEPT_BYTES: usize = 1024;
 
@@ -63,7 +67,13 @@ impl HttpCall {
     /// Reads a call from an HTTP task's params. The error names the param
     /// and says what to write.
     pub fn from_params(params: &BTreeMap<String, String>) -> Result<Self, String> {
-        if let Some(unknown) = params.keys().find(|k| !HTTP_PARAMS.contains(&k.as_str())) {
+        let unknown = params.keys().find(|key| {
+            !HTTP_PARAMS.contains(&key.as_str())
+                && !CONTEXT_PREFIXES
+                    .iter()
+                    .any(|prefix| key.starts_with(prefix))
+        });
+        if let Some(unknown) = unknown {
             return Err(format!(
                 "param `{unknown}` is not one an HTTP task reads; they are {}",
                 HTTP_PARAMS.join(", ")
@@ -360,6 +370,19 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         HttpCall::from_params(&params)
+    }
+
+    #[test]
+    fn a_chained_or_step_run_s_context_is_ignored() {
+        let made = call(&[
+            ("url", "https://api.example.com/ping"),
+            ("parent.run_id", "7"),
+            ("parent.output.file", "/out/a.csv"),
+            ("workflow.step", "notify"),
+        ])
+        .unwrap();
+        assert_eq!(made.url, "https://api.example.com/ping");
+        assert!(call(&[("url", "https://a.example"), ("parents", "x")]).is_err());
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub use allowed_hosts::{AllowList, AllowedHost, Scheme, Target};
 pub use cancel::CancelReason;
 pub use chain::{
     ChainRow, FireEnd, MAX_CHAINED, MAX_OUTPUT_BYTES, MAX_OUTPUT_KEY, MAX_OUTPUTS, Parent,
-    check_output, find_loop, fire_end, loop_through, parse_outputs, parse_task_list,
+    check_output, fails_a_fire, find_loop, fire_end, loop_through, parse_outputs, parse_task_list,
 };
 pub use definition::{
     Concurrency, MAX_BACKOFF_MS, MAX_KEEP_RUNS, MAX_MEMORY_MIB, MAX_NAME_CHARS, MAX_PAGE_SIZE,

@@ -419,38 +419,66 @@ pub fn workflow_state(states: impl IntoIterator<Item = StepState>) -> WorkflowSt
     }
 }
 
-/// The `${STEP.KEY}` references in `text`: (step, key) pairs.
-fn references(text: &str) -> Vec<(String, String)> {
+/// A `${STEP.KEY}` in a param: where it is in the text, and what it names
+/// (spaces inside the braces allowed).
+struct Reference {
+    /// Its bytes in the text, `${` to `}`.
+    span: std::ops::Range<usize>,
+    step: String,
+    key: String,
+}
+
+/// The `${STEP.KEY}` references in `text`, in order.
+fn reference_spans(text: &str) -> Vec<Reference> {
     let mut found = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("${") {
-        let after = &rest[start + 2..];
-        let Some(end) = after.find('}') else { break };
-        if let Some((step, key)) = after[..end].split_once('.') {
-            found.push((step.trim().to_owned(), key.trim().to_owned()));
+    let mut from = 0;
+    while let Some(start) = text[from..].find("${").map(|at| from + at) {
+        let inside = start + 2;
+        let Some(end) = text[inside..].find('}').map(|at| inside + at) else {
+            break;
+        };
+        if let Some((step, key)) = text[inside..end].split_once('.') {
+            found.push(Reference {
+                span: start..end + 1,
+                step: step.trim().to_owned(),
+                key: key.trim().to_owned(),
+            });
         }
-        rest = &after[end + 1..];
+        from = end + 1;
     }
     found
 }
 
+/// The `${STEP.KEY}` references in `text`: (step, key) pairs.
+fn references(text: &str) -> Vec<(String, String)> {
+    reference_spans(text)
+        .into_iter()
+        .map(|r| (r.step, r.key))
+        .collect()
+}
+
 /// `params` with each `${STEP.KEY}` replaced by step STEP's output KEY
-/// from `outputs`; an output that was not set is an error naming it.
+/// from `outputs` (in one pass: an output holding `${…}` is kept as it
+/// is); an output that was not set is an error naming it.
 pub fn substitute(
     params: &BTreeMap<String, String>,
     outputs: &BTreeMap<String, BTreeMap<String, String>>,
 ) -> Result<BTreeMap<String, String>, String> {
     let mut out = BTreeMap::new();
     for (name, value) in params {
-        let mut text = value.clone();
-        for (step, key) in references(value) {
+        let mut text = String::with_capacity(value.len());
+        let mut copied = 0;
+        for Reference { span, step, key } in reference_spans(value) {
             let Some(found) = outputs.get(&step).and_then(|o| o.get(&key)) else {
                 return Err(format!(
                     "param `{name}` refers to `${{{step}.{key}}}`, but step `{step}` handed on no output `{key}`"
                 ));
             };
-            text = text.replace(&format!("${{{step}.{key}}}"), found);
+            text.push_str(&value[copied..span.start]);
+            text.push_str(found);
+            copied = span.end;
         }
+        text.push_str(&value[copied..]);
         out.insert(name.clone(), text);
     }
     Ok(out)
@@ -618,6 +646,25 @@ mod tests {
         let got = substitute(&params, &outputs).unwrap();
         assert_eq!(got["file"], "/out/a.csv");
         assert_eq!(got["note"], "rows: 7 of 9");
+        // Spaces inside the braces; an output holding `${…}` kept as is.
+        let spaced = BTreeMap::from([(
+            "a".to_owned(),
+            "[${ extract.rows }] ${count.total}".to_owned(),
+        )]);
+        let odd = BTreeMap::from([
+            (
+                "extract".to_owned(),
+                BTreeMap::from([("rows".into(), "${count.total}".into())]),
+            ),
+            (
+                "count".to_owned(),
+                BTreeMap::from([("total".into(), "9".into())]),
+            ),
+        ]);
+        assert_eq!(
+            substitute(&spaced, &odd).unwrap()["a"],
+            "[${count.total}] 9"
+        );
         let missing = substitute(&params, &BTreeMap::new()).unwrap_err();
         assert!(
             missing.contains("step `extract` handed on no output `file`"),
