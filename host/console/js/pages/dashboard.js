@@ -47,7 +47,10 @@ async function draw(view, span) {
   const missed = misfires.misfires.filter((m) => m.recorded_at >= now - DAY)
     .reduce((sum, m) => sum + m.missed, 0);
   const live = nodeList.nodes.filter((n) => n.alive).length;
-  const late = lastDay.filter((r) => r.started_at)
+  // A first attempt of a fire from the schedule or a trigger: a retry
+  // starts after its backoff and a chained run or workflow step is stamped
+  // in a past slot, so neither says how late the host was.
+  const late = lastDay.filter((r) => r.started_at && r.attempt === 1 && !r.cause)
     .map((r) => Math.max(0, r.started_at - r.scheduled_at)).sort((a, b) => a - b);
   const quantile = (q) => (late.length ? late[Math.min(late.length - 1, Math.floor(q * late.length))] : null);
   const spanLink = (which) => h("a", { href: which === "day" ? "/" : "/?chart=week", class: "button ghost small",
