@@ -15,10 +15,10 @@ use crate::api::body::{Body, Path, Query};
 use crate::api::changes;
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::server::ApiState;
-use crate::api::views::{cut_page, page_size};
+use crate::api::views::{created_or_ok, cut_page, page_size};
 use crate::clock::now_ms;
 use crate::store::{AlertRow, ChannelRow, IntFlag, KeeperRow, RuleRow};
-use crate::vocab::{Role, check_channel, parse_task_list};
+use crate::vocab::{Role, check_channel};
 
 /// An alert rule, as written, with what is wrong with it if anything.
 #[derive(Debug, Serialize, ToSchema)]
@@ -388,18 +388,7 @@ pub(crate) async fn delete_channel(
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
     caller.require_everywhere(Role::Editor)?;
-    let users: Vec<String> = state
-        .store
-        .list_rules()
-        .await?
-        .into_iter()
-        .filter(|rule| {
-            parse_task_list(&rule.channels)
-                .unwrap_or_default()
-                .contains(&name)
-        })
-        .map(|rule| rule.name)
-        .collect();
+    let users = state.store.rules_using_channel(&name).await?;
     if !users.is_empty() {
         return Err(ApiError::conflict(format!(
             "channel `{name}` is used by rule(s) {}; take it out of them first",
@@ -574,14 +563,6 @@ fn hidden_mobile(number: &str) -> String {
     let digits: Vec<char> = number.chars().filter(char::is_ascii_digit).collect();
     let last: String = digits[digits.len().saturating_sub(4)..].iter().collect();
     format!("…{last}")
-}
-
-fn created_or_ok(created: bool) -> StatusCode {
-    if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    }
 }
 
 fn check_name(what: &str, name: &str) -> ApiResult<()> {

@@ -12,7 +12,7 @@ use crate::api::body::{Body, Path};
 use crate::api::changes;
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::server::ApiState;
-use crate::api::views::{CalendarBody, CalendarList, CalendarView};
+use crate::api::views::{CalendarBody, CalendarList, CalendarView, created_or_ok};
 use crate::clock::now_ms;
 use crate::schedule::Calendars;
 use crate::schedule::calendar::{check_name, check_put, check_remove};
@@ -120,12 +120,7 @@ pub(crate) async fn put(
         changes::json(&answer),
     )
     .await?;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, axum::Json(answer)))
+    Ok((created_or_ok(created), axum::Json(answer)))
 }
 
 /// Delete a calendar no task and no other calendar names.

@@ -1013,3 +1013,13 @@ pub(crate) struct CalendarBody {
     pub(crate) time_zone: Option<String>,
     pub(crate) description: Option<String>,
 }
+
+/// What a create-or-replace answers: 201 for a new resource, 200 for one
+/// replaced.
+pub(crate) fn created_or_ok(created: bool) -> axum::http::StatusCode {
+    if created {
+        axum::http::StatusCode::CREATED
+    } else {
+        axum::http::StatusCode::OK
+    }
+}

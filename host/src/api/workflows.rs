@@ -18,7 +18,7 @@ use crate::api::body::{Body, OptionalBody, Path, Query};
 use crate::api::changes;
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::server::ApiState;
-use crate::api::views::{TriggerBody, cut_page, page_size};
+use crate::api::views::{TriggerBody, created_or_ok, cut_page, page_size};
 use crate::clock::now_ms;
 use crate::store::{Started, StepAction, StepRow, WorkflowRecord, WorkflowRunRow};
 use crate::vocab::{Role, StepDef, WorkflowDef, WorkflowState, parse_outputs, parse_params};
@@ -270,12 +270,7 @@ pub(crate) async fn put(
         changes::json(&view),
     )
     .await?;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, axum::Json(view)))
+    Ok((created_or_ok(created), axum::Json(view)))
 }
 
 /// The definition `steps` make for workflow `name`, checked.

@@ -14,7 +14,7 @@ use crate::cli::output::{say, table, time_or_dash};
 use crate::clock::now_ms;
 use crate::store::{ChannelRow, IntFlag, KeeperRow, RuleRow};
 use crate::units::{format_duration, parse_duration};
-use crate::vocab::{check_channel, parse_task_list};
+use crate::vocab::check_channel;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum AlertCommand {
@@ -351,17 +351,7 @@ async fn channel(db: &DbArgs, command: ChannelCommand) -> anyhow::Result<()> {
         }
         ChannelCommand::Remove { name } => {
             let store = db.open_existing().await?;
-            let users: Vec<String> = store
-                .list_rules()
-                .await?
-                .into_iter()
-                .filter(|r| {
-                    parse_task_list(&r.channels)
-                        .unwrap_or_default()
-                        .contains(&name)
-                })
-                .map(|r| r.name)
-                .collect();
+            let users = store.rules_using_channel(&name).await?;
             if !users.is_empty() {
                 bail!(
                     "channel `{name}` is used by rule(s) {}; take it out of them first",

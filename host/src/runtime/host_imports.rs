@@ -117,57 +117,68 @@ impl output::Host for RunData {
     }
 }
 
-/// `carillon:job@0.2.0`'s imports: the same calls as 0.3.0's.
+/// The imports every older contract version shares with 0.3.0 (`types`,
+/// `log`, `checkpoint`, `cancel`, `state`), implemented for the bindings
+/// of version `$old` by forwarding to 0.3.0's.
+macro_rules! forward_shared_imports {
+    ($old:path) => {
+        use crate::runtime::bindings::carillon::job::{checkpoint, log, state};
+        use crate::runtime::store_data::RunData;
+        use $old as old;
+
+        impl old::types::Host for RunData {}
+
+        impl old::log::Host for RunData {
+            fn log(
+                &mut self,
+                level: old::log::Level,
+                message: String,
+                fields: Vec<(String, String)>,
+            ) -> wasmtime::Result<()> {
+                let level = match level {
+                    old::log::Level::Trace => log::Level::Trace,
+                    old::log::Level::Debug => log::Level::Debug,
+                    old::log::Level::Info => log::Level::Info,
+                    old::log::Level::Warn => log::Level::Warn,
+                    old::log::Level::Error => log::Level::Error,
+                };
+                log::Host::log(self, level, message, fields)
+            }
+        }
+
+        impl old::checkpoint::Host for RunData {
+            async fn save(&mut self, data: Vec<u8>) -> Result<(), String> {
+                checkpoint::Host::save(self, data).await
+            }
+        }
+
+        impl old::cancel::Host for RunData {
+            fn cancelled(&mut self) -> bool {
+                self.cancel.is_cancelled()
+            }
+        }
+
+        impl old::state::Host for RunData {
+            async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, String> {
+                state::Host::get(self, key).await
+            }
+
+            async fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), String> {
+                state::Host::set(self, key, value).await
+            }
+
+            async fn delete(&mut self, key: String) -> Result<(), String> {
+                state::Host::delete(self, key).await
+            }
+        }
+    };
+}
+
+/// `carillon:job@0.2.0`'s imports: 0.3.0's, and `sql` with its own types.
 mod v0_2 {
-    use crate::runtime::bindings::carillon::job::{checkpoint, log, sql, state};
-    use crate::runtime::bindings::v0_2::carillon::job as old;
-    use crate::runtime::store_data::RunData;
+    use crate::runtime::bindings::carillon::job::sql;
 
-    impl old::types::Host for RunData {}
-
-    impl old::log::Host for RunData {
-        fn log(
-            &mut self,
-            level: old::log::Level,
-            message: String,
-            fields: Vec<(String, String)>,
-        ) -> wasmtime::Result<()> {
-            let level = match level {
-                old::log::Level::Trace => log::Level::Trace,
-                old::log::Level::Debug => log::Level::Debug,
-                old::log::Level::Info => log::Level::Info,
-                old::log::Level::Warn => log::Level::Warn,
-                old::log::Level::Error => log::Level::Error,
-            };
-            log::Host::log(self, level, message, fields)
-        }
-    }
-
-    impl old::checkpoint::Host for RunData {
-        async fn save(&mut self, data: Vec<u8>) -> Result<(), String> {
-            checkpoint::Host::save(self, data).await
-        }
-    }
-
-    impl old::cancel::Host for RunData {
-        fn cancelled(&mut self) -> bool {
-            self.cancel.is_cancelled()
-        }
-    }
-
-    impl old::state::Host for RunData {
-        async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, String> {
-            state::Host::get(self, key).await
-        }
-
-        async fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), String> {
-            state::Host::set(self, key, value).await
-        }
-
-        async fn delete(&mut self, key: String) -> Result<(), String> {
-            state::Host::delete(self, key).await
-        }
-    }
+    forward_shared_imports!(crate::runtime::bindings::v0_2::carillon::job);
 
     fn value(old: old::sql::Value) -> sql::Value {
         match old {
@@ -222,55 +233,7 @@ mod v0_2 {
     }
 }
 
-/// `carillon:job@0.1.0`'s imports: the same calls as 0.3.0's.
+/// `carillon:job@0.1.0`'s imports: 0.3.0's, less `sql` and `output`.
 mod v0_1 {
-    use crate::runtime::bindings::carillon::job::{checkpoint, log, state};
-    use crate::runtime::bindings::v0_1::carillon::job as old;
-    use crate::runtime::store_data::RunData;
-
-    impl old::types::Host for RunData {}
-
-    impl old::log::Host for RunData {
-        fn log(
-            &mut self,
-            level: old::log::Level,
-            message: String,
-            fields: Vec<(String, String)>,
-        ) -> wasmtime::Result<()> {
-            let level = match level {
-                old::log::Level::Trace => log::Level::Trace,
-                old::log::Level::Debug => log::Level::Debug,
-                old::log::Level::Info => log::Level::Info,
-                old::log::Level::Warn => log::Level::Warn,
-                old::log::Level::Error => log::Level::Error,
-            };
-            log::Host::log(self, level, message, fields)
-        }
-    }
-
-    impl old::checkpoint::Host for RunData {
-        async fn save(&mut self, data: Vec<u8>) -> Result<(), String> {
-            checkpoint::Host::save(self, data).await
-        }
-    }
-
-    impl old::cancel::Host for RunData {
-        fn cancelled(&mut self) -> bool {
-            self.cancel.is_cancelled()
-        }
-    }
-
-    impl old::state::Host for RunData {
-        async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, String> {
-            state::Host::get(self, key).await
-        }
-
-        async fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), String> {
-            state::Host::set(self, key, value).await
-        }
-
-        async fn delete(&mut self, key: String) -> Result<(), String> {
-            state::Host::delete(self, key).await
-        }
-    }
+    forward_shared_imports!(crate::runtime::bindings::v0_1::carillon::job);
 }

@@ -228,6 +228,23 @@ impl Store {
         .await
     }
 
+    /// The rules that send to channel `name`, by name (a channel in use
+    /// is not removed).
+    pub async fn rules_using_channel(&self, name: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .list_rules()
+            .await?
+            .into_iter()
+            .filter(|rule| {
+                parse_task_list(&rule.channels)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|channel| channel == name)
+            })
+            .map(|rule| rule.name)
+            .collect())
+    }
+
     /// Removes channel `name`; returns whether it existed.
     pub async fn delete_channel(&self, name: &str) -> Result<bool, StoreError> {
         self.delete_named("alert_channels", name).await

@@ -100,7 +100,7 @@ impl Store {
             if !purge_turn(&mut tx, backend).await? {
                 return Ok((tx, 0));
             }
-            let ids = finished_before(
+            let deleted = purge_finished(
                 &mut tx,
                 "delays",
                 [
@@ -108,11 +108,6 @@ impl Store {
                     ("'failed', 'cancelled'", failed_before),
                 ],
                 limit,
-            )
-            .await?;
-            let deleted = delete_ids(
-                &mut tx,
-                &ids,
                 &[
                     "DELETE FROM delay_attempts WHERE delay_id",
                     "DELETE FROM delays WHERE id",
@@ -143,7 +138,7 @@ impl Store {
             if !purge_turn(&mut tx, backend).await? {
                 return Ok((tx, 0));
             }
-            let runs = finished_before(
+            let runs = purge_finished(
                 &mut tx,
                 "workflow_runs",
                 [
@@ -151,18 +146,13 @@ impl Store {
                     ("'failed', 'cancelled'", failed_before),
                 ],
                 limit,
-            )
-            .await?;
-            let mut deleted = delete_ids(
-                &mut tx,
-                &runs,
                 &[
                     "DELETE FROM workflow_run_steps WHERE workflow_run",
                     "DELETE FROM workflow_runs WHERE id",
                 ],
             )
             .await?;
-            let alerts = finished_before(
+            let alerts = purge_finished(
                 &mut tx,
                 "alerts",
                 [
@@ -170,18 +160,13 @@ impl Store {
                     ("'failed'", failed_before),
                 ],
                 limit,
-            )
-            .await?;
-            deleted += delete_ids(
-                &mut tx,
-                &alerts,
                 &[
                     "DELETE FROM alert_deliveries WHERE alert_id",
                     "DELETE FROM alerts WHERE id",
                 ],
             )
             .await?;
-            Ok((tx, deleted))
+            Ok((tx, runs + alerts))
         })
         .await
     }
@@ -199,7 +184,23 @@ async fn purge_turn(tx: &mut Tx, backend: Backend) -> Result<bool, StoreError> {
     }
 }
 
-/// The ids of up to `limit` rows of `table` (runs or delays) that finished
+/// Deletes up to `limit` rows of `table` that finished long enough ago
+/// ([`finished_before`]), with what `deletes` say belongs to them (each
+/// `DELETE … WHERE column`, the row's own last). Returns how many rows of
+/// `table` were deleted.
+async fn purge_finished(
+    tx: &mut Tx,
+    table: &str,
+    ages: [(&str, i64); 2],
+    limit: i64,
+    deletes: &[&str],
+) -> Result<u64, StoreError> {
+    let ids = finished_before(tx, table, ages, limit).await?;
+    delete_ids(tx, &ids, deletes).await
+}
+
+/// The ids of up to `limit` rows of `table` (runs, delays, workflow runs,
+/// alerts) that finished
 /// in one of the `states` (an SQL list) before the time paired with them,
 /// oldest first within each pair.
 async fn finished_before(
